@@ -1,0 +1,42 @@
+"""Durations as people write them in a config (`30s`, `5m`, `1h30m`, `250ms`).
+
+Seconds are floats inside the program; records store integer nanoseconds.
+"""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from `90s`, `5m`, `1h30m`, `250ms` or a bare number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like 30s or 5m, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        if not text or _PART.sub("", text) != "":
+            raise ValueError(f"expected a duration like 30s or 5m, got {value!r}")
+        seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(text))
+    else:
+        raise ValueError(f"expected a duration like 30s or 5m, got {value!r}")
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative, got {value!r}")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact spelling of a duration, for error messages and summaries."""
+    if seconds and seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    whole = round(seconds)
+    if abs(seconds - whole) > 1e-9:
+        return f"{seconds:g}s"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if whole and whole % size == 0:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"

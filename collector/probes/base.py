@@ -1,0 +1,94 @@
+"""What every probe kind shares: its config fields, its signature, and the run's resources.
+
+Like blackbox_exporter's probers, every kind is one module exposing a spec model (its config
+keys) and `async def probe(host, spec, env) -> Result`. One attempt, no hidden retries, the
+deadline taken from the spec; a probe never raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Protocol, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from collector.durations import format_duration, parse_duration
+from collector.results import Result
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds, written in the config as `30s`, `5m`, `250ms`."""
+
+
+class ProbeSpec(BaseModel):
+    """Keys every probe accepts. Subclasses add their own and fix `kind` to a literal."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: str
+    interval: Duration = 60.0
+    timeout: Duration = 5.0
+    ip_version: Literal["auto", "4", "6"] = "auto"
+    prometheus: str | None = None
+    """Selector of this probe's series in an existing Prometheus (a report source)."""
+
+    @model_validator(mode="after")
+    def _timeout_fits_interval(self) -> ProbeSpec:
+        if self.timeout <= 0:
+            raise ValueError("timeout: must be positive")
+        if self.interval <= 0:
+            raise ValueError("interval: must be positive")
+        if self.attempt_budget() >= self.interval:
+            raise ValueError(
+                f"timeout: must be shorter than interval (got "
+                f"{format_duration(self.attempt_budget())} >= {format_duration(self.interval)})"
+            )
+        return self
+
+    def attempt_budget(self) -> float:
+        """The longest one attempt may take; kinds with several exchanges override it."""
+        return self.timeout
+
+
+_R = TypeVar("_R")
+
+
+class Closeable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+_C = TypeVar("_C", bound=Closeable)
+
+
+@dataclass
+class ProbeEnv:
+    """Resources shared by the probes of one run (a cron round or the daemon's lifetime).
+
+    A kind asks for what it shares (one ICMP socket, one SSL context) by key; the env
+    creates it once and closes it when the run ends. Adding a kind never touches this class.
+    """
+
+    def __post_init__(self) -> None:
+        self._resources: dict[str, Any] = {}
+        self._lock = asyncio.Lock()
+
+    async def shared(self, key: str, factory: Callable[[], Awaitable[_C]]) -> _C:
+        """The run's one instance of a resource, created on first use."""
+        async with self._lock:
+            if key not in self._resources:
+                self._resources[key] = await factory()
+            resource: _C = self._resources[key]
+            return resource
+
+    async def aclose(self) -> None:
+        """Close every resource; a failure to close one never stops the others."""
+        resources, self._resources = self._resources, {}
+        for resource in resources.values():
+            with contextlib.suppress(Exception):
+                await resource.aclose()
+
+
+ProbeFunction = Callable[[str, Any, ProbeEnv], Awaitable[Result]]

@@ -1,0 +1,1 @@
+"""The test rig: real servers and hosts that the tests break on purpose."""
