@@ -22,6 +22,11 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in the config as `30s`, `5m`, `250ms`."""
 
 
+def _ip_version_text(value: object) -> object:
+    """YAML reads `ip_version: 4` as an integer; the config means the string."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class ProbeSpec(BaseModel):
     """Keys every probe accepts. Subclasses add their own and fix `kind` to a literal."""
 
@@ -31,7 +36,7 @@ class ProbeSpec(BaseModel):
     kind: str
     interval: Duration = 60.0
     timeout: Duration = 5.0
-    ip_version: Literal["auto", "4", "6"] = "auto"
+    ip_version: Annotated[Literal["auto", "4", "6"], BeforeValidator(_ip_version_text)] = "auto"
     prometheus: str | None = None
     """Selector of this probe's series in an existing Prometheus (a report source)."""
 

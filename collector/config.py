@@ -1,0 +1,136 @@
+"""The config file: one typed tree, validated at load, errors naming the key path.
+
+A user edits `slawitness.yml` by hand, over SSH, months apart. Every mistake must come back as
+one line that says which key is wrong and why, e.g.
+``slawitness.yml: targets[0].probes[1].timeout: must be shorter than interval (got 90s >= 60s)``,
+never as a traceback, and unknown keys are refused so a typo cannot silently disable a term.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from collector.probes import KINDS, ProbeSpec
+from collector.secrets import Secret
+from collector.sla_terms import SlaTerms
+
+DEFAULT_CONFIG = "slawitness.yml"
+_NAME = r"^[A-Za-z0-9_.-]+$"
+
+
+def _probe_tag(value: Any) -> str | None:
+    """Which registered kind a probe entry is; `None` makes pydantic report an unknown kind."""
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return f"kind:{kind}" if isinstance(kind, str) and kind in KINDS else None
+
+
+AnyProbeSpec = Annotated[
+    Union[tuple(Annotated[k.spec, Tag(f"kind:{name}")] for name, k in KINDS.items())],  # type: ignore[valid-type]  # noqa: UP007
+    Discriminator(
+        _probe_tag,
+        custom_error_type="unknown_kind",
+        custom_error_message=f"kind: must be one of {', '.join(KINDS)}",
+    ),
+]
+"""Any registered probe spec; built from the registry, the only list of kinds."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Provider(_Strict):
+    """Who rents the host out: named in reports and complaint letters."""
+
+    name: str | None = None
+    account: str | None = None
+    contact: str | None = None
+    country: str | None = None
+
+
+class Host(_Strict):
+    """A probed host: a rented target or a control."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=_NAME)
+    host: str = Field(min_length=1)
+    probes: list[AnyProbeSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_probe_names(self) -> Host:
+        seen: set[str] = set()
+        for index, probe in enumerate(self.probes):
+            if probe.name in seen:
+                raise ValueError(f"probes[{index}].name: duplicate probe name {probe.name!r}")
+            seen.add(probe.name)
+        return self
+
+
+class Target(Host):
+    """A rented host whose SLA is watched."""
+
+    role: Literal["target"] = "target"
+    provider: Provider = Provider()
+    sla: SlaTerms | None = None
+
+    @model_validator(mode="after")
+    def _downtime_probes_exist(self) -> Target:
+        if self.sla is not None and isinstance(self.sla.downtime.probes, list):
+            names = {p.name for p in self.probes}
+            for index, name in enumerate(self.sla.downtime.probes):
+                if name not in names:
+                    raise ValueError(
+                        f"sla.downtime.probes[{index}]: no probe named {name!r} on this target"
+                    )
+        return self
+
+
+class Control(Host):
+    """A well-known host that shows whether the user's own network was up."""
+
+    role: Literal["control"] = "control"
+
+
+class Config(_Strict):
+    """The whole config file."""
+
+    vantage: str = Field(min_length=1, max_length=64, pattern=_NAME)
+    store: Path = Path("evidence.db")
+    targets: list[Target] = Field(min_length=1)
+    controls: list[Control] = []
+
+    @model_validator(mode="after")
+    def _unique_host_names(self) -> Config:
+        seen: set[str] = set()
+        for section, hosts in (("targets", self.targets), ("controls", self.controls)):
+            for index, host in enumerate(hosts):
+                if host.name in seen:
+                    raise ValueError(f"{section}[{index}].name: duplicate name {host.name!r}")
+                seen.add(host.name)
+        return self
+
+    def hosts(self) -> list[Target | Control]:
+        """Targets then controls: everything a round probes."""
+        return [*self.targets, *self.controls]
+
+    def secrets(self) -> list[Secret]:
+        """Every secret in the config, so text can be scrubbed before it becomes evidence."""
+        found: list[Secret] = []
+        _collect_secrets(self, found)
+        return found
+
+
+def _collect_secrets(value: object, found: list[Secret]) -> None:
+    if isinstance(value, Secret):
+        found.append(value)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _collect_secrets(getattr(value, name), found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect_secrets(item, found)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect_secrets(item, found)

@@ -1,0 +1,130 @@
+"""Reading `slawitness.yml` from disk, and turning every way it can be wrong into one line each.
+
+Kept apart from the model (`collector.config`) so the model stays a plain description of the
+file, and this module holds the YAML and error-message plumbing.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from collector.config import Config
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; each line names the file, the key path and the problem."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML that refuses duplicate keys and leaves timestamps as text for pydantic."""
+
+
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.MarkedYAMLError(
+                problem=f"duplicate key {key!r} (line {mark.line + 1})", problem_mark=mark
+            )
+        seen[key] = loader.construct_object(value_node, deep=True)
+    return seen
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates
+)
+
+
+def load_config(path: Path) -> Config:
+    """The validated config at `path`, with a relative `store` resolved against its folder."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: config file not found (create one with `slawitness init`)"])
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read config: {exc}"]) from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Validate config text; `path` names the file in errors and anchors relative paths."""
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError([f"{where}: invalid YAML: {exc.problem}"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: invalid YAML: {exc}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: expected a mapping of keys (vantage, store, targets, ...)"])
+    base_dir = path.parent.resolve()
+    try:
+        config = Config.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError([f"{path}: {line}" for line in _error_lines(exc)]) from None
+    if not config.store.is_absolute():
+        config = config.model_copy(update={"store": base_dir / config.store.expanduser()})
+    return config
+
+
+_MESSAGE_PATH = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.*)$", re.S)
+
+
+def _error_lines(exc: ValidationError) -> list[str]:
+    """One `key.path: problem` line per pydantic error, in the file's own vocabulary."""
+    lines = []
+    for error in exc.errors():
+        path = _key_path(error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        nested = _MESSAGE_PATH.match(message)
+        if nested and error["type"] == "value_error":
+            path = f"{path}.{nested.group(1)}" if path else nested.group(1)
+            message = nested.group(2)
+        if error["type"] == "unknown_kind":
+            path = f"{path}.kind"
+        message = _plain_message(error["type"], message, error.get("input"))
+        lines.append(f"{path}: {message}" if path else message)
+    return list(dict.fromkeys(lines))
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    """`targets[0].probes[1].timeout` from pydantic's location, without union tags."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif ":" in part or part in {"function-after", "function-before"}:
+            continue
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+def _plain_message(kind: str, message: str, value: object) -> str:
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "unknown_kind" and isinstance(value, dict):
+        return message.removeprefix("kind: ") + f" (got {value.get('kind')!r})"
+    shown = repr(value) if isinstance(value, str | int | float) else None
+    message = message[:1].lower() + message[1:]
+    return f"{message} (got {shown})" if shown and "got" not in message else message

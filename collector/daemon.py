@@ -1,0 +1,135 @@
+"""`slawitness run`: every probe at its own interval, batched appends, start/stop/heartbeats.
+
+Each probe keeps its own schedule, anchored to the monotonic clock so it never drifts, with a
+random start offset so a hundred probes do not fire in the same millisecond. Records are
+appended about once a second in one transaction, off the event loop. When the store cannot
+take a batch (disk full, locked for too long), the batch is kept and retried: a probe that
+ran is never silently dropped. The start, stop and heartbeat records let a report tell
+"collector not running" apart from "host up" or "host down".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from collector.config import Config
+from collector.probes import ProbeEnv
+from collector.records import Stamp, collector_record
+from collector.scheduler import Job, attempt
+from collector.store import EvidenceStore, StoreError
+
+START_JITTER_S = 5.0
+
+
+@dataclass
+class DaemonSettings:
+    """Knobs of the daemon loop; the defaults suit a collector running for months."""
+
+    flush_interval_s: float = 1.0
+    heartbeat_interval_s: float = 60.0
+    start_jitter_s: float = START_JITTER_S
+
+
+@dataclass
+class Daemon:
+    """The long-running collector over one config and one store."""
+
+    config: Config
+    store: EvidenceStore
+    jobs: list[Job]
+    settings: DaemonSettings = field(default_factory=DaemonSettings)
+    on_batch: Callable[[int], None] | None = None
+
+    def __post_init__(self) -> None:
+        self._pending: list[dict[str, object]] = []
+        self._stop = asyncio.Event()
+        self._secrets = self.config.secrets()
+        self.stop_reason = "stopped"
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the loops to finish; the stop record says why."""
+        self.stop_reason = reason
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Probe until asked to stop, then flush everything and write the stop record."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop, sig.name)
+        vantage = self.config.vantage
+        self._pending.append(
+            collector_record("start", Stamp.now(), vantage, probes=len(self.jobs), mode="daemon")
+        )
+        env = ProbeEnv()
+        tasks = [asyncio.create_task(self._probe_loop(job, env)) for job in self.jobs]
+        tasks.append(asyncio.create_task(self._heartbeat_loop()))
+        try:
+            await self._flush_loop()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await env.aclose()
+            self._pending.append(
+                collector_record("stop", Stamp.now(), vantage, reason=self.stop_reason)
+            )
+            await self._flush(final=True)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
+    async def _probe_loop(self, job: Job, env: ProbeEnv) -> None:
+        loop = asyncio.get_running_loop()
+        interval = job.spec.interval
+        next_start = loop.time() + random.uniform(0, min(interval, self.settings.start_jitter_s))
+        while not self._stop.is_set():
+            await self._sleep_until(next_start)
+            if self._stop.is_set():
+                return
+            done = await attempt(job, env)
+            self._pending.append(done.record(self.config.vantage, self._secrets))
+            next_start += interval
+            now = loop.time()
+            if next_start < now:
+                missed = int((now - next_start) // interval) + 1
+                next_start += missed * interval
+
+    async def _heartbeat_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stop.is_set():
+            await self._sleep_until(loop.time() + self.settings.heartbeat_interval_s)
+            if not self._stop.is_set():
+                self._pending.append(collector_record("heartbeat", Stamp.now(), self.config.vantage))
+
+    async def _sleep_until(self, deadline: float) -> None:
+        delay = deadline - asyncio.get_running_loop().time()
+        if delay > 0:
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    async def _flush_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stop.is_set():
+            await self._sleep_until(loop.time() + self.settings.flush_interval_s)
+            await self._flush()
+
+    async def _flush(self, final: bool = False) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        try:
+            await asyncio.to_thread(self.store.append, batch)
+        except StoreError as exc:
+            self._pending = batch + self._pending
+            print(f"slawitness run: cannot append {len(batch)} records: {exc}", file=sys.stderr)
+            if final:
+                raise
+            return
+        if self.on_batch is not None:
+            self.on_batch(len(batch))
