@@ -235,8 +235,9 @@ def verify(config_path: Path, store_path: Path | None) -> None:
         click.echo(f"{path}: chain intact, {report.count} records, head seq {report.head_seq} "
                    f"hash {report.head_hash}")
         return
-    click.echo(f"{path}: chain BROKEN at seq {report.first_bad_seq}: {report.problem} "
-               f"({report.count} records checked)")
+    problem = (report.problem or "").removeprefix(f"seq {report.first_bad_seq}: ")
+    click.echo(f"{path}: chain BROKEN at seq {report.first_bad_seq}: {problem} "
+               f"({report.count} records stored)")
     sys.exit(EXIT_TAMPERED)
 
 

@@ -1,0 +1,373 @@
+"""The evidence store: an append-only, hash-chained SQLite file.
+
+Every probe attempt, heartbeat and note becomes one record; `append` gives it the next seq
+and chains its hash to the previous record's (see `collector.chain` for the format), all in
+one `BEGIN IMMEDIATE` transaction, so cron rounds that overlap never fork the chain. The
+store knows records (plain dicts with `ts_ns`, `type` and maybe `target`), not probes or
+config. It runs on apsw because the Python here links an SQLite with the WAL-reset race.
+
+Every failure leaves this module as one of these, its message one line naming the file::
+
+    StoreError
+    ├── StoreMissing          the file (or its directory) does not exist
+    ├── StoreExists           `create` found a file already there
+    ├── NotAStore             random bytes, an empty file, another application's database
+    ├── UnknownSchemaVersion  written by a newer slawitness (or needs an upgrade read-only)
+    ├── StoreReadOnly         writing to a store opened, mounted or stored read-only
+    ├── StoreBusy             another writer held the lock past the busy timeout
+    ├── StoreFull             the disk (or the database's size limit) is full
+    ├── StoreCorrupt          SQLite found the file damaged
+    └── SqliteTooOld          the linked SQLite is older than MIN_SQLITE
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.parse
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, NamedTuple, Self
+
+import apsw
+
+from collector.chain import GENESIS, chain_hash, first_break, record_columns
+from collector.migrations import APPLICATION_ID, SCHEMA_VERSION, stored_version, upgrade
+
+MIN_SQLITE = (3, 51, 3)
+"""Older SQLite can reset a WAL file under a concurrent writer and lose commits."""
+BUSY_TIMEOUT_MS = 15_000
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+
+class StoreError(Exception):
+    """A store problem, printed as `<path>: <problem>` on one line."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path, self.problem = path, " ".join(problem.split())
+        super().__init__(f"{path}: {self.problem}")
+
+
+class StoreMissing(StoreError): ...
+
+
+class StoreExists(StoreError): ...
+
+
+class NotAStore(StoreError): ...
+
+
+class UnknownSchemaVersion(StoreError): ...
+
+
+class StoreReadOnly(StoreError): ...
+
+
+class StoreBusy(StoreError): ...
+
+
+class StoreFull(StoreError): ...
+
+
+class StoreCorrupt(StoreError): ...
+
+
+class SqliteTooOld(StoreError): ...
+
+
+def translate(path: str, exc: apsw.Error) -> StoreError:
+    """The one place apsw's exceptions become StoreErrors."""
+    if isinstance(exc, apsw.BusyError | apsw.LockedError):
+        waited = f"waited {BUSY_TIMEOUT_MS // 1000} s"
+        return StoreBusy(path, f"store is locked by another process ({waited})")
+    if isinstance(exc, apsw.FullError):
+        return StoreFull(path, f"disk or database is full ({exc})")
+    if isinstance(exc, apsw.ReadOnlyError):
+        return StoreReadOnly(path, f"store is read-only ({exc})")
+    if isinstance(exc, apsw.NotADBError):
+        return NotAStore(path, "not a slawitness evidence store (file is not a database)")
+    if isinstance(exc, apsw.CorruptError):
+        return StoreCorrupt(path, f"database file is damaged ({exc})")
+    if isinstance(exc, apsw.ConnectionClosedError):
+        return StoreError(path, "store is closed")
+    if isinstance(exc, apsw.CantOpenError | apsw.PermissionsError):
+        return StoreError(path, f"cannot open the store ({exc})")
+    return StoreError(path, f"SQLite error: {exc}")
+
+
+def require_sqlite(path: str, version: str) -> None:
+    """Refuse an SQLite older than MIN_SQLITE (the version is passed in so it is testable)."""
+    parts = tuple(int(p) for p in version.split(".")[:3])
+    if parts < MIN_SQLITE:
+        need = ".".join(map(str, MIN_SQLITE))
+        raise SqliteTooOld(
+            path,
+            f"SQLite {version} is too old for the evidence store (need {need} or later:"
+            " older versions can lose commits from concurrent writers in WAL mode)",
+        )
+
+
+class Appended(NamedTuple):
+    """Where a record landed: its seq and its hash (64 lowercase hex)."""
+
+    seq: int
+    hash: str
+
+
+class StoredRecord(NamedTuple):
+    """A record read back: its seq, its hash, and its parsed payload (without seq)."""
+
+    seq: int
+    hash: str
+    record: dict[str, object]
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The chain check. `count`, `head_seq` and `head_hash` describe the rows as stored,
+    whether or not they verify; `first_bad_seq` and `problem` name the first break."""
+
+    ok: bool
+    count: int
+    head_seq: int | None
+    head_hash: str | None
+    first_bad_seq: int | None
+    problem: str | None
+
+
+def _connect(path: str, readonly: bool, create: bool) -> apsw.Connection:
+    """A connection with the busy timeout set, read-only media included.
+
+    Reading a WAL database needs its `-shm` file; on a read-only file system with no `-shm`
+    left behind (a store copied onto read-only media) nothing can change the file, so it
+    is opened as immutable instead of failing.
+    """
+    flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE
+    if create and not readonly:
+        flags |= apsw.SQLITE_OPEN_CREATE
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        if readonly and not os.access(directory, os.W_OK) and not os.path.exists(path + "-shm"):
+            uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?immutable=1"
+            conn = apsw.Connection(uri, flags=flags | apsw.SQLITE_OPEN_URI)
+        else:
+            conn = apsw.Connection(path, flags=flags)
+        conn.setbusytimeout(BUSY_TIMEOUT_MS)
+    except apsw.Error as exc:
+        raise translate(path, exc) from exc
+    return conn
+
+
+def _raw_hash(path: str, head: Appended) -> bytes:
+    """The head's hash as the 32 bytes the next record chains to."""
+    try:
+        raw = bytes.fromhex(head.hash)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise StoreCorrupt(path, f"seq {head.seq} has a malformed hash; run slawitness verify")
+    return raw
+
+
+class EvidenceStore:
+    """An open store. Use `create` or `open`; close it, or use it as a context manager."""
+
+    def __init__(self, path: str, conn: apsw.Connection, readonly: bool) -> None:
+        self.path, self.readonly, self._conn = path, readonly, conn
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str]) -> EvidenceStore:
+        """A new, empty store at `path`; the file must not exist, its directory must."""
+        name = os.fspath(path)
+        if os.path.lexists(name):
+            raise StoreExists(name, "a file already exists here; not creating a store over it")
+        return cls.open(name, create=True)
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str], *, readonly: bool = False, create: bool = False
+    ) -> EvidenceStore:
+        """Open a store, upgrading its schema if writable; `create` makes a missing one."""
+        name = os.fspath(path)
+        require_sqlite(name, apsw.sqlite_lib_version())
+        directory = os.path.dirname(os.path.abspath(name))
+        if not os.path.isdir(directory):
+            raise StoreMissing(name, f"directory {directory} does not exist")
+        if not os.path.exists(name) and (readonly or not create):
+            raise StoreMissing(name, "no evidence store here (file does not exist)")
+        if os.path.exists(name) and not os.path.isfile(name):
+            raise NotAStore(name, "not a slawitness evidence store (not a regular file)")
+        store = cls(name, _connect(name, readonly, create), readonly)
+        try:
+            with store._boundary():
+                store._prepare(may_initialize=create)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _prepare(self, *, may_initialize: bool) -> None:
+        """Check this is a store, set the connection up, and bring the schema up to date."""
+        conn = self._conn
+        if not self.readonly and conn.readonly("main"):
+            raise StoreReadOnly(self.path, "cannot write: the file or its file system is read-only")
+        app_id = self._scalar("PRAGMA application_id")
+        if app_id != APPLICATION_ID:
+            if app_id != 0 or self._scalar("SELECT count(*) FROM sqlite_schema"):
+                raise NotAStore(
+                    self.path,
+                    "not a slawitness evidence store (a SQLite database"
+                    f" of another application, application_id {app_id:#x})",
+                )
+            if not may_initialize:
+                raise NotAStore(self.path, "not a slawitness evidence store (empty database)")
+        if not self.readonly:
+            if self._scalar("PRAGMA journal_mode") != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
+        current = self._checked_version()
+        if current < SCHEMA_VERSION:
+            if self.readonly:
+                raise UnknownSchemaVersion(
+                    self.path,
+                    f"schema version {current} needs an"
+                    f" upgrade to {SCHEMA_VERSION}; open it read-write",
+                )
+            with self._transaction("BEGIN IMMEDIATE"):
+                upgrade(conn, self._checked_version())  # re-read: another opener may have won
+
+    def _checked_version(self) -> int:
+        current = stored_version(self._conn)
+        if current is None:
+            raise UnknownSchemaVersion(self.path, "schema version is missing or not a number")
+        if current > SCHEMA_VERSION:
+            raise UnknownSchemaVersion(
+                self.path,
+                f"schema version {current} is newer than this"
+                f" slawitness understands ({SCHEMA_VERSION}); upgrade it",
+            )
+        return current
+
+    def append(self, records: Sequence[Mapping[str, object]]) -> list[Appended]:
+        """Chain and insert `records` in order, atomically; returns where each landed."""
+        rows = []
+        for index, record in enumerate(records):
+            try:
+                rows.append(record_columns(record))
+            except ValueError as exc:
+                raise ValueError(f"records[{index}]: {exc}") from exc
+        if self.readonly:
+            raise StoreReadOnly(self.path, "store was opened read-only; cannot append")
+        if not rows:
+            return []
+        appended: list[Appended] = []
+        with self._boundary(), self._transaction("BEGIN IMMEDIATE"):
+            head = self.head()
+            seq, prev = (0, GENESIS) if head is None else (head.seq, _raw_hash(self.path, head))
+            inserts = []
+            for ts_ns, rtype, target, payload in rows:
+                seq += 1
+                prev = chain_hash(prev, seq, payload)
+                inserts.append((seq, ts_ns, rtype, target, payload, prev.hex()))
+                appended.append(Appended(seq, prev.hex()))
+            self._conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)", inserts)
+        return appended
+
+    def head(self) -> Appended | None:
+        """The last record's seq and hash, or None for an empty store."""
+        with self._boundary():
+            row = self._conn.execute(
+                "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else Appended(row[0], row[1])
+
+    def count(self) -> int:
+        """How many records the store holds."""
+        with self._boundary():
+            return int(self._scalar("SELECT count(*) FROM records"))
+
+    def meta(self) -> dict[str, str]:
+        """The store's identity: store_id, created_ns, application, schema_version."""
+        with self._boundary():
+            return dict(self._conn.execute("SELECT key, value FROM meta"))
+
+    def records(
+        self,
+        *,
+        since_ns: int | None = None,
+        until_ns: int | None = None,
+        target: str | None = None,
+        types: Collection[str] | None = None,
+    ) -> Iterator[StoredRecord]:
+        """Records in seq order with since_ns <= ts_ns < until_ns, of `target`, of `types`."""
+        where, params = ["1"], list[object]()
+        for clause, value in (
+            ("ts_ns >= ?", since_ns),
+            ("ts_ns < ?", until_ns),
+            ("target = ?", target),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        if types is not None:
+            where.append(f"type IN ({','.join('?' * len(types))})" if types else "0")
+            params.extend(types)
+        sql = f"SELECT seq, hash, payload FROM records WHERE {' AND '.join(where)} ORDER BY seq"
+        with self._boundary():
+            for seq, digest, payload in self._conn.execute(sql, params):
+                yield StoredRecord(seq, digest, json.loads(payload))
+
+    def verify(self) -> VerifyReport:
+        """Recompute the chain from the stored bytes, streaming, in one read snapshot."""
+        with self._boundary(), self._transaction("BEGIN"):
+            count, head_seq = self._row("SELECT count(*), max(seq) FROM records")
+            head_hash = self._scalar("SELECT hash FROM records WHERE seq = ?", (head_seq,))
+            bad = first_break(
+                self._conn.execute(
+                    "SELECT seq, ts_ns, type, target, payload, hash FROM records ORDER BY seq"
+                )
+            )
+        bad_seq, problem = bad if bad else (None, None)
+        return VerifyReport(bad is None, count, head_seq, head_hash, bad_seq, problem)
+
+    def close(self) -> None:
+        """Close the connection (idempotent); later calls raise StoreError."""
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _row(self, sql: str, params: tuple[object, ...] = ()) -> Any:
+        return self._conn.execute(sql, params).fetchone()
+
+    def _scalar(self, sql: str, params: tuple[object, ...] = ()) -> Any:
+        row = self._row(sql, params)
+        return None if row is None else row[0]
+
+    @contextmanager
+    def _boundary(self) -> Iterator[None]:
+        try:
+            yield
+        except apsw.Error as exc:
+            raise translate(self.path, exc) from exc
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[None]:
+        """`BEGIN IMMEDIATE` for writes (the lock first, so no two writers read one head),
+        plain `BEGIN` for a read snapshot; rolled back on any error."""
+        self._conn.execute(begin)
+        try:
+            yield
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
