@@ -111,7 +111,7 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif ":" in part or part in {"function-after", "function-before"}:
+        elif ":" in part or part.startswith(("function-after[", "function-before[")):
             continue
         else:
             text += f".{part}" if text else part
@@ -125,6 +125,8 @@ def _plain_message(kind: str, message: str, value: object) -> str:
         return "required key is missing"
     if kind == "unknown_kind" and isinstance(value, dict):
         return message.removeprefix("kind: ") + f" (got {value.get('kind')!r})"
+    if kind == "value_error":
+        return message
     shown = repr(value) if isinstance(value, str | int | float) else None
     message = message[:1].lower() + message[1:]
     return f"{message} (got {shown})" if shown and "got" not in message else message

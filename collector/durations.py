@@ -30,13 +30,13 @@ def parse_duration(value: object) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """The shortest exact spelling of a duration, for error messages and summaries."""
+    """An exact, readable spelling: seconds up to two minutes (`90s`), then `5m`, `2h`, `1d`."""
     if seconds and seconds < 1:
         return f"{round(seconds * 1000)}ms"
     whole = round(seconds)
     if abs(seconds - whole) > 1e-9:
         return f"{seconds:g}s"
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if whole and whole % size == 0:
+        if whole >= 120 and whole % size == 0:
             return f"{whole // size}{unit}"
     return f"{whole}s"

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from collector.probes.base import Duration
 
@@ -67,6 +75,18 @@ class RecurringWindow(_Strict):
         return value
 
 
+def _window_tag(value: Any) -> str:
+    """A window with a `cron` key repeats; any other is one-off."""
+    has_cron = "cron" in value if isinstance(value, dict) else hasattr(value, "cron")
+    return "window:cron" if has_cron else "window:once"
+
+
+MaintenanceWindow = Annotated[
+    Annotated[OneOffWindow, Tag("window:once")] | Annotated[RecurringWindow, Tag("window:cron")],
+    Discriminator(_window_tag),
+]
+
+
 class CreditTier(_Strict):
     """Below `below` % uptime, `credit` % of the monthly fee is owed."""
 
@@ -81,7 +101,7 @@ class SlaTerms(_Strict):
     period: Literal["month"] = "month"
     timezone: str = "UTC"
     downtime: DowntimeRule = DowntimeRule()
-    maintenance: list[OneOffWindow | RecurringWindow] = []
+    maintenance: list[MaintenanceWindow] = []
     credits: list[CreditTier] = []
     monthly_fee: Decimal | None = Field(default=None, ge=0)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")

@@ -200,7 +200,7 @@ def test_bad_config_is_one_line_per_mistake_and_exit_2(tmp_path: Path) -> None:
     done = slawitness("probe", "--config", str(config))
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        f"{config}: targets[0].probes[0].timeout: must be shorter than interval (got 1m30s >= 1s)"
+        f"{config}: targets[0].probes[0].timeout: must be shorter than interval (got 90s >= 1s)"
     )
     assert not (tmp_path / "evidence.db").exists()
 

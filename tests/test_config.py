@@ -93,9 +93,9 @@ def _set(data: dict, path: str, value: object) -> dict:
     ("path", "value", "expected"),
     [
         ("targets.0.probes.1.timeout", "90s",
-         "targets[0].probes[1].timeout: must be shorter than interval (got 1m30s >= 1m)"),
-        ("targets.0.probes.0.timeout", "59s",
-         "targets[0].probes[0].timeout: must be shorter than interval (got 59.4s >= 1m)"),
+         "targets[0].probes[1].timeout: must be shorter than interval (got 90s >= 60s)"),
+        ("targets.0.probes.0.timeout", "60s",
+         "targets[0].probes[0].timeout: must be shorter than interval (got 60.4s >= 60s)"),
         ("targets.0.probes.1.interval", "soon",
          "targets[0].probes[1].interval: expected a duration like 30s or 5m, got 'soon'"),
         ("targets.0.probes.0.timout", "2s", "targets[0].probes[0].timout: unknown key"),
