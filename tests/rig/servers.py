@@ -79,6 +79,7 @@ def make_tls_files(folder: Path) -> TlsFiles:
 
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """One set of certificates per session: issuing keys is the slow part of the rig."""
     return make_tls_files(tmp_path_factory.mktemp("tls"))
 
 
@@ -104,16 +105,19 @@ def http_servers() -> Iterator[ServerFactory]:
 
 @pytest.fixture
 def http_server(http_servers: ServerFactory) -> HttpFaultServer:
+    """A plain HTTP fault server on 127.0.0.1."""
     return http_servers()
 
 
 @pytest.fixture
 def https_server(http_servers: ServerFactory, tls_files: TlsFiles) -> HttpFaultServer:
+    """An HTTPS fault server whose certificate the rig's CA (`tls_files.ca_path`) signed."""
     return http_servers(ssl_context=tls_files.valid)
 
 
 @pytest.fixture
 def tcp_listener() -> Iterator[TcpListener]:
+    """A listener on 127.0.0.1 that counts the connections it accepts."""
     listener = TcpListener().start()
     yield listener
     listener.stop()
@@ -121,6 +125,7 @@ def tcp_listener() -> Iterator[TcpListener]:
 
 @pytest.fixture
 def full_listener() -> Iterator[FullListener]:
+    """A listener whose accept queue is full: connects to it time out."""
     listener = FullListener()
     yield listener
     listener.stop()
@@ -128,6 +133,7 @@ def full_listener() -> Iterator[FullListener]:
 
 @pytest.fixture
 def dns_server() -> Iterator[DnsServer]:
+    """The small DNS server on 127.0.0.1 (UDP and TCP on the same port)."""
     server = DnsServer().start()
     yield server
     server.stop()
@@ -141,20 +147,24 @@ def unreachable_address() -> Iterator[str]:
     route is checked before the test runs (a connect without it would leave the machine)
     and removed afterwards.
     """
-    address = ""
+    address, problem = "", "ip(8) not found"
     for _ in range(5):
         candidate = f"10.239.{random.randrange(256)}.{random.randrange(1, 255)}"
-        added = subprocess.run(
-            ["ip", "route", "add", "unreachable", f"{candidate}/32"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        try:
+            added = subprocess.run(
+                ["ip", "route", "add", "unreachable", f"{candidate}/32"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except FileNotFoundError:
+            break
+        problem = added.stderr.strip()
         if added.returncode == 0:
             address = candidate
             break
     if not address:
-        message = f"cannot add an unreachable route: {added.stderr.strip()}"
+        message = f"cannot add an unreachable route: {problem}"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
@@ -162,7 +172,8 @@ def unreachable_address() -> Iterator[str]:
         check = subprocess.run(
             ["ip", "route", "get", address], capture_output=True, text=True, check=False
         )
-        assert check.returncode != 0 or check.stdout.startswith("unreachable"), check.stdout
+        blocked = "No route to host" in check.stderr or check.stdout.startswith("unreachable")
+        assert blocked, f"route to {address} not blocked: {check.stdout}{check.stderr}"
         yield address
     finally:
         subprocess.run(

@@ -1,0 +1,153 @@
+"""The dns probe: ask a given DNS server one question and check its answer.
+
+For a rented DNS server (or a resolver the user relies on) being up means answering, with
+the expected rcode, and with the expected data. Phases follow blackbox_exporter's DNS
+prober: `resolve` (the server's own name, 0 for an address), `connect` (TCP only) and
+`request`. `latency_ns` is connect plus request: the time spent talking to the server.
+
+The UDP socket is connected, so an ICMP port-unreachable comes back as `refused` at once
+instead of waiting out the deadline as `timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import Literal
+
+import dns.asyncbackend
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+from pydantic import Field, field_validator
+
+from collector.probes.base import ProbeEnv, ProbeSpec
+from collector.probes.tcp import classify_os_error, failed
+from collector.resolve import ResolveError, resolve
+from collector.results import ErrorClass, JsonScalar, Result
+
+MAX_ANSWER_TEXT = 300
+
+
+class DnsSpec(ProbeSpec):
+    """A dns probe's config keys; names, types and rcodes are checked at load."""
+
+    kind: Literal["dns"]
+    query_name: str
+    query_type: str = "A"
+    server: str | None = None
+    """Address (or name) of the DNS server; unset means the target's host."""
+    port: int = Field(default=53, ge=1, le=65535)
+    transport: Literal["udp", "tcp"] = "udp"
+    expect_rcode: str = "NOERROR"
+    expect_answer: str | None = None
+    """A substring that at least one answer record's data must contain."""
+
+    @field_validator("query_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        try:
+            dns.name.from_text(value)
+        except dns.exception.DNSException as exc:
+            raise ValueError(f"not a DNS name: {exc}") from None
+        return value
+
+    @field_validator("query_type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        try:
+            dns.rdatatype.from_text(value.upper())
+        except dns.exception.DNSException:
+            raise ValueError(f"unknown record type {value!r}") from None
+        return value.upper()
+
+    @field_validator("expect_rcode")
+    @classmethod
+    def _rcode(cls, value: str) -> str:
+        try:
+            dns.rcode.from_text(value.upper())
+        except dns.exception.DNSException:
+            raise ValueError(f"unknown rcode {value!r}") from None
+        return value.upper()
+
+
+def answer_texts(response: dns.message.Message) -> list[str]:
+    """Every answer record's data as text, sorted within each record set.
+
+    A record set is a set (dnspython does not keep the wire order), so sorting keeps the
+    evidence the same for the same answer.
+    """
+    return [text for rrset in response.answer for text in sorted(r.to_text() for r in rrset)]
+
+
+async def _ask(
+    spec: DnsSpec, address: str, family: int, query: dns.message.Message, phases: dict[str, int]
+) -> dns.message.Message:
+    """Send the query over a socket of our own, timing connect (TCP) and request."""
+    backend = dns.asyncbackend.get_default_backend()
+    kind = socket.SOCK_STREAM if spec.transport == "tcp" else socket.SOCK_DGRAM
+    start = time.monotonic_ns()
+    sock = await backend.make_socket(family, kind, 0, None, (address, spec.port))
+    try:
+        if spec.transport == "tcp":
+            phases["connect"] = time.monotonic_ns() - start
+            start = time.monotonic_ns()
+            response = await dns.asyncquery.tcp(query, address, port=spec.port, sock=sock)
+        else:
+            response = await dns.asyncquery.udp(query, address, port=spec.port, sock=sock)
+        phases["request"] = time.monotonic_ns() - start
+    finally:
+        await sock.close()
+    return response
+
+
+def _classify(exc: Exception) -> tuple[ErrorClass, str]:
+    """The ErrorClass of a query that got no usable answer."""
+    if isinstance(exc, ResolveError):
+        return ErrorClass.DNS, str(exc)
+    if isinstance(exc, TimeoutError | dns.exception.Timeout):
+        return ErrorClass.TIMEOUT, "no answer from the DNS server"
+    if isinstance(exc, OSError):
+        return classify_os_error(exc), exc.strerror or str(exc)
+    if isinstance(exc, EOFError):
+        return ErrorClass.RESET, "the DNS server closed the connection without answering"
+    if isinstance(exc, dns.exception.DNSException):
+        return ErrorClass.DNS, f"bad answer: {exc}"
+    return ErrorClass.OTHER, f"{type(exc).__name__}: {exc}"
+
+
+async def probe(host: str, spec: DnsSpec, env: ProbeEnv) -> Result:
+    """One query to `spec.server` (or `host`) within `spec.timeout`; never raises."""
+    phases: dict[str, int] = {}
+    detail: dict[str, JsonScalar] = {"port": spec.port, "transport": spec.transport}
+    query = dns.message.make_query(spec.query_name, spec.query_type)
+    try:
+        async with asyncio.timeout(spec.timeout):
+            resolved = await resolve(spec.server or host, spec.ip_version, spec.timeout)
+            phases["resolve"] = resolved.duration_ns
+            detail["address"] = resolved.address
+            response = await _ask(spec, resolved.address, resolved.family, query, phases)
+    except Exception as exc:  # the probe boundary: a failure is data, never an exception
+        error, message = _classify(exc)
+        if error is ErrorClass.TIMEOUT and "address" not in detail:
+            error, message = (
+                ErrorClass.DNS,
+                f"no answer from the resolver for {spec.server or host}",
+            )
+        return failed(error, message, phases, detail)
+    latency = phases.get("connect", 0) + phases["request"]
+    rcode = dns.rcode.to_text(response.rcode())
+    answers = answer_texts(response)
+    detail["rcode"] = rcode
+    detail["answers"] = ",".join(answers)[:MAX_ANSWER_TEXT]
+    if rcode != spec.expect_rcode:
+        message = f"rcode {rcode}, expected {spec.expect_rcode}"
+        return failed(ErrorClass.DNS, message, phases, detail, latency)
+    if spec.expect_answer is not None and not any(spec.expect_answer in a for a in answers):
+        message = f"no answer contains {spec.expect_answer!r}"
+        return failed(ErrorClass.CONTENT, message, phases, detail, latency)
+    return Result(ok=True, latency_ns=latency, phases_ns=phases, detail=detail)

@@ -1,0 +1,152 @@
+"""The http probe's machinery: one shared client per TLS setting, phase timing, the leaf cert.
+
+Kept apart from collector/probes/http.py (the config keys, the attempt and its error
+mapping) so that each stays readable.
+
+Why a shared client that never reuses a connection: building an SSLContext loads the CA
+store (tens of milliseconds), so a run builds one per distinct TLS setting; but a pooled
+keep-alive connection would hide a failed connect (the attempt rides an old connection) or
+fake a failure (the server already dropped the idle connection). With no keep-alive slots
+and `Connection: close`, every attempt opens, times and closes its own connection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ssl
+import time
+from typing import Any, Literal
+
+import httpx
+
+from collector.probes.base import ProbeEnv
+
+TlsMode = Literal["verify", "skip", "pin"]
+MAX_NS = 2**63 - 1
+"""Expiry dates past 2262 (self-signed certs valid "forever") are clamped to fit SQLite."""
+
+
+class PinMismatch(Exception):
+    """The server's leaf certificate is not the pinned one (the http probe maps it to `tls`)."""
+
+
+def _ssl_context(mode: TlsMode, ca_file: str | None) -> ssl.SSLContext:
+    """`verify`: the system store, or only `ca_file` when given; otherwise no chain check.
+
+    In `pin` mode the chain is not checked because the pin, compared before any request
+    byte is sent, is the stronger proof (it is how self-signed servers are probed).
+    """
+    if mode == "verify":
+        return ssl.create_default_context(cafile=ca_file)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def shared_client(env: ProbeEnv, mode: TlsMode, ca_file: str | None) -> httpx.AsyncClient:
+    """The run's client for this TLS setting: no keep-alive, no proxies or netrc from the env."""
+
+    async def build() -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            verify=_ssl_context(mode, ca_file),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
+            trust_env=False,
+            follow_redirects=False,
+        )
+
+    return await env.shared(f"http.client:{mode}:{ca_file or ''}", build)
+
+
+def cert_not_after_ns(der: bytes, ssl_object: ssl.SSLObject) -> int | None:
+    """The leaf certificate's expiry in integer ns since the epoch, or None if unknown.
+
+    The stdlib parses a peer certificate only once it is verified, so an unverified one
+    (skip and pin modes) is parsed with `cryptography` when that is installed.
+    """
+    try:
+        from cryptography import x509
+    except ImportError:
+        parsed = ssl_object.getpeercert()
+        if not parsed or "notAfter" not in parsed:
+            return None
+        return min(int(ssl.cert_time_to_seconds(str(parsed["notAfter"]))) * 1_000_000_000, MAX_NS)
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return None
+    return min(int(certificate.not_valid_after_utc.timestamp()) * 1_000_000_000, MAX_NS)
+
+
+def normalize_pin(pin: str) -> str:
+    """A SHA-256 fingerprint as 64 lowercase hex digits (colons and case as people write it)."""
+    text = pin.replace(":", "").strip().lower()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise ValueError("expected a SHA-256 fingerprint: 64 hex digits, colons allowed")
+    return text
+
+
+class PhaseRecorder:
+    """The httpcore `trace` callback of one request: event times, the leaf cert, the pin.
+
+    The pin is checked when the TLS handshake completes, before the request (and with it
+    any secret header) is sent to a server that is not the pinned one.
+    """
+
+    def __init__(self, pin: str | None) -> None:
+        self.pin = pin
+        self.marks: dict[str, int] = {}
+        self.not_after_ns: int | None = None
+        self.body_done_ns: int | None = None
+
+    async def __call__(self, event: str, info: dict[str, Any]) -> None:
+        self.marks[event] = time.monotonic_ns()
+        if event != "connection.start_tls.complete":
+            return
+        stream = info.get("return_value")
+        if stream is None:
+            return
+        ssl_object = stream.get_extra_info("ssl_object")
+        if ssl_object is None:
+            return
+        der = ssl_object.getpeercert(binary_form=True) or b""
+        self.not_after_ns = cert_not_after_ns(der, ssl_object)
+        if self.pin is not None and hashlib.sha256(der).hexdigest() != self.pin:
+            await stream.aclose()
+            raise PinMismatch("the server's certificate does not match tls_pin_sha256")
+
+    def phases(self) -> dict[str, int]:
+        """connect/tls/processing/transfer in ns, as far as the request got."""
+        marks, phases = self.marks, {}
+        connected = marks.get("connection.connect_tcp.complete")
+        if connected is not None:
+            phases["connect"] = connected - marks["connection.connect_tcp.started"]
+        tls_done = marks.get("connection.start_tls.complete")
+        if tls_done is not None:
+            phases["tls"] = tls_done - marks["connection.start_tls.started"]
+        ready = tls_done or connected
+        headers = marks.get("http11.receive_response_headers.complete")
+        if ready is not None and headers is not None:
+            phases["processing"] = headers - ready
+            if self.body_done_ns is not None:
+                phases["transfer"] = self.body_done_ns - headers
+        return phases
+
+
+def add_phases(total: dict[str, int], more: dict[str, int]) -> None:
+    """Add one hop's phases to the attempt's (redirects add up, as in blackbox_exporter)."""
+    for name, value in more.items():
+        total[name] = total.get(name, 0) + value
+
+
+async def read_body(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """At most `limit` bytes of the body, and whether there was more."""
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        return b"", True
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            return bytes(body[:limit]), True
+    return bytes(body), False

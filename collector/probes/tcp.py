@@ -1,0 +1,100 @@
+"""The tcp probe: can a connection to host:port be opened, and how fast.
+
+The cheapest proof that a service port is up. The three ways it fails are kept apart
+because a provider answers each differently: `refused` (the host is up and sent RST, the
+service is down), `timeout` (nothing answered: host down, packets dropped, queue full) and
+`unreachable` (a router or the local stack said there is no route).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import time
+from typing import Literal
+
+from pydantic import Field
+
+from collector.probes.base import ProbeEnv, ProbeSpec
+from collector.resolve import ResolveError, resolve
+from collector.results import ErrorClass, JsonScalar, Result
+
+UNREACHABLE_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN})
+"""Connect errors that mean "no route", shared with the http probe's error mapping."""
+
+
+class TcpSpec(ProbeSpec):
+    """A tcp probe's config keys."""
+
+    kind: Literal["tcp"]
+    port: int = Field(ge=1, le=65535)
+
+
+def classify_os_error(exc: OSError) -> ErrorClass:
+    """The error class of a socket error raised while connecting or exchanging data."""
+    if isinstance(exc, ConnectionRefusedError) or exc.errno == errno.ECONNREFUSED:
+        return ErrorClass.REFUSED
+    if isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+        return ErrorClass.RESET
+    if exc.errno in UNREACHABLE_ERRNOS:
+        return ErrorClass.UNREACHABLE
+    if isinstance(exc, TimeoutError) or exc.errno == errno.ETIMEDOUT:
+        return ErrorClass.TIMEOUT
+    return ErrorClass.OTHER
+
+
+async def _connect(address: str, port: int) -> None:
+    """Open and close one connection; closing without waiting keeps the deadline honest."""
+    _reader, writer = await asyncio.open_connection(address, port)
+    writer.close()
+
+
+def failed(
+    error: ErrorClass,
+    message: str,
+    phases: dict[str, int],
+    detail: dict[str, JsonScalar],
+    latency_ns: int | None = None,
+) -> Result:
+    """Result.failure's record shape, for a detail built up as a dict during the attempt."""
+    return Result(
+        ok=False,
+        error=error,
+        latency_ns=latency_ns,
+        phases_ns=phases,
+        detail={"message": message[:300], **detail},
+    )
+
+
+async def probe(host: str, spec: TcpSpec, env: ProbeEnv) -> Result:
+    """One connect attempt to `host:spec.port` within `spec.timeout`; never raises.
+
+    The deadline bounds resolving and connecting together. `latency_ns` is the connect
+    time alone: the local resolver's speed is not the target's.
+    """
+    phases: dict[str, int] = {}
+    detail: dict[str, JsonScalar] = {"port": spec.port}
+    try:
+        async with asyncio.timeout(spec.timeout):
+            try:
+                resolved = await resolve(host, spec.ip_version, spec.timeout)
+            except TimeoutError:
+                raise ResolveError(f"no answer from the resolver for {host}") from None
+            phases["resolve"] = resolved.duration_ns
+            detail["address"] = resolved.address
+            start = time.monotonic_ns()
+            await _connect(resolved.address, spec.port)
+            phases["connect"] = time.monotonic_ns() - start
+    except ResolveError as exc:
+        return failed(ErrorClass.DNS, str(exc), phases, detail)
+    except TimeoutError:
+        if "address" not in detail:
+            message = f"no answer from the resolver for {host} within {spec.timeout:g}s"
+            return failed(ErrorClass.DNS, message, phases, detail)
+        message = f"no connection within {spec.timeout:g}s"
+        return failed(ErrorClass.TIMEOUT, message, phases, detail)
+    except OSError as exc:
+        return failed(classify_os_error(exc), exc.strerror or str(exc), phases, detail)
+    except Exception as exc:  # the probe boundary: a failure is data, never an exception
+        return failed(ErrorClass.OTHER, f"{type(exc).__name__}: {exc}", phases, detail)
+    return Result(ok=True, latency_ns=phases["connect"], phases_ns=phases, detail=detail)
