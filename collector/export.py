@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from collector.store import StoredRecord
@@ -22,8 +22,10 @@ CSV_COLUMNS = [
 
 
 def iso_from_ns(ts_ns: int) -> str:
-    """UTC ISO 8601 with microseconds, the `ts` users see."""
-    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).isoformat().replace("+00:00", "Z")
+    """UTC ISO 8601, microseconds truncated (never rounded up past the record's own time)."""
+    seconds, nanos = divmod(ts_ns, 1_000_000_000)
+    when = datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=nanos // 1000)
+    return when.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def write_jsonl(rows: Iterable[StoredRecord], out: TextIO) -> int:

@@ -213,9 +213,11 @@ class EvidenceStore:
         conn = self._conn
         if not self.readonly and conn.readonly("main"):
             raise StoreReadOnly(self.path, "cannot write: the file or its file system is read-only")
-        app_id = self._scalar("PRAGMA application_id")
+        with self._transaction("BEGIN"):  # one snapshot: a concurrent creator may commit
+            app_id = self._scalar("PRAGMA application_id")
+            tables = self._scalar("SELECT count(*) FROM sqlite_schema")
         if app_id != APPLICATION_ID:
-            if app_id != 0 or self._scalar("SELECT count(*) FROM sqlite_schema"):
+            if app_id != 0 or tables:
                 raise NotAStore(
                     self.path,
                     "not a slawitness evidence store (a SQLite database"

@@ -205,7 +205,7 @@ def test_bad_config_is_one_line_per_mistake_and_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "evidence.db").exists()
 
 
-@pytest.mark.parametrize("content", [os.urandom(4096), b"", b"SQLite format 3\x00" + bytes(100)])
+@pytest.mark.parametrize("content", [os.urandom(4096), b"SQLite format 3\x00" + bytes(100)])
 def test_a_file_that_is_not_a_store_is_refused_and_left_alone(
     tmp_path: Path, content: bytes
 ) -> None:
@@ -218,6 +218,15 @@ def test_a_file_that_is_not_a_store_is_refused_and_left_alone(
         assert len(done.stderr.strip().splitlines()) == 1
         assert str(store) in done.stderr and "Traceback" not in done.stderr
     assert store.read_bytes() == content
+
+
+def test_an_empty_file_becomes_a_store_on_the_first_round(tmp_path: Path) -> None:
+    (tmp_path / "evidence.db").write_bytes(b"")
+    config = write_config(tmp_path, [tcp_target("vps1", closed_port())])
+    assert slawitness("verify", "--config", str(config)).returncode == 3
+    assert slawitness("probe", "--config", str(config)).returncode == 0
+    verified = slawitness("verify", "--config", str(config))
+    assert verified.returncode == 0 and "chain intact, 2 records" in verified.stdout
 
 
 def test_verify_names_the_first_tampered_record(tmp_path: Path, tcp_listener: TcpListener) -> None:
