@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import click
 
-from collector.config import DEFAULT_CONFIG, Config
+from collector.config import DEFAULT_CONFIG, Config, Target
 from collector.config_loader import ConfigError, load_config
 from collector.durations import format_duration
 from collector.export import write_csv, write_jsonl
@@ -53,16 +53,25 @@ class _Cli(click.Group):
         except Exception as exc:  # the CLI top level: a bug, reported without hiding it
             if os.environ.get("SLAWITNESS_DEBUG"):
                 traceback.print_exc()
-            _fail(f"internal error: {type(exc).__name__}: {exc} (SLAWITNESS_DEBUG=1 shows more)",
-                  EXIT_BUG)
+            _fail(
+                f"internal error: {type(exc).__name__}: {exc} (SLAWITNESS_DEBUG=1 shows more)",
+                EXIT_BUG,
+            )
 
 
 config_option = click.option(
-    "--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
-    show_default=True, help="The config file.",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="The config file.",
 )
 store_option = click.option(
-    "--store", "store_path", type=click.Path(path_type=Path), default=None,
+    "--store",
+    "store_path",
+    type=click.Path(path_type=Path),
+    default=None,
     help="The evidence store, overriding the config's `store`.",
 )
 
@@ -117,9 +126,8 @@ def check_config(config_path: Path, store_path: Path | None) -> None:
             f"{p.name} ({p.kind} every {format_duration(p.interval)})" for p in host.probes
         )
         sla = ""
-        if host.role == "target" and getattr(host, "sla", None) is not None:
-            terms = host.sla  # type: ignore[union-attr]
-            sla = f"; SLA {terms.uptime}% per {terms.period} ({terms.timezone})"
+        if isinstance(host, Target) and host.sla is not None:
+            sla = f"; SLA {host.sla.uptime}% per {host.sla.period} ({host.sla.timezone})"
         click.echo(f"{host.role} {host.name} [{host.host}]: {probes}{sla}")
 
 
@@ -190,8 +198,9 @@ def _parse_when(value: str | None, option: str) -> int | None:
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        _fail(f"invalid value for '{option}': {value!r} is not an ISO 8601 date or time",
-              EXIT_USAGE)
+        _fail(
+            f"invalid value for '{option}': {value!r} is not an ISO 8601 date or time", EXIT_USAGE
+        )
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
@@ -200,23 +209,37 @@ def _parse_when(value: str | None, option: str) -> int | None:
 @cli.command()
 @config_option
 @store_option
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl", show_default=True
+)
 @click.option("--since", default=None, help="ISO 8601 start (UTC unless a zone is given).")
 @click.option("--until", default=None, help="ISO 8601 end, exclusive.")
 @click.option("--target", default=None, help="Only records of this target.")
-@click.option("--type", "kind", type=click.Choice(["all", "probe", "note", "collector"]),
-              default="all", show_default=True, help="Only records of this type.")
+@click.option(
+    "--type",
+    "kind",
+    type=click.Choice(["all", "probe", "note", "collector"]),
+    default="all",
+    show_default=True,
+    help="Only records of this type.",
+)
 def export(
-    config_path: Path, store_path: Path | None, fmt: str, since: str | None,
-    until: str | None, target: str | None, kind: str,
+    config_path: Path,
+    store_path: Path | None,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    target: str | None,
+    kind: str,
 ) -> None:
     """Write records to stdout as CSV or JSON lines."""
     since_ns, until_ns = _parse_when(since, "--since"), _parse_when(until, "--until")
     path = _store_path(config_path, store_path)
     with EvidenceStore.open(path, readonly=True) as store:
         rows = store.records(
-            since_ns=since_ns, until_ns=until_ns, target=target,
+            since_ns=since_ns,
+            until_ns=until_ns,
+            target=target,
             types=None if kind == "all" else [kind],
         )
         writer = write_csv if fmt == "csv" else write_jsonl
@@ -232,12 +255,16 @@ def verify(config_path: Path, store_path: Path | None) -> None:
     with EvidenceStore.open(path, readonly=True) as store:
         report = store.verify()
     if report.ok:
-        click.echo(f"{path}: chain intact, {report.count} records, head seq {report.head_seq} "
-                   f"hash {report.head_hash}")
+        click.echo(
+            f"{path}: chain intact, {report.count} records, head seq {report.head_seq} "
+            f"hash {report.head_hash}"
+        )
         return
     problem = (report.problem or "").removeprefix(f"seq {report.first_bad_seq}: ")
-    click.echo(f"{path}: chain BROKEN at seq {report.first_bad_seq}: {problem} "
-               f"({report.count} records stored)")
+    click.echo(
+        f"{path}: chain BROKEN at seq {report.first_bad_seq}: {problem} "
+        f"({report.count} records stored)"
+    )
     sys.exit(EXIT_TAMPERED)
 
 

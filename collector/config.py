@@ -9,7 +9,7 @@ never as a traceback, and unknown keys are refused so a typo cannot silently dis
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
@@ -27,15 +27,18 @@ def _probe_tag(value: Any) -> str | None:
     return f"kind:{kind}" if isinstance(kind, str) and kind in KINDS else None
 
 
-AnyProbeSpec = Annotated[
-    Union[tuple(Annotated[k.spec, Tag(f"kind:{name}")] for name, k in KINDS.items())],  # type: ignore[valid-type]  # noqa: UP007
-    Discriminator(
-        _probe_tag,
-        custom_error_type="unknown_kind",
-        custom_error_message=f"kind: must be one of {', '.join(KINDS)}",
-    ),
-]
-"""Any registered probe spec; built from the registry, the only list of kinds."""
+if TYPE_CHECKING:
+    AnyProbeSpec = ProbeSpec
+else:
+    AnyProbeSpec = Annotated[
+        Union[tuple(Annotated[k.spec, Tag(f"kind:{name}")] for name, k in KINDS.items())],  # noqa: UP007
+        Discriminator(
+            _probe_tag,
+            custom_error_type="unknown_kind",
+            custom_error_message=f"kind: must be one of {', '.join(KINDS)}",
+        ),
+    ]
+    """Any registered probe spec; built from the registry, the only list of kinds."""
 
 
 class _Strict(BaseModel):

@@ -11,6 +11,7 @@ ran is never silently dropped. The start, stop and heartbeat records let a repor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import signal
 import sys
@@ -103,15 +104,15 @@ class Daemon:
         while not self._stop.is_set():
             await self._sleep_until(loop.time() + self.settings.heartbeat_interval_s)
             if not self._stop.is_set():
-                self._pending.append(collector_record("heartbeat", Stamp.now(), self.config.vantage))
+                self._pending.append(
+                    collector_record("heartbeat", Stamp.now(), self.config.vantage)
+                )
 
     async def _sleep_until(self, deadline: float) -> None:
         delay = deadline - asyncio.get_running_loop().time()
         if delay > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=delay)
-            except TimeoutError:
-                pass
 
     async def _flush_loop(self) -> None:
         loop = asyncio.get_running_loop()

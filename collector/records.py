@@ -86,7 +86,9 @@ def probe_record(
     }
 
 
-def collector_record(event: str, stamp: Stamp, vantage: str, **detail: JsonScalar) -> dict[str, object]:
+def collector_record(
+    event: str, stamp: Stamp, vantage: str, **detail: JsonScalar
+) -> dict[str, object]:
     """Collector start, stop, heartbeat or cron round: proof of when the collector was alive."""
     return {
         "type": "collector",

@@ -94,7 +94,9 @@ async def run_round(
     return list(await asyncio.gather(*(gated(job) for job in jobs)))
 
 
-async def run_round_once(jobs: Sequence[Job], concurrency: int = DEFAULT_CONCURRENCY) -> list[Attempt]:
+async def run_round_once(
+    jobs: Sequence[Job], concurrency: int = DEFAULT_CONCURRENCY
+) -> list[Attempt]:
     """A round with its own resources (one ICMP socket, one TLS set-up), closed afterwards."""
     env = ProbeEnv()
     try:

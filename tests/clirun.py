@@ -15,12 +15,20 @@ def slawitness(
     """`slawitness ARGS...`, its output captured as text."""
     return subprocess.run(
         [sys.executable, "-m", "collector", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
-def write_config(folder: Path, targets: list[dict], controls: list[dict] | None = None,
-                 vantage: str = "test-vantage") -> Path:
+def write_config(
+    folder: Path,
+    targets: list[dict],
+    controls: list[dict] | None = None,
+    vantage: str = "test-vantage",
+) -> Path:
     """A config file in `folder` with a store beside it."""
     path = folder / "slawitness.yml"
     data: dict = {"vantage": vantage, "store": "evidence.db", "targets": targets}

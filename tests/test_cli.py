@@ -20,9 +20,13 @@ from tests.rig.netns import NetnsHost, drop_echo_requests
 
 
 def tcp_target(name: str, port: int, host: str = "127.0.0.1") -> dict:
-    return {"name": name, "host": host,
-            "probes": [{"name": "port", "kind": "tcp", "port": port, "interval": "1s",
-                        "timeout": "500ms"}]}
+    return {
+        "name": name,
+        "host": host,
+        "probes": [
+            {"name": "port", "kind": "tcp", "port": port, "interval": "1s", "timeout": "500ms"}
+        ],
+    }
 
 
 def export_jsonl(config: Path, *extra: str) -> list[dict]:
@@ -48,12 +52,21 @@ def test_probe_round_records_up_and_down_and_the_chain_verifies(
     tmp_path: Path, tcp_listener: TcpListener, netns_host: NetnsHost
 ) -> None:
     drop_echo_requests(netns_host, [netns_host.address])
-    icmp = {"name": "ping", "kind": "icmp", "count": 2, "spacing": "50ms", "timeout": "500ms",
-            "interval": "10s"}
+    icmp = {
+        "name": "ping",
+        "kind": "icmp",
+        "count": 2,
+        "spacing": "50ms",
+        "timeout": "500ms",
+        "interval": "10s",
+    }
     config = write_config(
         tmp_path,
-        [tcp_target("open", tcp_listener.port), tcp_target("closed", closed_port()),
-         {"name": "silent", "host": netns_host.address, "probes": [icmp]}],
+        [
+            tcp_target("open", tcp_listener.port),
+            tcp_target("closed", closed_port()),
+            {"name": "silent", "host": netns_host.address, "probes": [icmp]},
+        ],
         controls=[{"name": "loop", "host": "127.0.0.1", "probes": [icmp]}],
     )
     done = slawitness("probe", "--config", str(config))
@@ -96,8 +109,9 @@ def test_probe_round_never_imports_the_report_stack(
         "{'pandas', 'matplotlib', 'numpy', 'reports'})\n"
         "print('HEAVY', heavy)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stdout
 
@@ -107,8 +121,7 @@ def test_eight_overlapping_rounds_keep_one_chain(tmp_path: Path, tcp_listener: T
     targets.append(tcp_target("closed", closed_port()))
     config = write_config(tmp_path, targets)
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda _: slawitness("probe", "--config", str(config)),
-                                range(8)))
+        results = list(pool.map(lambda _: slawitness("probe", "--config", str(config)), range(8)))
     for done in results:
         assert done.returncode == 0, done.stderr
     with EvidenceStore.open(tmp_path / "evidence.db", readonly=True) as store:
@@ -126,8 +139,13 @@ def test_daemon_probes_on_schedule_and_writes_start_heartbeat_stop(
 ) -> None:
     config = write_config(tmp_path, [tcp_target("open", tcp_listener.port)])
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    child = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(config)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "collector", "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     store_path = tmp_path / "evidence.db"
     deadline = time.monotonic() + 30
     probes = 0
@@ -149,8 +167,17 @@ def test_daemon_probes_on_schedule_and_writes_start_heartbeat_stop(
 
 def test_note_is_chained_and_exported(tmp_path: Path, tcp_listener: TcpListener) -> None:
     config = write_config(tmp_path, [tcp_target("vps1", tcp_listener.port)])
-    done = slawitness("note", "add", "--config", str(config), "--target", "vps1",
-                      "--ticket", "48213", "Opened ticket: 服务器无法访问")
+    done = slawitness(
+        "note",
+        "add",
+        "--config",
+        str(config),
+        "--target",
+        "vps1",
+        "--ticket",
+        "48213",
+        "Opened ticket: 服务器无法访问",
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("note recorded as seq 1 ")
     [note] = export_jsonl(config, "--type", "note")
@@ -178,10 +205,14 @@ def test_export_csv_and_time_filters(tmp_path: Path, tcp_listener: TcpListener) 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["export", "--since", "yesterday"],
-         "slawitness: invalid value for '--since': 'yesterday' is not an ISO 8601 date or time"),
-        (["probe", "--target", "nope"],
-         "slawitness: no target or control named 'nope' (known: vps1)"),
+        (
+            ["export", "--since", "yesterday"],
+            "slawitness: invalid value for '--since': 'yesterday' is not an ISO 8601 date or time",
+        ),
+        (
+            ["probe", "--target", "nope"],
+            "slawitness: no target or control named 'nope' (known: vps1)",
+        ),
         (["note", "add", "--target", "vps1", "  "], "slawitness: note text is empty"),
     ],
 )
@@ -236,13 +267,16 @@ def test_verify_names_the_first_tampered_record(tmp_path: Path, tcp_listener: Tc
     for _ in range(3):
         assert slawitness("probe", "--config", str(config)).returncode == 0
     raw = apsw.Connection(str(tmp_path / "evidence.db"))
-    triggers = [name for (name,) in raw.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'trigger'")]
+    triggers = [
+        name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    ]
     for name in triggers:
         raw.execute(f"DROP TRIGGER {name}")
     payload = bytes(next(raw.execute("SELECT payload FROM records WHERE seq = 3"))[0])
-    raw.execute("UPDATE records SET payload = ? WHERE seq = 3",
-                (payload.replace(b'"ok":true', b'"ok":false'),))
+    raw.execute(
+        "UPDATE records SET payload = ? WHERE seq = 3",
+        (payload.replace(b'"ok":true', b'"ok":false'),),
+    )
     raw.close()
     done = slawitness("verify", "--config", str(config))
     assert done.returncode == 1

@@ -92,31 +92,64 @@ def _set(data: dict, path: str, value: object) -> dict:
 @pytest.mark.parametrize(
     ("path", "value", "expected"),
     [
-        ("targets.0.probes.1.timeout", "90s",
-         "targets[0].probes[1].timeout: must be shorter than interval (got 90s >= 60s)"),
-        ("targets.0.probes.0.timeout", "60s",
-         "targets[0].probes[0].timeout: must be shorter than interval (got 60.4s >= 60s)"),
-        ("targets.0.probes.1.interval", "soon",
-         "targets[0].probes[1].interval: expected a duration like 30s or 5m, got 'soon'"),
+        (
+            "targets.0.probes.1.timeout",
+            "90s",
+            "targets[0].probes[1].timeout: must be shorter than interval (got 90s >= 60s)",
+        ),
+        (
+            "targets.0.probes.0.timeout",
+            "60s",
+            "targets[0].probes[0].timeout: must be shorter than interval (got 60.4s >= 60s)",
+        ),
+        (
+            "targets.0.probes.1.interval",
+            "soon",
+            "targets[0].probes[1].interval: expected a duration like 30s or 5m, got 'soon'",
+        ),
         ("targets.0.probes.0.timout", "2s", "targets[0].probes[0].timout: unknown key"),
-        ("targets.0.probes.1.kind", "smtp",
-         f"targets[0].probes[1].kind: must be one of {', '.join(KINDS)} (got 'smtp')"),
+        (
+            "targets.0.probes.1.kind",
+            "smtp",
+            f"targets[0].probes[1].kind: must be one of {', '.join(KINDS)} (got 'smtp')",
+        ),
         ("targets.0.probes.1.port", None, "targets[0].probes[1].port: required key is missing"),
-        ("targets.0.probes.1.name", "ping",
-         "targets[0].probes[1].name: duplicate probe name 'ping'"),
+        (
+            "targets.0.probes.1.name",
+            "ping",
+            "targets[0].probes[1].name: duplicate probe name 'ping'",
+        ),
         ("controls.0.name", "vps1", "controls[0].name: duplicate name 'vps1'"),
-        ("targets.0.sla.timezone", "Mars/Olympus",
-         "targets[0].sla.timezone: unknown time zone 'Mars/Olympus' (use an IANA name)"),
-        ("targets.0.sla.maintenance.1.cron", "0 3 * *",
-         "targets[0].sla.maintenance[1].cron: not a 5-field cron expression: '0 3 * *'"),
-        ("targets.0.sla.monthly_fee", None,
-         "targets[0].sla.monthly_fee: needed to compute the credits"),
-        ("targets.0.sla.downtime.probes", ["ping", "smtp"],
-         "targets[0].sla.downtime.probes[1]: no probe named 'smtp' on this target"),
-        ("targets.0.sla.uptime", 120, "targets[0].sla.uptime: input should be less than or "
-                                      "equal to 100 (got 120)"),
-        ("targets.0.probes.0.ip_version", 5,
-         "targets[0].probes[0].ip_version: input should be 'auto', '4' or '6' (got '5')"),
+        (
+            "targets.0.sla.timezone",
+            "Mars/Olympus",
+            "targets[0].sla.timezone: unknown time zone 'Mars/Olympus' (use an IANA name)",
+        ),
+        (
+            "targets.0.sla.maintenance.1.cron",
+            "0 3 * *",
+            "targets[0].sla.maintenance[1].cron: not a 5-field cron expression: '0 3 * *'",
+        ),
+        (
+            "targets.0.sla.monthly_fee",
+            None,
+            "targets[0].sla.monthly_fee: needed to compute the credits",
+        ),
+        (
+            "targets.0.sla.downtime.probes",
+            ["ping", "smtp"],
+            "targets[0].sla.downtime.probes[1]: no probe named 'smtp' on this target",
+        ),
+        (
+            "targets.0.sla.uptime",
+            120,
+            "targets[0].sla.uptime: input should be less than or equal to 100 (got 120)",
+        ),
+        (
+            "targets.0.probes.0.ip_version",
+            5,
+            "targets[0].probes[0].ip_version: input should be 'auto', '4' or '6' (got '5')",
+        ),
         ("vantage", None, "vantage: required key is missing"),
         ("targets", [], "targets: list should have at least 1 item after validation, not 0"),
     ],
@@ -135,8 +168,9 @@ def test_ip_version_given_as_a_number_is_accepted() -> None:
 
 def test_one_off_maintenance_needs_a_zone_and_an_order() -> None:
     data = _set(example(), "targets.0.sla.maintenance.0.end", "2026-10-25T01:00:00Z")
-    assert errors_of(data) == [f"{CONFIG_PATH}: targets[0].sla.maintenance[0].end: "
-                               "must be after start"]
+    assert errors_of(data) == [
+        f"{CONFIG_PATH}: targets[0].sla.maintenance[0].end: must be after start"
+    ]
 
 
 def test_several_mistakes_give_several_lines() -> None:
@@ -177,7 +211,8 @@ def test_secrets_come_from_env_and_files_and_never_show(
     data = example()
     data["targets"][0]["probes"][2]["headers"] = {"Authorization": "${SW_TEST_TOKEN}"}
     data["targets"][0]["probes"][2]["basic_auth"] = {
-        "username": "me", "password": {"file": "pass.txt"},
+        "username": "me",
+        "password": {"file": "pass.txt"},
     }
     config = parse_config(yaml.safe_dump(data), tmp_path / "slawitness.yml")
     web = config.targets[0].probes[2]
