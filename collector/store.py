@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.parse
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -227,7 +228,7 @@ class EvidenceStore:
                 raise NotAStore(self.path, "not a slawitness evidence store (empty database)")
         if not self.readonly:
             if self._scalar("PRAGMA journal_mode") != "wal":
-                conn.execute("PRAGMA journal_mode=WAL")
+                self._switch_to_wal()
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         current = self._checked_version()
@@ -240,6 +241,19 @@ class EvidenceStore:
                 )
             with self._transaction("BEGIN IMMEDIATE"):
                 upgrade(conn, self._checked_version())  # re-read: another opener may have won
+
+    def _switch_to_wal(self) -> None:
+        """Enter WAL mode, retrying: SQLite answers BUSY here without calling the busy
+        handler when a concurrent first opener holds a lock on the brand-new file."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except apsw.BusyError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _checked_version(self) -> int:
         current = stored_version(self._conn)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -354,3 +356,34 @@ def test_sigkill_mid_append_keeps_every_committed_batch(tmp_path: Path) -> None:
         assert report.count % size == 0
         assert pairs <= stored
         assert store.append([make_record(1)])[0].seq == report.count + 1
+
+
+CREATE_AND_APPEND = """
+import sys
+from collector.store import EvidenceStore, StoreError
+try:
+    with EvidenceStore.open(sys.argv[1], create=True) as store:
+        store.append([{"ts_ns": 1, "type": "probe", "target": "vps1"}])
+except StoreError as exc:
+    print(exc)
+    sys.exit(3)
+"""
+
+
+def test_eight_first_openers_of_a_missing_store_make_one_store(tmp_path: Path) -> None:
+    """Overlapping first cron rounds race to create the file; every one must succeed."""
+    for attempt in range(10):
+        path = tmp_path / f"race{attempt}.db"
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", CREATE_AND_APPEND, str(path)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(8)
+        ]
+        outputs = [(child.communicate(timeout=60)[0], child.returncode) for child in children]
+        assert all(code == 0 for _, code in outputs), outputs
+        with EvidenceStore.open(path, readonly=True) as store:
+            report = store.verify()
+        assert report.ok and report.count == 8
