@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from collector.probes import http
+from collector.probes import http, http_exchange
 from collector.probes.base import ProbeEnv
 from collector.probes.http import HttpSpec
 from collector.probes.http_client import MAX_NS, normalize_pin, shared_client
@@ -369,7 +369,7 @@ def test_secrets_do_not_follow_a_redirect_to_another_origin(
 def test_secret_in_an_error_message_is_redacted() -> None:
     """A message built from an exception that quotes a secret is scrubbed before storing."""
     loaded = spec("http://127.0.0.1/", headers={"X-Token": TOKEN})
-    error, message = http.classify(ValueError(f"bad header {TOKEN}"), 1.0)
+    error, message = http_exchange.classify(ValueError(f"bad header {TOKEN}"), 1.0)
     assert error is ErrorClass.OTHER
     assert TOKEN in message  # classify does not know the secrets; the probe redacts
     from collector.secrets import redact

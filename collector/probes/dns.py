@@ -14,12 +14,9 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import dns.asyncbackend
-import dns.asyncquery
 import dns.exception
-import dns.message
 import dns.name
 import dns.rcode
 import dns.rdatatype
@@ -29,6 +26,9 @@ from collector.probes.base import ProbeEnv, ProbeSpec
 from collector.probes.tcp import classify_os_error, failed
 from collector.resolve import ResolveError, resolve
 from collector.results import ErrorClass, JsonScalar, Result
+
+if TYPE_CHECKING:
+    import dns.message
 
 MAX_ANSWER_TEXT = 300
 
@@ -88,6 +88,9 @@ async def _ask(
     spec: DnsSpec, address: str, family: int, query: dns.message.Message, phases: dict[str, int]
 ) -> dns.message.Message:
     """Send the query over a socket of our own, timing connect (TCP) and request."""
+    import dns.asyncbackend  # the query machinery loads on first use, not with the config
+    import dns.asyncquery
+
     backend = dns.asyncbackend.get_default_backend()
     kind = socket.SOCK_STREAM if spec.transport == "tcp" else socket.SOCK_DGRAM
     start = time.monotonic_ns()
@@ -124,6 +127,8 @@ async def probe(host: str, spec: DnsSpec, env: ProbeEnv) -> Result:
     """One query to `spec.server` (or `host`) within `spec.timeout`; never raises."""
     phases: dict[str, int] = {}
     detail: dict[str, JsonScalar] = {"port": spec.port, "transport": spec.transport}
+    import dns.message
+
     query = dns.message.make_query(spec.query_name, spec.query_type)
     try:
         async with asyncio.timeout(spec.timeout):

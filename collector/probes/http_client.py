@@ -15,13 +15,13 @@ from __future__ import annotations
 import hashlib
 import ssl
 import time
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
 from collector.probes.base import ProbeEnv
+from collector.probes.http import TlsMode
 
-TlsMode = Literal["verify", "skip", "pin"]
 MAX_NS = 2**63 - 1
 """Expiry dates past 2262 (self-signed certs valid "forever") are clamped to fit SQLite."""
 
