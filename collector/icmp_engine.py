@@ -193,8 +193,9 @@ class IcmpEngine:
             await self._send(entry, packet, target, timeout)
         except OSError as exc:
             self._in_flight.pop(seq, None)
-            return EchoOutcome(EchoStatus.SEND_FAILED, message=f"sendto: {exc.strerror or exc!r}",
-                               errno=exc.errno)
+            return EchoOutcome(
+                EchoStatus.SEND_FAILED, message=f"sendto: {exc.strerror or exc!r}", errno=exc.errno
+            )
         if not entry.future.done():
             entry.timer = self._loop.call_later(timeout, self._expire, entry)
         try:
@@ -202,8 +203,9 @@ class IcmpEngine:
         finally:
             self._forget(entry)
 
-    async def _send(self, entry: _InFlight, packet: bytes, target: tuple[str | int, ...],
-                    timeout: float) -> None:
+    async def _send(
+        self, entry: _InFlight, packet: bytes, target: tuple[str | int, ...], timeout: float
+    ) -> None:
         """Send one echo, recording the send time right before the packet leaves.
 
         An ICMP error for ANOTHER echo leaves a pending error on the socket (always on a
@@ -221,8 +223,7 @@ class IcmpEngine:
                 return
             except BlockingIOError:
                 entry.sent_wall_ns, entry.sent_mono_ns = time.time_ns(), time.perf_counter_ns()
-                await asyncio.wait_for(self._loop.sock_sendto(self._sock, packet, target),
-                                       timeout)
+                await asyncio.wait_for(self._loop.sock_sendto(self._sock, packet, target), timeout)
                 return
             except OSError:
                 if attempt == 2:
@@ -254,8 +255,9 @@ class IcmpEngine:
         if self.datagram:
             self._drain_error_queue()
 
-    def _on_packet(self, data: bytes, ancdata: list[tuple[int, int, bytes]], source: str,
-                   arrived_mono: int) -> None:
+    def _on_packet(
+        self, data: bytes, ancdata: list[tuple[int, int, bytes]], source: str, arrived_mono: int
+    ) -> None:
         if self.family == socket.AF_INET6:
             message = parse_icmp6(data, source.split("%")[0])
         elif self.datagram:
@@ -278,15 +280,18 @@ class IcmpEngine:
             except OSError:
                 break
             for level, kind, value in ancdata:
-                if (level, kind) not in ((_SOL_IP, _IP_RECVERR), (socket.IPPROTO_IPV6,
-                                                                  _IPV6_RECVERR)):
+                if (level, kind) not in (
+                    (_SOL_IP, _IP_RECVERR),
+                    (socket.IPPROTO_IPV6, _IPV6_RECVERR),
+                ):
                     continue
                 _, origin, icmp_type, code = struct.unpack_from("=IBBB", value)
                 if origin not in _SO_EE_ORIGIN_ICMP:
                     continue
                 reporter = _offender(value[16:], self.family) or "?"
-                message = parse_sent_echo(self.family, data, destination[0], reporter,
-                                          icmp_type, code)
+                message = parse_sent_echo(
+                    self.family, data, destination[0], reporter, icmp_type, code
+                )
                 if message is not None:
                     self._settle(message, None, time.perf_counter_ns())
 
@@ -309,8 +314,10 @@ class IcmpEngine:
             quoted = message.payload
             if quoted is not None and not entry.payload.startswith(quoted[: len(entry.payload)]):
                 return
-            status = EchoStatus.UNREACHABLE if message.kind is MessageKind.UNREACHABLE else (
-                EchoStatus.TIME_EXCEEDED
+            status = (
+                EchoStatus.UNREACHABLE
+                if message.kind is MessageKind.UNREACHABLE
+                else (EchoStatus.TIME_EXCEEDED)
             )
             entry.future.set_result(EchoOutcome(status, message=message.describe()))
         self._forget(entry)
@@ -325,8 +332,10 @@ class IcmpEngine:
         for entry in list(self._in_flight.values()):
             if not entry.future.done():
                 entry.future.set_result(
-                    EchoOutcome(EchoStatus.SEND_FAILED, message="ICMP engine closed",
-                                errno=errno.ECANCELED))
+                    EchoOutcome(
+                        EchoStatus.SEND_FAILED, message="ICMP engine closed", errno=errno.ECANCELED
+                    )
+                )
             self._forget(entry)
         self._sock.close()
 

@@ -61,16 +61,28 @@ class IcmpMessage:
         if self.kind is MessageKind.REPLY:
             return f"echo reply from {self.reporter}"
         code_name = _code_name(self)
-        what = "destination unreachable" if self.kind is MessageKind.UNREACHABLE else (
-            "time exceeded"
+        what = (
+            "destination unreachable" if self.kind is MessageKind.UNREACHABLE else ("time exceeded")
         )
         return f"ICMP {what} ({code_name}) from {self.reporter} for {self.address}"
 
 
+_ERROR_KINDS_V4 = {
+    IcmpV4Type.DESTINATION_UNREACHABLE: MessageKind.UNREACHABLE,
+    IcmpV4Type.TIME_EXCEEDED: MessageKind.TIME_EXCEEDED,
+}
+_ERROR_KINDS_V6 = {
+    IcmpV6Type.DESTINATION_UNREACHABLE: MessageKind.UNREACHABLE,
+    IcmpV6Type.TIME_EXCEEDED: MessageKind.TIME_EXCEEDED,
+}
+"""The ICMP errors that can quote one of our echoes, by family."""
+
+
 def _code_name(message: IcmpMessage) -> str:
     """The enum name of an error's code, or its number when ping3 does not know it."""
-    table: type[IcmpV4DestinationUnreachableCode | IcmpV6DestinationUnreachableCode |
-                IcmpTimeExceededCode]
+    table: type[
+        IcmpV4DestinationUnreachableCode | IcmpV6DestinationUnreachableCode | IcmpTimeExceededCode
+    ]
     if message.kind is MessageKind.TIME_EXCEEDED:
         table = IcmpTimeExceededCode
     elif ":" in message.address:
@@ -114,13 +126,11 @@ def parse_icmp4(icmp: bytes, source: str) -> IcmpMessage | None:
     if icmp_type == IcmpV4Type.ECHO_REPLY:
         if checksum(icmp) != 0:
             return None
-        return IcmpMessage(MessageKind.REPLY, source, ident, seq, icmp[ICMP_HEADER_LEN:],
-                           source, icmp_type, code)
-    if icmp_type == IcmpV4Type.DESTINATION_UNREACHABLE:
-        kind = MessageKind.UNREACHABLE
-    elif icmp_type == IcmpV4Type.TIME_EXCEEDED:
-        kind = MessageKind.TIME_EXCEEDED
-    else:
+        return IcmpMessage(
+            MessageKind.REPLY, source, ident, seq, icmp[ICMP_HEADER_LEN:], source, icmp_type, code
+        )
+    kind = _ERROR_KINDS_V4.get(icmp_type)
+    if kind is None:
         return None
     inner = icmp[ICMP_HEADER_LEN:]
     if len(inner) < 20 or inner[0] >> 4 != 4 or inner[9] != _PROTO_ICMP:
@@ -141,13 +151,11 @@ def parse_icmp6(icmp: bytes, source: str) -> IcmpMessage | None:
         return None
     icmp_type, code, _, ident, seq = struct.unpack_from(ICMP_HEADER_FORMAT, icmp)
     if icmp_type == IcmpV6Type.ECHO_REPLY:
-        return IcmpMessage(MessageKind.REPLY, source, ident, seq, icmp[ICMP_HEADER_LEN:],
-                           source, icmp_type, code)
-    if icmp_type == IcmpV6Type.DESTINATION_UNREACHABLE:
-        kind = MessageKind.UNREACHABLE
-    elif icmp_type == IcmpV6Type.TIME_EXCEEDED:
-        kind = MessageKind.TIME_EXCEEDED
-    else:
+        return IcmpMessage(
+            MessageKind.REPLY, source, ident, seq, icmp[ICMP_HEADER_LEN:], source, icmp_type, code
+        )
+    kind = _ERROR_KINDS_V6.get(icmp_type)
+    if kind is None:
         return None
     inner = icmp[ICMP_HEADER_LEN:]
     # Only a quoted packet without extension headers can be one of our echoes.
@@ -162,8 +170,9 @@ def parse_icmp6(icmp: bytes, source: str) -> IcmpMessage | None:
     return IcmpMessage(kind, destination, q_ident, q_seq, rest, source, icmp_type, code)
 
 
-def parse_sent_echo(family: int, packet: bytes, destination: str, reporter: str,
-                    icmp_type: int, icmp_code: int) -> IcmpMessage | None:
+def parse_sent_echo(
+    family: int, packet: bytes, destination: str, reporter: str, icmp_type: int, icmp_code: int
+) -> IcmpMessage | None:
     """An error read from a datagram socket's error queue, about the echo `packet` we sent.
 
     Datagram ICMP sockets report errors through IP_RECVERR: the queue hands back our own
@@ -174,9 +183,7 @@ def parse_sent_echo(family: int, packet: bytes, destination: str, reporter: str,
         return None
     _, _, _, ident, seq = struct.unpack_from(ICMP_HEADER_FORMAT, packet)
     v6 = family == socket.AF_INET6
-    unreachable = IcmpV6Type.DESTINATION_UNREACHABLE if v6 else (
-        IcmpV4Type.DESTINATION_UNREACHABLE
-    )
+    unreachable = IcmpV6Type.DESTINATION_UNREACHABLE if v6 else (IcmpV4Type.DESTINATION_UNREACHABLE)
     exceeded = IcmpV6Type.TIME_EXCEEDED if v6 else IcmpV4Type.TIME_EXCEEDED
     if icmp_type == unreachable:
         kind = MessageKind.UNREACHABLE

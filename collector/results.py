@@ -18,6 +18,7 @@ about each differently ("refused" means the host answered; "timeout" means it di
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -71,14 +72,19 @@ class Result:
         latency_ns: int | None = None,
         phases_ns: dict[str, int] | list[int | None] | None = None,
         loss_ppm: int | None = None,
-        **detail: JsonScalar,
+        detail: Mapping[str, JsonScalar] | None = None,
+        **more_detail: JsonScalar,
     ) -> Result:
-        """A failed attempt with a short human-readable message."""
+        """A failed attempt with a short human-readable message.
+
+        `detail` takes what a probe built up during the attempt (address, status), so a
+        failure keeps what was observed before it failed.
+        """
         return cls(
             ok=False,
             error=error,
             latency_ns=latency_ns,
             phases_ns=phases_ns,
             loss_ppm=loss_ppm,
-            detail={"message": message[:300], **detail},
+            detail={"message": message[:300], **(detail or {}), **more_detail},
         )

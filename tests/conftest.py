@@ -1,4 +1,4 @@
-"""Shared fixtures: the rig's plugins, and the rule that a rig that cannot be built fails in CI."""
+"""The rig's fixtures, loaded as plugins (a rig that cannot be built fails under CI=true)."""
 
 from __future__ import annotations
 

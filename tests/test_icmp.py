@@ -82,12 +82,14 @@ def test_partial_loss_is_measured(netns_host: NetnsHost) -> None:
     assert result.loss_ppm == lost * 1_000_000 // 50
 
 
-@pytest.mark.parametrize(("kind", "code_name"), [
-    ("host-unreachable", "destination_host_unreachable"),
-    ("admin-prohibited", "communication_administratively_prohibited"),
-])
-def test_icmp_unreachable_is_unreachable(netns_host: NetnsHost, kind: str,
-                                         code_name: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "code_name"),
+    [
+        ("host-unreachable", "destination_host_unreachable"),
+        ("admin-prohibited", "communication_administratively_prohibited"),
+    ],
+)
+def test_icmp_unreachable_is_unreachable(netns_host: NetnsHost, kind: str, code_name: str) -> None:
     reject_unreachable(netns_host, [netns_host.address], kind)
     result = asyncio.run(probe_once(netns_host.address, spec(count=2, spacing=0.05)))
     assert result.error is ErrorClass.UNREACHABLE
@@ -100,8 +102,7 @@ def test_ipv6_echo(netns_host: NetnsHost) -> None:
     up = asyncio.run(probe_once(netns_host.address6, spec(count=2, spacing=0.05)))
     assert up.ok and up.loss_ppm == 0 and up.detail["address"] == netns_host.address6
     drop_echo_requests(netns_host, [netns_host.address6])
-    down = asyncio.run(probe_once(netns_host.address6, spec(count=2, spacing=0.05,
-                                                            ip_version="6")))
+    down = asyncio.run(probe_once(netns_host.address6, spec(count=2, spacing=0.05, ip_version="6")))
     assert down.error is ErrorClass.TIMEOUT
 
 
@@ -125,15 +126,15 @@ def test_two_hundred_targets_concurrently_half_silent(netns_host_200: NetnsHost)
         env = ProbeEnv()
         try:
             results = await asyncio.gather(
-                *(probe(t, spec(count=3, spacing=0.05), env) for t in targets))
+                *(probe(t, spec(count=3, spacing=0.05), env) for t in targets)
+            )
         finally:
             await env.aclose()
         return dict(zip(targets, results, strict=True))
 
     results = asyncio.run(round_())
     wrongly_up = sorted(t for t in silent | unreachable if results[t].ok)
-    wrongly_down = sorted(t for t in targets
-                          if t not in silent | unreachable and not results[t].ok)
+    wrongly_down = sorted(t for t in targets if t not in silent | unreachable and not results[t].ok)
     assert wrongly_up == [] and wrongly_down == []
     assert all(results[t].error is ErrorClass.TIMEOUT for t in silent)
     assert all(results[t].error is ErrorClass.UNREACHABLE for t in unreachable)
@@ -165,12 +166,12 @@ def test_unprivileged_datagram_sockets(netns_host: NetnsHost) -> None:
     assert netns_host.address6 is not None
     ns_exec(netns_host, "sysctl", "-qw", "net.ipv4.ping_group_range=0 0")
     drop_echo_requests(netns_host, ["127.0.0.2"])
-    reject_unreachable(netns_host, ["127.0.0.3", netns_host.address6], "admin-prohibited",
-                       echo_only=True)
+    reject_unreachable(
+        netns_host, ["127.0.0.3", netns_host.address6], "admin-prohibited", echo_only=True
+    )
     targets = ["127.0.0.2", "127.0.0.3", netns_host.address, netns_host.address6, "::1"]
     repo = str(Path(__file__).resolve().parent.parent)
-    seen = json.loads(ns_exec(netns_host, sys.executable, "-c", _DATAGRAM_ROUND, repo,
-                              *targets))
+    seen = json.loads(ns_exec(netns_host, sys.executable, "-c", _DATAGRAM_ROUND, repo, *targets))
     assert seen["datagram"] == [True, True]
     assert seen["status"] == ["timeout", "unreachable", "reply", "unreachable", "reply"]
 
@@ -192,26 +193,31 @@ def test_loopback_by_name_resolves_and_answers() -> None:
     assert result.ok and result.detail["address"] == "127.0.0.1"
 
 
-@pytest.mark.parametrize(("keys", "budget"), [
-    ({"count": 3, "spacing": 0.2, "timeout": 1, "interval": 2}, 1.4),
-    ({"count": 1, "timeout": "500ms", "interval": 1}, 0.5),
-    ({"count": 10, "spacing": "100ms", "timeout": 2, "interval": 3}, 2.9),
-])
-def test_attempt_budget_is_spacing_plus_one_timeout(keys: dict[str, object],
-                                                    budget: float) -> None:
+@pytest.mark.parametrize(
+    ("keys", "budget"),
+    [
+        ({"count": 3, "spacing": 0.2, "timeout": 1, "interval": 2}, 1.4),
+        ({"count": 1, "timeout": "500ms", "interval": 1}, 0.5),
+        ({"count": 10, "spacing": "100ms", "timeout": 2, "interval": 3}, 2.9),
+    ],
+)
+def test_attempt_budget_is_spacing_plus_one_timeout(keys: dict[str, object], budget: float) -> None:
     assert spec(**keys).attempt_budget() == pytest.approx(budget)
 
 
-@pytest.mark.parametrize("keys", [
-    {"count": 3, "spacing": 0.5, "timeout": 1, "interval": 2},   # budget 2.0 == interval
-    {"count": 11, "spacing": 1, "timeout": 1, "interval": 10},   # budget 11 > interval
-    {"count": 0},
-    {"count": 101},
-    {"payload_size": -1},
-    {"spacing": "soon"},
-    {"kind": "tcp"},
-    {"ttl": 3},
-])
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {"count": 3, "spacing": 0.5, "timeout": 1, "interval": 2},  # budget 2.0 == interval
+        {"count": 11, "spacing": 1, "timeout": 1, "interval": 10},  # budget 11 > interval
+        {"count": 0},
+        {"count": 101},
+        {"payload_size": -1},
+        {"spacing": "soon"},
+        {"kind": "tcp"},
+        {"ttl": 3},
+    ],
+)
 def test_invalid_specs_are_rejected(keys: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         spec(**keys)
@@ -246,8 +252,17 @@ def test_forged_replies_do_not_make_a_silent_host_up(netns_host_200: NetnsHost) 
             forgeries = [(other, 0, "00" * 24), (silent, 0, "ff" * 24), (silent, 1, "")]
             for source, seq, payload in forgeries:
                 await asyncio.to_thread(
-                    ns_exec, netns_host_200, sys.executable, "-c", _FORGE, source,
-                    netns_host_200.local_address, str(engine.ident), str(seq), payload)
+                    ns_exec,
+                    netns_host_200,
+                    sys.executable,
+                    "-c",
+                    _FORGE,
+                    source,
+                    netns_host_200.local_address,
+                    str(engine.ident),
+                    str(seq),
+                    payload,
+                )
             return (await echo).status, (await bare).status
         finally:
             await engine.aclose()
@@ -256,8 +271,7 @@ def test_forged_replies_do_not_make_a_silent_host_up(netns_host_200: NetnsHost) 
 
 
 @given(ident=st.integers(0, 0xFFFF), seq=st.integers(0, 0xFFFF), payload=st.binary(max_size=80))
-def test_echo_request_checksum_and_reply_round_trip(ident: int, seq: int,
-                                                    payload: bytes) -> None:
+def test_echo_request_checksum_and_reply_round_trip(ident: int, seq: int, payload: bytes) -> None:
     request = build_echo_request(socket.AF_INET, ident, seq, payload)
     assert checksum(request) == 0
     reply = b"\x00" + request[1:2] + b"\x00\x00" + request[4:]
@@ -268,16 +282,26 @@ def test_echo_request_checksum_and_reply_round_trip(ident: int, seq: int,
 
 
 def _ipv4_header(src: str, dst: str, length: int) -> bytes:
-    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + length, 0, 0, 64, 1, 0,
-                       socket.inet_aton(src), socket.inet_aton(dst))
+    return struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + length,
+        0,
+        0,
+        64,
+        1,
+        0,
+        socket.inet_aton(src),
+        socket.inet_aton(dst),
+    )
 
 
 def test_ipv4_error_is_matched_by_the_echo_it_quotes() -> None:
     request = build_echo_request(socket.AF_INET, 0x1234, 7, b"token-and-data")
     quoted = _ipv4_header("10.231.0.1", "10.231.0.99", len(request)) + request
     error = struct.pack("!BBHI", 3, 1, 0, 0) + quoted
-    message = parse_ipv4_datagram(_ipv4_header("10.231.0.254", "10.231.0.1", len(error))
-                                  + error)
+    message = parse_ipv4_datagram(_ipv4_header("10.231.0.254", "10.231.0.1", len(error)) + error)
     assert message is not None
     assert message.kind is MessageKind.UNREACHABLE
     assert (message.address, message.reporter) == ("10.231.0.99", "10.231.0.254")
@@ -286,13 +310,24 @@ def test_ipv4_error_is_matched_by_the_echo_it_quotes() -> None:
 
 
 def test_ipv6_error_quoting_something_else_is_ignored() -> None:
-    header = struct.pack("!IHBB16s16s", 6 << 28, 8, 17, 64,
-                         socket.inet_pton(socket.AF_INET6, "fd00::1"),
-                         socket.inet_pton(socket.AF_INET6, "fd00::2"))
+    header = struct.pack(
+        "!IHBB16s16s",
+        6 << 28,
+        8,
+        17,
+        64,
+        socket.inet_pton(socket.AF_INET6, "fd00::1"),
+        socket.inet_pton(socket.AF_INET6, "fd00::2"),
+    )
     udp_error = struct.pack("!BBHI", 1, 4, 0, 0) + header + b"\x00" * 8
     assert parse_icmp6(udp_error, "fd00::2") is None
-    echo_error = struct.pack("!BBHI", 3, 0, 0, 0) + header[:6] + b"\x3a" + header[7:] \
+    echo_error = (
+        struct.pack("!BBHI", 3, 0, 0, 0)
+        + header[:6]
+        + b"\x3a"
+        + header[7:]
         + build_echo_request(socket.AF_INET6, 5, 6, b"x")
+    )
     message = parse_icmp6(echo_error, "fd00::fe")
     assert message is not None and message.kind is MessageKind.TIME_EXCEEDED
     assert (message.address, message.ident, message.seq) == ("fd00::2", 5, 6)

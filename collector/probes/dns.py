@@ -23,7 +23,7 @@ import dns.rdatatype
 from pydantic import Field, field_validator
 
 from collector.probes.base import ProbeEnv, ProbeSpec
-from collector.probes.tcp import classify_os_error, failed
+from collector.probes.tcp import classify_os_error
 from collector.resolve import ResolveError, resolve
 from collector.results import ErrorClass, JsonScalar, Result
 
@@ -143,7 +143,7 @@ async def probe(host: str, spec: DnsSpec, env: ProbeEnv) -> Result:
                 ErrorClass.DNS,
                 f"no answer from the resolver for {spec.server or host}",
             )
-        return failed(error, message, phases, detail)
+        return Result.failure(error, message, phases_ns=phases, detail=detail)
     latency = phases.get("connect", 0) + phases["request"]
     rcode = dns.rcode.to_text(response.rcode())
     answers = answer_texts(response)
@@ -151,8 +151,12 @@ async def probe(host: str, spec: DnsSpec, env: ProbeEnv) -> Result:
     detail["answers"] = ",".join(answers)[:MAX_ANSWER_TEXT]
     if rcode != spec.expect_rcode:
         message = f"rcode {rcode}, expected {spec.expect_rcode}"
-        return failed(ErrorClass.DNS, message, phases, detail, latency)
+        return Result.failure(
+            ErrorClass.DNS, message, phases_ns=phases, detail=detail, latency_ns=latency
+        )
     if spec.expect_answer is not None and not any(spec.expect_answer in a for a in answers):
         message = f"no answer contains {spec.expect_answer!r}"
-        return failed(ErrorClass.CONTENT, message, phases, detail, latency)
+        return Result.failure(
+            ErrorClass.CONTENT, message, phases_ns=phases, detail=detail, latency_ns=latency
+        )
     return Result(ok=True, latency_ns=latency, phases_ns=phases, detail=detail)

@@ -22,7 +22,7 @@ from collector.probes.http_client import (
     read_body,
     shared_client,
 )
-from collector.probes.tcp import classify_os_error, failed
+from collector.probes.tcp import classify_os_error
 from collector.resolve import ResolveError, resolve
 from collector.results import ErrorClass, JsonScalar, Result
 from collector.secrets import redact
@@ -182,5 +182,6 @@ async def probe(host: str, spec: HttpSpec, env: ProbeEnv) -> Result:
             error, message = ErrorClass.DNS, f"no answer from the resolver within {spec.timeout:g}s"
         answered = "status" in detail and error in (ErrorClass.HTTP_STATUS, ErrorClass.CONTENT)
         latency = _on_the_wire(phases) if answered else None
-        return failed(error, redact(message, spec.secrets()), phases, detail, latency)
+        message = redact(message, spec.secrets())
+        return Result.failure(error, message, phases_ns=phases, detail=detail, latency_ns=latency)
     return Result(ok=True, latency_ns=_on_the_wire(phases), phases_ns=phases, detail=detail)

@@ -49,23 +49,6 @@ async def _connect(address: str, port: int) -> None:
     writer.close()
 
 
-def failed(
-    error: ErrorClass,
-    message: str,
-    phases: dict[str, int],
-    detail: dict[str, JsonScalar],
-    latency_ns: int | None = None,
-) -> Result:
-    """Result.failure's record shape, for a detail built up as a dict during the attempt."""
-    return Result(
-        ok=False,
-        error=error,
-        latency_ns=latency_ns,
-        phases_ns=phases,
-        detail={"message": message[:300], **detail},
-    )
-
-
 async def probe(host: str, spec: TcpSpec, env: ProbeEnv) -> Result:
     """One connect attempt to `host:spec.port` within `spec.timeout`; never raises.
 
@@ -86,15 +69,19 @@ async def probe(host: str, spec: TcpSpec, env: ProbeEnv) -> Result:
             await _connect(resolved.address, spec.port)
             phases["connect"] = time.monotonic_ns() - start
     except ResolveError as exc:
-        return failed(ErrorClass.DNS, str(exc), phases, detail)
+        return Result.failure(ErrorClass.DNS, str(exc), phases_ns=phases, detail=detail)
     except TimeoutError:
         if "address" not in detail:
             message = f"no answer from the resolver for {host} within {spec.timeout:g}s"
-            return failed(ErrorClass.DNS, message, phases, detail)
+            return Result.failure(ErrorClass.DNS, message, phases_ns=phases, detail=detail)
         message = f"no connection within {spec.timeout:g}s"
-        return failed(ErrorClass.TIMEOUT, message, phases, detail)
+        return Result.failure(ErrorClass.TIMEOUT, message, phases_ns=phases, detail=detail)
     except OSError as exc:
-        return failed(classify_os_error(exc), exc.strerror or str(exc), phases, detail)
+        return Result.failure(
+            classify_os_error(exc), exc.strerror or str(exc), phases_ns=phases, detail=detail
+        )
     except Exception as exc:  # the probe boundary: a failure is data, never an exception
-        return failed(ErrorClass.OTHER, f"{type(exc).__name__}: {exc}", phases, detail)
+        return Result.failure(
+            ErrorClass.OTHER, f"{type(exc).__name__}: {exc}", phases_ns=phases, detail=detail
+        )
     return Result(ok=True, latency_ns=phases["connect"], phases_ns=phases, detail=detail)

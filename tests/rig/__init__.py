@@ -1,1 +1,15 @@
 """The test rig: real servers and hosts that the tests break on purpose."""
+
+from __future__ import annotations
+
+import os
+from typing import NoReturn
+
+import pytest
+
+
+def rig_unavailable(reason: str) -> NoReturn:
+    """Skip a test whose rig cannot be built here, but fail it under CI=true, where it must."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"rig unavailable in CI: {reason}")
+    pytest.skip(f"rig unavailable: {reason}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
 import random
 import secrets
 import subprocess
@@ -19,6 +18,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import pytest
+
+from tests.rig import rig_unavailable
 
 _LOCK_FILE = "/run/slawitness-netns.lock"
 EXTRA_FIRST = 10
@@ -232,19 +233,11 @@ def clear_rules(host: NetnsHost) -> None:
     ns_exec(host, "nft", "flush", "ruleset")
 
 
-def rig_unavailable(reason: str) -> None:
-    """Fail under CI=true (the rig must work there), skip elsewhere."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"network-namespace rig unavailable: {reason}")
-    pytest.skip(f"network-namespace rig unavailable: {reason}")
-
-
 def _fixture_host(extra_addresses: int) -> Iterator[NetnsHost]:
     try:
         host = build_netns_host(extra_addresses)
     except (RigError, OSError) as exc:
         rig_unavailable(str(exc))
-        raise AssertionError("unreachable") from exc
     try:
         yield host
     finally:

@@ -7,7 +7,6 @@ this plugin starts them on port 0, builds the certificates (trustme), and tears 
 from __future__ import annotations
 
 import datetime
-import os
 import random
 import ssl
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from tests.rig import rig_unavailable
 from tests.rig.dns_server import DnsServer
 from tests.rig.loopback import FullListener, HttpFaultServer, TcpListener
 
@@ -164,10 +164,7 @@ def unreachable_address() -> Iterator[str]:
             address = candidate
             break
     if not address:
-        message = f"cannot add an unreachable route: {problem}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        rig_unavailable(f"cannot add an unreachable route: {problem}")
     try:
         check = subprocess.run(
             ["ip", "route", "get", address], capture_output=True, text=True, check=False

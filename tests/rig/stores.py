@@ -22,17 +22,11 @@ import apsw
 import pytest
 
 from collector.store import Appended, EvidenceStore
+from tests.rig import rig_unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_TS_NS = 1_790_000_000_000_000_000
 """A fixed start time (2026-09) so records and their hashes are reproducible."""
-
-
-def rig_unavailable(reason: str) -> None:
-    """Skip a test whose rig cannot be built here, but fail it in CI, where it must run."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"rig unavailable in CI: {reason}")
-    pytest.skip(reason)
 
 
 def make_record(i: int, *, target: str | None = "vps1", type: str = "probe") -> dict[str, object]:
