@@ -85,7 +85,9 @@ def _load(config_path: Path, store_path: Path | None) -> Config:
 
 def _store_path(config_path: Path, store_path: Path | None) -> Path:
     """Verbs that only read need no config when the store is named."""
-    return store_path if store_path is not None else load_config(config_path).store
+    if store_path is not None:
+        return store_path
+    return load_config(config_path, resolve_secrets=False).store
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})

@@ -56,8 +56,12 @@ _UniqueKeyLoader.add_constructor(
 )
 
 
-def load_config(path: Path) -> Config:
-    """The validated config at `path`, with a relative `store` resolved against its folder."""
+def load_config(path: Path, *, resolve_secrets: bool = True) -> Config:
+    """The validated config at `path`, with a relative `store` resolved against its folder.
+
+    Verbs that only read the store pass `resolve_secrets=False`: exporting evidence must
+    not require the probe passwords to be in the environment.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -66,10 +70,10 @@ def load_config(path: Path) -> Config:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read config: {exc}"]) from None
-    return parse_config(text, path)
+    return parse_config(text, path, resolve_secrets=resolve_secrets)
 
 
-def parse_config(text: str, path: Path) -> Config:
+def parse_config(text: str, path: Path, *, resolve_secrets: bool = True) -> Config:
     """Validate config text; `path` names the file in errors and anchors relative paths."""
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
@@ -83,7 +87,8 @@ def parse_config(text: str, path: Path) -> Config:
         raise ConfigError([f"{path}: expected a mapping of keys (vantage, store, targets, ...)"])
     base_dir = path.parent.resolve()
     try:
-        config = Config.model_validate(data, context={"base_dir": base_dir})
+        context = {"base_dir": base_dir, "resolve_secrets": resolve_secrets}
+        config = Config.model_validate(data, context=context)
     except ValidationError as exc:
         raise ConfigError([f"{path}: {line}" for line in _error_lines(exc)]) from None
     if not config.store.is_absolute():

@@ -15,7 +15,7 @@ import pytest
 
 from collector.store import EvidenceStore
 from tests.clirun import slawitness, write_config
-from tests.rig.loopback import TcpListener, closed_port
+from tests.rig.loopback import HttpFaultServer, TcpListener, closed_port
 from tests.rig.netns import NetnsHost, drop_echo_requests
 
 
@@ -281,3 +281,58 @@ def test_verify_names_the_first_tampered_record(tmp_path: Path, tcp_listener: Tc
     done = slawitness("verify", "--config", str(config))
     assert done.returncode == 1
     assert "chain BROKEN at seq 3" in done.stdout
+
+
+def test_secrets_reach_the_target_but_never_the_evidence(
+    tmp_path: Path, http_server: HttpFaultServer
+) -> None:
+    token, password = "tok-7c1f0e5a9b", "pw-93d1a4e6c2"
+    (tmp_path / "password.txt").write_text(password + "\n")
+    http_server.expect_auth = ("me", password)
+
+    def web(name: str, path: str) -> dict:
+        return {
+            "name": name,
+            "kind": "http",
+            "url": http_server.url(path),
+            "headers": {"X-Api-Token": "${SW_TEST_API_TOKEN}"},
+            "basic_auth": {"username": "me", "password": {"file": "password.txt"}},
+            "interval": "10s",
+            "timeout": "2s",
+        }
+
+    config = write_config(
+        tmp_path,
+        [
+            {
+                "name": "vps1",
+                "host": "127.0.0.1",
+                "probes": [
+                    web("auth", "/auth"),
+                    web("broken", "/status/503"),
+                    web("echo", "/host"),
+                ],
+            }
+        ],
+    )
+    env = {**os.environ, "SW_TEST_API_TOKEN": token}
+    done = subprocess.run(
+        [sys.executable, "-m", "collector", "probe", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert {r.headers.get("x-api-token") for r in http_server.requests} == {token}
+    records = {r["probe"]: r for r in export_jsonl(config, "--type", "probe")}
+    assert records["auth"]["ok"] is True and records["auth"]["detail"]["status"] == 200
+    assert records["broken"]["error"] == "http_status"
+    evidence = b"".join(
+        path.read_bytes() for path in tmp_path.iterdir() if path.name.startswith("evidence.db")
+    )
+    exported = slawitness("export", "--config", str(config), "--format", "csv").stdout
+    for secret in (token, password):
+        assert secret.encode() not in evidence
+        assert secret not in exported and secret not in done.stdout + done.stderr

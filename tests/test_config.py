@@ -237,3 +237,14 @@ def test_init_template_is_a_valid_config() -> None:
     template = Path(__file__).parents[1] / "collector" / "templates" / "slawitness.yml"
     config = parse_config(template.read_text(), CONFIG_PATH)
     assert config.targets[0].sla is not None and len(config.controls) == 2
+
+
+def test_reading_verbs_load_the_config_without_its_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SW_TEST_MISSING", raising=False)
+    data = example()
+    data["targets"][0]["probes"][2]["headers"] = {"X-Token": "${SW_TEST_MISSING}"}
+    config = parse_config(yaml.safe_dump(data), CONFIG_PATH, resolve_secrets=False)
+    assert config.store == Path("/etc/slawitness/evidence.db")
+    assert config.targets[0].probes[2].headers["X-Token"].reveal() == ""
