@@ -88,14 +88,16 @@ def run_engine(targets: list[str]) -> Timing:
             await engine.aclose()
         return {
             t: ((o.rtt_ns or 0) / 1e6, (o.user_rtt_ns or 0) / 1e6)
-            if o.status is EchoStatus.REPLY else (None, None)
+            if o.status is EchoStatus.REPLY
+            else (None, None)
             for t, o in zip(targets, outcomes, strict=True)
         }
 
     cpu, wall = self_cpu(), time.perf_counter()
     seen = asyncio.run(round_())
-    timing = Timing(time.perf_counter() - wall, self_cpu() - cpu,
-                    {t: kernel for t, (kernel, _) in seen.items()})
+    timing = Timing(
+        time.perf_counter() - wall, self_cpu() - cpu, {t: kernel for t, (kernel, _) in seen.items()}
+    )
     timing.extra["user_rtts"] = [user for _, user in seen.values() if user is not None]
     timing.extra["kernel_rtts"] = [kernel for kernel, _ in seen.values() if kernel is not None]
     return timing
@@ -127,7 +129,10 @@ def run_cli(config: Path, targets: list[str]) -> Timing:
         raise SystemExit(f"slawitness probe failed ({done.returncode}): {done.stderr[-2000:]}")
     exported = subprocess.run(
         [*slawitness_command(), "export", "--format", "jsonl", "--config", str(config)],
-        capture_output=True, text=True, check=True)
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     by_name = {f"t{i:03d}": address for i, address in enumerate(targets)}
     rtts: Rtts = {}
     for line in exported.stdout.splitlines():
@@ -143,8 +148,11 @@ def run_cli(config: Path, targets: list[str]) -> Timing:
 def correctness(rtts: Rtts, targets: list[str], silent: set[str]) -> list[str]:
     """Every way this run disagrees with the truth the namespace enforces."""
     wrong = [f"{t} silent but recorded up" for t in targets if t in silent and rtts.get(t)]
-    wrong += [f"{t} answering but recorded down" for t in targets
-              if t not in silent and rtts.get(t) is None]
+    wrong += [
+        f"{t} answering but recorded down"
+        for t in targets
+        if t not in silent and rtts.get(t) is None
+    ]
     return wrong
 
 
@@ -153,8 +161,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def bench(host: NetnsHost, rounds: int, ours: Callable[[list[str]], Timing],
-          label: str) -> bool:
+def bench(host: NetnsHost, rounds: int, ours: Callable[[list[str]], Timing], label: str) -> bool:
     targets = list(host.extra_addresses)
     silent = set(targets[1::2])
     drop_echo_requests(host, silent)
@@ -167,33 +174,52 @@ def bench(host: NetnsHost, rounds: int, ours: Callable[[list[str]], Timing],
         our_cpu.append(mine.cpu)
         fping_cpu.append(theirs.cpu)
         for name, timing in ((label, mine), ("fping", theirs)):
-            failures += [f"round {number} {name}: {w}"
-                         for w in correctness(timing.rtts, targets, silent)]
+            failures += [
+                f"round {number} {name}: {w}" for w in correctness(timing.rtts, targets, silent)
+            ]
         for t in targets:
             a, b = mine.rtts.get(t), theirs.rtts.get(t)
             if a is not None and b is not None:
                 diffs.append(abs(a - b))
-        kernel_vs_user += [u - k for k, u in zip(mine.extra.get("kernel_rtts", []),
-                                                 mine.extra.get("user_rtts", []), strict=True)]
-        print(f"round {number}: {label} {mine.wall:.3f}s wall {mine.cpu:.3f}s cpu | "
-              f"fping {theirs.wall:.3f}s wall {theirs.cpu:.3f}s cpu")
+        kernel_vs_user += [
+            u - k
+            for k, u in zip(
+                mine.extra.get("kernel_rtts", []), mine.extra.get("user_rtts", []), strict=True
+            )
+        ]
+        print(
+            f"round {number}: {label} {mine.wall:.3f}s wall {mine.cpu:.3f}s cpu | "
+            f"fping {theirs.wall:.3f}s wall {theirs.cpu:.3f}s cpu"
+        )
     ratio = statistics.median(ratios)
     print(f"\n{len(targets)} targets, {len(silent)} silent, {rounds} rounds")
     print(f"wall-time ratio {label}/fping (median): {ratio:.3f}  (goal <= 1.2)")
-    print(f"CPU time per round (median): {label} {statistics.median(our_cpu):.3f}s, "
-          f"fping {statistics.median(fping_cpu):.3f}s")
+    print(
+        f"CPU time per round (median): {label} {statistics.median(our_cpu):.3f}s, "
+        f"fping {statistics.median(fping_cpu):.3f}s"
+    )
     if diffs:
-        print(f"|RTT {label} - RTT fping| over answering targets: median "
-              f"{statistics.median(diffs):.4f} ms, p95 {percentile(diffs, 0.95):.4f} ms "
-              f"(goal: median < 0.5 ms)")
+        print(
+            f"|RTT {label} - RTT fping| over answering targets: median "
+            f"{statistics.median(diffs):.4f} ms, p95 {percentile(diffs, 0.95):.4f} ms "
+            f"(goal: median < 0.5 ms)"
+        )
     if kernel_vs_user:
-        print(f"user-space RTT minus kernel-timestamp RTT: median "
-              f"{statistics.median(kernel_vs_user):.4f} ms, p95 "
-              f"{percentile(kernel_vs_user, 0.95):.4f} ms")
+        print(
+            f"user-space RTT minus kernel-timestamp RTT: median "
+            f"{statistics.median(kernel_vs_user):.4f} ms, p95 "
+            f"{percentile(kernel_vs_user, 0.95):.4f} ms"
+        )
     for failure in failures:
         print(f"FAIL: {failure}")
-    print("correctness: " + ("FAIL" if failures else "every silent target down, every "
-                             "answering target up, in every round"))
+    print(
+        "correctness: "
+        + (
+            "FAIL"
+            if failures
+            else "every silent target down, every answering target up, in every round"
+        )
+    )
     return not failures
 
 
@@ -201,8 +227,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--targets", type=int, default=200)
-    parser.add_argument("--engine-only", action="store_true",
-                        help="time the ICMP engine in-process instead of `slawitness probe`")
+    parser.add_argument(
+        "--engine-only",
+        action="store_true",
+        help="time the ICMP engine in-process instead of `slawitness probe`",
+    )
     args = parser.parse_args()
     host = build_netns_host(extra_addresses=args.targets, ipv6=False)
     try:
