@@ -60,9 +60,17 @@ class ProbeIdentity:
 
 
 def probe_record(
-    identity: ProbeIdentity, stamp: Stamp, result: Result, secrets: Iterable[Secret] = ()
+    identity: ProbeIdentity,
+    stamp: Stamp,
+    result: Result,
+    duration_ns: int,
+    secrets: Iterable[Secret] = (),
 ) -> dict[str, object]:
-    """One probe attempt as a record; any secret that leaked into the detail is scrubbed."""
+    """One probe attempt as a record; any secret that leaked into the detail is scrubbed.
+
+    `duration_ns` is how long the whole attempt took (blackbox's probe_duration_seconds),
+    which for a timeout is the time the collector really waited.
+    """
     secret_list = list(secrets)
     detail = {
         key: redact(value, secret_list) if isinstance(value, str) else value
@@ -78,6 +86,7 @@ def probe_record(
         "role": identity.role,
         "ok": result.ok,
         "latency_ns": result.latency_ns,
+        "duration_ns": duration_ns,
         "phases_ns": result.phases_ns,
         "loss_ppm": result.loss_ppm,
         "error": str(result.error) if result.error is not None else None,

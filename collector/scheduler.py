@@ -8,6 +8,7 @@ here, so one broken probe never costs another target's record.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -47,9 +48,11 @@ class Attempt:
     job: Job
     stamp: Stamp
     result: Result
+    duration_ns: int
 
     def record(self, vantage: str, secrets: Iterable[Secret] = ()) -> dict[str, object]:
-        return probe_record(self.job.identity(vantage), self.stamp, self.result, secrets)
+        identity = self.job.identity(vantage)
+        return probe_record(identity, self.stamp, self.result, self.duration_ns, secrets)
 
 
 class UnknownTarget(ValueError):
@@ -78,7 +81,8 @@ async def attempt(job: Job, env: ProbeEnv) -> Attempt:
         result = Result.failure(ErrorClass.TIMEOUT, "attempt overran its deadline")
     except Exception as exc:  # the probe boundary: a bug in a probe is still recorded
         result = Result.failure(ErrorClass.OTHER, f"probe failed: {type(exc).__name__}: {exc}")
-    return Attempt(job, stamp, result)
+    duration_ns = time.clock_gettime_ns(time.CLOCK_BOOTTIME) - stamp.mono_ns
+    return Attempt(job, stamp, result, duration_ns)
 
 
 async def run_round(

@@ -317,13 +317,21 @@ class EvidenceStore:
         until_ns: int | None = None,
         target: str | None = None,
         types: Collection[str] | None = None,
+        after_seq: int | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
     ) -> Iterator[StoredRecord]:
-        """Records in seq order with since_ns <= ts_ns < until_ns, of `target`, of `types`."""
+        """Records with since_ns <= ts_ns < until_ns, of `target`, of `types`, past `after_seq`.
+
+        In seq order, or with `newest_first` by descending time (the (target, ts_ns) index
+        makes "the latest records of a target" cheap however long the history is).
+        """
         where, params = ["1"], list[object]()
         for clause, value in (
             ("ts_ns >= ?", since_ns),
             ("ts_ns < ?", until_ns),
             ("target = ?", target),
+            ("seq > ?", after_seq),
         ):
             if value is not None:
                 where.append(clause)
@@ -331,7 +339,11 @@ class EvidenceStore:
         if types is not None:
             where.append(f"type IN ({','.join('?' * len(types))})" if types else "0")
             params.extend(types)
-        sql = f"SELECT seq, hash, payload FROM records WHERE {' AND '.join(where)} ORDER BY seq"
+        order = "ts_ns DESC, seq DESC" if newest_first else "seq"
+        sql = f"SELECT seq, hash, payload FROM records WHERE {' AND '.join(where)} ORDER BY {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
         with self._boundary():
             for seq, digest, payload in self._conn.execute(sql, params):
                 yield StoredRecord(seq, digest, json.loads(payload))
