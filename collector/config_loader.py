@@ -73,8 +73,8 @@ def load_config(path: Path, *, resolve_secrets: bool = True) -> Config:
     return parse_config(text, path, resolve_secrets=resolve_secrets)
 
 
-def parse_config(text: str, path: Path, *, resolve_secrets: bool = True) -> Config:
-    """Validate config text; `path` names the file in errors and anchors relative paths."""
+def read_yaml_mapping(text: str, path: Path, expected: str) -> dict[str, Any]:
+    """A YAML mapping, or ConfigError naming the line; `expected` lists its usual keys."""
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
@@ -84,13 +84,19 @@ def parse_config(text: str, path: Path, *, resolve_secrets: bool = True) -> Conf
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path}: invalid YAML: {exc}"]) from None
     if not isinstance(data, dict):
-        raise ConfigError([f"{path}: expected a mapping of keys (vantage, store, targets, ...)"])
+        raise ConfigError([f"{path}: expected a mapping of keys ({expected})"])
+    return data
+
+
+def parse_config(text: str, path: Path, *, resolve_secrets: bool = True) -> Config:
+    """Validate config text; `path` names the file in errors and anchors relative paths."""
+    data = read_yaml_mapping(text, path, "vantage, store, targets, ...")
     base_dir = path.parent.resolve()
     try:
         context = {"base_dir": base_dir, "resolve_secrets": resolve_secrets}
         config = Config.model_validate(data, context=context)
     except ValidationError as exc:
-        raise ConfigError([f"{path}: {line}" for line in _error_lines(exc)]) from None
+        raise ConfigError([f"{path}: {line}" for line in error_lines(exc)]) from None
     if not config.store.is_absolute():
         config = config.model_copy(update={"store": base_dir / config.store.expanduser()})
     return config
@@ -99,7 +105,7 @@ def parse_config(text: str, path: Path, *, resolve_secrets: bool = True) -> Conf
 _MESSAGE_PATH = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.*)$", re.S)
 
 
-def _error_lines(exc: ValidationError) -> list[str]:
+def error_lines(exc: ValidationError) -> list[str]:
     """One `key.path: problem` line per pydantic error, in the file's own vocabulary."""
     lines = []
     for error in exc.errors():
