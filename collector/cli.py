@@ -10,10 +10,11 @@ import asyncio
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -21,10 +22,14 @@ from collector.config import DEFAULT_CONFIG, Config, Target
 from collector.config_loader import ConfigError, load_config
 from collector.durations import format_duration
 from collector.export import write_csv, write_jsonl
+from collector.listen import DEFAULT_LISTEN, ListenAddressError, parse_listen
 from collector.records import Stamp, collector_record, note_record
 from collector.round_summary import round_lines
 from collector.scheduler import UnknownTarget, jobs_for, run_round_once
 from collector.store import EvidenceStore, StoreError
+
+if TYPE_CHECKING:
+    from collector.web_config import WebConfig
 
 EXIT_TAMPERED, EXIT_USAGE, EXIT_STORE, EXIT_BUG = 1, 2, 3, 70
 
@@ -44,7 +49,7 @@ class _Cli(click.Group):
             for line in exc.lines:
                 click.echo(line, err=True)
             sys.exit(EXIT_USAGE)
-        except UnknownTarget as exc:
+        except (UnknownTarget, ListenAddressError) as exc:
             _fail(str(exc), EXIT_USAGE)
         except StoreError as exc:
             _fail(str(exc), EXIT_STORE)
@@ -133,11 +138,34 @@ def check_config(config_path: Path, store_path: Path | None) -> None:
         click.echo(f"{host.role} {host.name} [{host.host}]: {probes}{sla}")
 
 
+web_config_option = click.option(
+    "--web-config",
+    "web_config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TLS and basic auth for the exporter (exporter-toolkit web config format).",
+)
+
+
+def _web_config(path: Path | None) -> WebConfig | None:
+    from collector.web_config import load_web_config
+
+    return None if path is None else load_web_config(path)
+
+
 @cli.command()
 @config_option
 @store_option
 @click.option("--target", default=None, help="Probe only this target or control.")
-def probe(config_path: Path, store_path: Path | None, target: str | None) -> None:
+@click.option(
+    "--textfile",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the round's series here for node_exporter's textfile collector.",
+)
+def probe(
+    config_path: Path, store_path: Path | None, target: str | None, textfile: Path | None
+) -> None:
     """Run every probe once and append the results (one cron round)."""
     config = _load(config_path, store_path)
     jobs = jobs_for(config, target)
@@ -150,24 +178,88 @@ def probe(config_path: Path, store_path: Path | None, target: str | None) -> Non
         records.append(
             collector_record("round", started, config.vantage, probes=len(jobs), took_ms=took_ms)
         )
-        store.append(records)
+        try:
+            store.append(records)
+        except StoreError:
+            if textfile is not None:
+                _write_textfile(textfile, config, records, store, append_ok=False)
+            raise
+        if textfile is not None:
+            _write_textfile(textfile, config, records, store, append_ok=True)
     for line in round_lines(attempts):
         click.echo(line)
+
+
+def _write_textfile(
+    path: Path,
+    config: Config,
+    records: list[dict[str, object]],
+    store: EvidenceStore,
+    append_ok: bool,
+) -> None:
+    from collector.serving import TextfileError, write_round_textfile
+
+    try:
+        write_round_textfile(path, config, records, store, append_ok)
+    except TextfileError as exc:
+        _fail(str(exc), EXIT_USAGE)
+
+
+def _announce(verb: str) -> Callable[[str], None]:
+    return lambda message: click.echo(f"slawitness {verb}: {message}", err=True)
 
 
 @cli.command()
 @config_option
 @store_option
-def run(config_path: Path, store_path: Path | None) -> None:
+@click.option("--listen", default=None, help="Serve /metrics and /probe here, e.g. 127.0.0.1:9925.")
+@web_config_option
+def run(
+    config_path: Path,
+    store_path: Path | None,
+    listen: str | None,
+    web_config_path: Path | None,
+) -> None:
     """Run as a daemon: each probe at its own interval, until SIGTERM or Ctrl-C."""
-    from collector.daemon import Daemon
+    from collector.serving import run_daemon
 
     config = _load(config_path, store_path)
+    web_config = _web_config(web_config_path)
+    _check_listen(listen)
     with EvidenceStore.open(config.store, create=True) as store:
-        daemon = Daemon(config, store, jobs_for(config))
-        click.echo(f"slawitness run: {len(daemon.jobs)} probes, store {config.store}", err=True)
-        asyncio.run(daemon.run())
-        click.echo(f"slawitness run: stopped ({daemon.stop_reason})", err=True)
+        daemon = run_daemon(config, store, listen, web_config, _announce("run"))
+    click.echo(f"slawitness run: stopped ({daemon.stop_reason})", err=True)
+
+
+@cli.command()
+@config_option
+@store_option
+@click.option(
+    "--listen",
+    default=DEFAULT_LISTEN,
+    show_default=True,
+    help="Where to serve /metrics and /probe.",
+)
+@web_config_option
+def serve(
+    config_path: Path, store_path: Path | None, listen: str, web_config_path: Path | None
+) -> None:
+    """Serve the store's series (and /probe) for Prometheus, where cron writes the store."""
+    from collector.serving import serve_store
+
+    config = _load(config_path, store_path)
+    web_config = _web_config(web_config_path)
+    _check_listen(listen)
+    serve_store(config, listen, web_config, _announce("serve"))
+
+
+def _check_listen(listen: str | None) -> None:
+    if listen is None:
+        return
+    try:
+        parse_listen(listen)
+    except ListenAddressError as exc:
+        _fail(f"invalid value for '--listen': {exc}", EXIT_USAGE)
 
 
 @cli.group()

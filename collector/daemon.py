@@ -19,10 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from collector.config import Config
+from collector.exporter_state import LiveState
 from collector.probes import ProbeEnv
 from collector.records import Stamp, collector_record
 from collector.scheduler import Job, attempt
 from collector.store import EvidenceStore, StoreError
+
+Exporter = Callable[[asyncio.AbstractEventLoop, ProbeEnv], Callable[[], None]]
+"""Starts an exporter beside the daemon (given its loop and probe resources); returns its stop."""
 
 START_JITTER_S = 5.0
 
@@ -44,7 +48,8 @@ class Daemon:
     store: EvidenceStore
     jobs: list[Job]
     settings: DaemonSettings = field(default_factory=DaemonSettings)
-    on_batch: Callable[[int], None] | None = None
+    state: LiveState | None = None
+    exporter: Exporter | None = None
 
     def __post_init__(self) -> None:
         self._pending: list[dict[str, object]] = []
@@ -67,11 +72,14 @@ class Daemon:
             collector_record("start", Stamp.now(), vantage, probes=len(self.jobs), mode="daemon")
         )
         env = ProbeEnv()
+        stop_exporter = self.exporter(loop, env) if self.exporter is not None else None
         tasks = [asyncio.create_task(self._probe_loop(job, env)) for job in self.jobs]
         tasks.append(asyncio.create_task(self._heartbeat_loop()))
         try:
             await self._flush_loop()
         finally:
+            if stop_exporter is not None:
+                await asyncio.to_thread(stop_exporter)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -92,7 +100,10 @@ class Daemon:
             if self._stop.is_set():
                 return
             done = await attempt(job, env)
-            self._pending.append(done.record(self.config.vantage, self._secrets))
+            record = done.record(self.config.vantage, self._secrets)
+            self._pending.append(record)
+            if self.state is not None:
+                self.state.observe(record)
             next_start += interval
             now = loop.time()
             if next_start < now:
@@ -125,12 +136,15 @@ class Daemon:
             return
         batch, self._pending = self._pending, []
         try:
-            await asyncio.to_thread(self.store.append, batch)
+            appended = await asyncio.to_thread(self.store.append, batch)
         except StoreError as exc:
             self._pending = batch + self._pending
+            if self.state is not None:
+                self.state.append_failed()
             print(f"slawitness run: cannot append {len(batch)} records: {exc}", file=sys.stderr)
             if final:
                 raise
             return
-        if self.on_batch is not None:
-            self.on_batch(len(batch))
+        if self.state is not None:
+            ts = batch[-1].get("ts_ns")
+            self.state.appended(appended[-1].seq, ts if isinstance(ts, int) else 0)

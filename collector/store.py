@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import urllib.parse
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -177,6 +178,9 @@ class EvidenceStore:
 
     def __init__(self, path: str, conn: apsw.Connection, readonly: bool) -> None:
         self.path, self.readonly, self._conn = path, readonly, conn
+        self._append_lock = threading.Lock()
+        """One connection, one transaction at a time: the daemon appends from a worker
+        thread while `/probe` appends from the HTTP server's threads."""
 
     @classmethod
     def create(cls, path: str | os.PathLike[str]) -> EvidenceStore:
@@ -280,7 +284,7 @@ class EvidenceStore:
         if not rows:
             return []
         appended: list[Appended] = []
-        with self._boundary(), self._transaction("BEGIN IMMEDIATE"):
+        with self._append_lock, self._boundary(), self._transaction("BEGIN IMMEDIATE"):
             head = self.head()
             seq, prev = (0, GENESIS) if head is None else (head.seq, _raw_hash(self.path, head))
             inserts = []

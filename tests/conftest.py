@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.rig.servers",
     "tests.rig.netns",
     "tests.rig.stores",
+    "tests.rig.prometheus",
 ]

@@ -1,0 +1,251 @@
+"""Results as Prometheus metric families: the one translation every exposition mode shares.
+
+The daemon's `/metrics`, `slawitness serve` over the store, the cron textfile and the
+blackbox-style `/probe` all hand a `Snapshot` to `metric_families`; only where the snapshot
+comes from differs. Names and meanings follow blackbox_exporter where a peer exists, so its
+dashboards and alerts keep working; the rest are `slawitness_*`. Every per-probe series is
+labelled by vantage, target, probe, kind and role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from collector import __version__
+
+PROBE_LABELS = ("vantage", "target", "probe", "kind", "role")
+HTTP_PHASES = ("resolve", "connect", "tls", "processing", "transfer")
+DNS_PHASES = ("resolve", "connect", "request")
+ERROR_NONE = "none"
+
+METRIC_NAMES = frozenset(
+    {
+        "probe_success",
+        "probe_duration_seconds",
+        "probe_dns_lookup_time_seconds",
+        "probe_ip_protocol",
+        "probe_http_status_code",
+        "probe_http_duration_seconds",
+        "probe_ssl_earliest_cert_expiry",
+        "probe_icmp_duration_seconds",
+        "probe_dns_duration_seconds",
+        "slawitness_probe_loss_ratio",
+        "slawitness_probes_total",
+        "slawitness_last_probe_timestamp_seconds",
+        "slawitness_probe_interval_seconds",
+        "slawitness_store_records",
+        "slawitness_store_head_seq",
+        "slawitness_store_head_timestamp_seconds",
+        "slawitness_store_append_ok",
+        "slawitness_collector_up",
+        "slawitness_build_info",
+    }
+)
+"""Every series name the exporter can serve; the deploy files are checked against it."""
+
+ProbeKey = tuple[str, str, str, str, str]
+"""(vantage, target, probe, kind, role): one probe's label values."""
+
+CountKey = tuple[str, str, str, str, str, str, str]
+"""A probe's label values plus result and error: one `slawitness_probes_total` series."""
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """The evidence store as the exporter sees it. Seqs have no gaps, so head seq = count."""
+
+    head_seq: int | None
+    head_ts_ns: int | None
+    append_ok: bool | None = None
+    """Whether the last append succeeded; unknown (None) to a reader of someone else's store."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one exposition shows: the latest record of each probe and some totals."""
+
+    vantage: str
+    samples: list[Mapping[str, object]]
+    intervals: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    counts: Mapping[CountKey, int] = field(default_factory=dict)
+    store: StoreState | None = None
+    collector_up: bool | None = None
+
+
+def probe_key(record: Mapping[str, object]) -> ProbeKey:
+    """A probe record's label values."""
+    return tuple(str(record.get(name) or "") for name in PROBE_LABELS)  # type: ignore[return-value]
+
+
+def count_key(record: Mapping[str, object]) -> CountKey:
+    """The `slawitness_probes_total` series a probe record counts towards."""
+    result = "success" if record.get("ok") else "failure"
+    return (*probe_key(record), result, str(record.get("error") or ERROR_NONE))
+
+
+class _Families:
+    """Metric families created on first use, so a snapshot without http shows no http series."""
+
+    def __init__(self) -> None:
+        self._families: dict[str, Metric] = {}
+        self._gauges: dict[str, GaugeMetricFamily] = {}
+
+    def gauge(self, name: str, doc: str, labels: Iterable[str] = PROBE_LABELS) -> GaugeMetricFamily:
+        if name not in self._gauges:
+            self._gauges[name] = GaugeMetricFamily(name, doc, labels=list(labels))
+            self._families[name] = self._gauges[name]
+        return self._gauges[name]
+
+    def counter(self, name: str, doc: str, labels: Iterable[str]) -> CounterMetricFamily:
+        family = CounterMetricFamily(name, doc, labels=list(labels))
+        self._families[name] = family
+        return family
+
+    def __iter__(self) -> Iterator[Metric]:
+        return iter(self._families.values())
+
+
+def _seconds(value: object) -> float | None:
+    return value / 1e9 if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _add_sample(families: _Families, record: Mapping[str, object], interval: float | None) -> None:
+    """The series of one probe's latest record."""
+    labels = list(probe_key(record))
+    phases = record.get("phases_ns")
+    detail = record.get("detail") if isinstance(record.get("detail"), dict) else {}
+    assert isinstance(detail, dict)
+    families.gauge("probe_success", "Whether the probe succeeded.").add_metric(
+        labels, 1.0 if record.get("ok") else 0.0
+    )
+    duration = _seconds(record.get("duration_ns"))
+    if duration is not None:
+        families.gauge(
+            "probe_duration_seconds", "How long the whole attempt took in seconds."
+        ).add_metric(labels, duration)
+    stamp = _seconds(record.get("ts_ns"))
+    if stamp is not None:
+        families.gauge(
+            "slawitness_last_probe_timestamp_seconds", "When the latest attempt started."
+        ).add_metric(labels, stamp)
+    if interval is not None:
+        families.gauge(
+            "slawitness_probe_interval_seconds", "The probe's configured interval."
+        ).add_metric(labels, interval)
+    address = detail.get("address")
+    if isinstance(address, str) and address:
+        families.gauge("probe_ip_protocol", "IP protocol version of the probe: 4 or 6.").add_metric(
+            labels, 6.0 if ":" in address else 4.0
+        )
+    if isinstance(phases, dict) and isinstance(phases.get("resolve"), int):
+        families.gauge(
+            "probe_dns_lookup_time_seconds", "Time resolving the target's name in seconds."
+        ).add_metric(labels, phases["resolve"] / 1e9)
+    kind = record.get("kind")
+    if kind == "http":
+        _add_http(families, labels, phases, detail)
+    elif kind == "icmp":
+        _add_icmp(families, labels, record)
+    elif kind == "dns" and isinstance(phases, dict):
+        family = families.gauge(
+            "probe_dns_duration_seconds", "DNS probe duration by phase.", [*PROBE_LABELS, "phase"]
+        )
+        for phase in DNS_PHASES:
+            family.add_metric([*labels, phase], phases.get(phase, 0) / 1e9)
+
+
+def _add_http(
+    families: _Families, labels: list[str], phases: object, detail: Mapping[str, object]
+) -> None:
+    status = detail.get("status")
+    families.gauge("probe_http_status_code", "Response HTTP status code (0: none).").add_metric(
+        labels, float(status) if isinstance(status, int) else 0.0
+    )
+    if isinstance(phases, dict):
+        family = families.gauge(
+            "probe_http_duration_seconds",
+            "Duration of the HTTP request by phase, summed over redirects.",
+            [*PROBE_LABELS, "phase"],
+        )
+        for phase in HTTP_PHASES:
+            family.add_metric([*labels, phase], phases.get(phase, 0) / 1e9)
+    expiry = _seconds(detail.get("cert_not_after_ns"))
+    if expiry is not None:
+        families.gauge(
+            "probe_ssl_earliest_cert_expiry", "Expiry of the server certificate, unix seconds."
+        ).add_metric(labels, expiry)
+
+
+def _add_icmp(families: _Families, labels: list[str], record: Mapping[str, object]) -> None:
+    rtt = _seconds(record.get("latency_ns"))
+    if rtt is not None:
+        families.gauge(
+            "probe_icmp_duration_seconds",
+            "ICMP round trip by phase (rtt: median of the attempt's echoes).",
+            [*PROBE_LABELS, "phase"],
+        ).add_metric([*labels, "rtt"], rtt)
+    loss = record.get("loss_ppm")
+    if isinstance(loss, int):
+        families.gauge(
+            "slawitness_probe_loss_ratio", "Share of echoes lost in the latest attempt."
+        ).add_metric(labels, loss / 1e6)
+
+
+def metric_families(snapshot: Snapshot) -> Iterator[Metric]:
+    """Fresh metric families for one scrape, /probe answer or textfile."""
+    families = _Families()
+    for record in snapshot.samples:
+        key = (str(record.get("target")), str(record.get("probe")))
+        _add_sample(families, record, snapshot.intervals.get(key))
+    if snapshot.counts:
+        family = families.counter(
+            "slawitness_probes",
+            "Probe attempts by result and error class.",
+            [*PROBE_LABELS, "result", "error"],
+        )
+        for count_labels, count in sorted(snapshot.counts.items()):
+            family.add_metric(list(count_labels), float(count))
+    vantage = [snapshot.vantage]
+    if snapshot.store is not None:
+        _add_store(families, vantage, snapshot.store)
+    if snapshot.collector_up is not None:
+        families.gauge(
+            "slawitness_collector_up", "Whether the collector is running.", ["vantage"]
+        ).add_metric(vantage, 1.0 if snapshot.collector_up else 0.0)
+    families.gauge("slawitness_build_info", "slawitness version.", ["version"]).add_metric(
+        [__version__], 1.0
+    )
+    yield from families
+
+
+def _add_store(families: _Families, vantage: list[str], store: StoreState) -> None:
+    head = float(store.head_seq or 0)
+    families.gauge(
+        "slawitness_store_records", "Records in the evidence store.", ["vantage"]
+    ).add_metric(vantage, head)
+    families.gauge(
+        "slawitness_store_head_seq", "Seq of the chain's head record.", ["vantage"]
+    ).add_metric(vantage, head)
+    stamp = _seconds(store.head_ts_ns)
+    if stamp is not None:
+        families.gauge(
+            "slawitness_store_head_timestamp_seconds", "Time of the head record.", ["vantage"]
+        ).add_metric(vantage, stamp)
+    if store.append_ok is not None:
+        families.gauge(
+            "slawitness_store_append_ok", "Whether the last append succeeded.", ["vantage"]
+        ).add_metric(vantage, 1.0 if store.append_ok else 0.0)
+
+
+class SnapshotCollector(Collector):
+    """A prometheus-client collector whose `collect()` takes a fresh snapshot each scrape."""
+
+    def __init__(self, source: Callable[[], Snapshot]) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        yield from metric_families(self._source())

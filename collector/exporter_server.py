@@ -1,0 +1,168 @@
+"""The exporter's HTTP server: `/metrics`, blackbox-style `/probe`, TLS and basic auth.
+
+A threading server from the standard library: scrapes are few and small, and every
+request is answered from memory except `/probe`, which waits for its probe and its
+durable append. TLS handshakes happen in the connection's own thread, so one slow client
+never holds up a scrape. It listens on 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import CollectorRegistry
+
+from collector.config_loader import ConfigError
+from collector.exporter import Snapshot, SnapshotCollector
+from collector.listen import ListenAddressError, parse_listen
+from collector.store import StoreError
+from collector.web_config import challenge_headers
+
+if TYPE_CHECKING:
+    from collector.web_config import BasicAuthGate, WebConfig
+
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
+
+ProbeRunner = Callable[[str, str], Snapshot]
+"""(target, probe) -> the snapshot of one fresh, stored attempt; LookupError if unknown."""
+
+_LANDING = b"""<!doctype html><html><head><title>slawitness</title></head><body>
+<h1>slawitness exporter</h1><p><a href="/metrics">/metrics</a> &middot;
+/probe?target=NAME&amp;probe=PROBE</p></body></html>
+"""
+
+
+class ExporterServer(ThreadingHTTPServer):
+    """Serves one snapshot source, and optionally on-demand probes."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        listen: str,
+        metrics: Callable[[], Snapshot],
+        probe: ProbeRunner | None = None,
+        web_config: WebConfig | None = None,
+    ) -> None:
+        host, port = parse_listen(listen)
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(SnapshotCollector(metrics))
+        self.probe_runner = probe
+        self.ssl_context: ssl.SSLContext | None = None
+        self.auth: BasicAuthGate | None = None
+        self.extra_headers: Mapping[str, str] = {}
+        if web_config is not None:
+            try:
+                self.ssl_context = web_config.ssl_context()
+            except ValueError as exc:  # a certificate replaced by something unusable since load
+                raise ConfigError([f"web config: {exc}"]) from None
+            self.auth = web_config.auth_gate()
+            self.extra_headers = web_config.http_server_config.headers
+        try:
+            super().__init__((host, port), _Handler)
+        except OSError as exc:
+            raise ListenAddressError(f"cannot listen on {listen}: {exc.strerror}") from None
+
+    @property
+    def url(self) -> str:
+        """Where the server listens, as a URL."""
+        host, port = str(self.server_address[0]), self.server_address[1]
+        shown = f"[{host}]" if ":" in host else host
+        return f"{'https' if self.ssl_context else 'http'}://{shown}:{port}"
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """The TLS handshake, in the connection's thread, before the request is read."""
+        if self.ssl_context is not None:
+            request.settimeout(TLS_HANDSHAKE_TIMEOUT_S)
+            try:
+                request = self.ssl_context.wrap_socket(request, server_side=True)
+            except (OSError, ssl.SSLError):
+                with contextlib.suppress(OSError):
+                    request.close()
+                return
+            request.settimeout(None)
+        super().finish_request(request, client_address)
+
+    def start(self) -> threading.Thread:
+        """Serve in a background thread; `shutdown()` stops it."""
+        thread = threading.Thread(target=self.serve_forever, name="exporter", daemon=True)
+        thread.start()
+        return thread
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ExporterServer
+    server_version = "slawitness"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: a scrape every few seconds is not news."""
+
+    def do_GET(self) -> None:
+        gate = self.server.auth
+        if gate is not None and not gate.allows(self.headers.get("Authorization")):
+            self._reply(
+                HTTPStatus.UNAUTHORIZED, b"Unauthorized\n", "text/plain", challenge_headers()
+            )
+            return
+        url = urlsplit(self.path)
+        if url.path == "/metrics":
+            self._metrics(self.server.registry)
+        elif url.path == "/probe":
+            self._probe(parse_qs(url.query))
+        elif url.path == "/":
+            self._reply(HTTPStatus.OK, _LANDING, "text/html; charset=utf-8")
+        else:
+            self._reply(HTTPStatus.NOT_FOUND, b"Not found\n", "text/plain")
+
+    def _metrics(self, registry: CollectorRegistry) -> None:
+        encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+        self._reply(HTTPStatus.OK, encoder(registry), content_type)
+
+    def _probe(self, query: dict[str, list[str]]) -> None:
+        runner = self.server.probe_runner
+        target, probe = query.get("target", [""])[0], query.get("probe", [""])[0]
+        if runner is None:
+            self._reply(HTTPStatus.NOT_FOUND, b"/probe is not enabled here\n", "text/plain")
+            return
+        if not target or not probe:
+            message = b"/probe needs ?target=NAME&probe=PROBE\n"
+            self._reply(HTTPStatus.BAD_REQUEST, message, "text/plain")
+            return
+        try:
+            snapshot = runner(target, probe)
+        except LookupError as exc:
+            self._reply(HTTPStatus.BAD_REQUEST, f"{exc.args[0]}\n".encode(), "text/plain")
+            return
+        except StoreError as exc:  # the attempt could not be kept: Prometheus must see a failure
+            message = f"evidence store: {exc}\n".encode()
+            self._reply(HTTPStatus.SERVICE_UNAVAILABLE, message, "text/plain")
+            return
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(SnapshotCollector(lambda: snapshot))
+        self._metrics(registry)
+
+    def _reply(
+        self,
+        status: HTTPStatus,
+        body: bytes,
+        content_type: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in {**self.server.extra_headers, **(headers or {})}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)

@@ -1,0 +1,116 @@
+"""The three ways slawitness exposes its series, wired together for the CLI verbs.
+
+`run --listen` (the daemon's memory), `serve` (a store that cron writes) and
+`probe --textfile` (one cron round) each build a snapshot source and hand it to the same
+exporter; this module holds that plumbing so the CLI stays a list of verbs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from prometheus_client import write_to_textfile
+from prometheus_client.registry import CollectorRegistry
+
+from collector.config import Config
+from collector.daemon import Daemon
+from collector.exporter import SnapshotCollector
+from collector.exporter_server import ExporterServer
+from collector.exporter_state import (
+    LiveState,
+    StoreFollower,
+    previous_counts,
+    round_snapshot,
+    store_state,
+)
+from collector.probe_on_demand import LoopThread, ProbeOnDemand
+from collector.probes import ProbeEnv
+from collector.scheduler import jobs_for
+from collector.store import EvidenceStore
+from collector.web_config import WebConfig
+
+
+class TextfileError(Exception):
+    """The textfile for node_exporter could not be written."""
+
+
+def run_daemon(
+    config: Config,
+    store: EvidenceStore,
+    listen: str | None,
+    web_config: WebConfig | None,
+    announce: Callable[[str], None],
+) -> Daemon:
+    """Run the daemon until a signal stops it, serving its series when `listen` is given."""
+    state = LiveState(config, store_state(store))
+
+    def start_exporter(loop: asyncio.AbstractEventLoop, env: ProbeEnv) -> Callable[[], None]:
+        def submit(coroutine):  # type: ignore[no-untyped-def]
+            return asyncio.run_coroutine_threadsafe(coroutine, loop)
+
+        runner = ProbeOnDemand(config, store, submit, env, state)
+        assert listen is not None
+        server = ExporterServer(listen, state.snapshot, runner, web_config)
+        server.start()
+        announce(f"serving {server.url}/metrics and {server.url}/probe")
+
+        def stop() -> None:
+            server.shutdown()
+            server.server_close()
+
+        return stop
+
+    daemon = Daemon(
+        config, store, jobs_for(config), state=state, exporter=start_exporter if listen else None
+    )
+    announce(f"{len(daemon.jobs)} probes, store {config.store}")
+    asyncio.run(daemon.run())
+    return daemon
+
+
+def serve_store(
+    config: Config, listen: str, web_config: WebConfig | None, announce: Callable[[str], None]
+) -> None:
+    """`slawitness serve`: the series of the store, and `/probe`, until SIGTERM or Ctrl-C."""
+    stopped = threading.Event()
+    with (
+        EvidenceStore.open(config.store, create=True) as writer,
+        EvidenceStore.open(config.store, readonly=True) as reader,
+    ):
+        follower = StoreFollower(config, reader)
+        probes = LoopThread()
+        try:
+            runner = ProbeOnDemand(config, writer, probes.submit, probes.env)
+            server = ExporterServer(listen, follower.snapshot, runner, web_config)
+            server.start()
+            announce(f"serving {server.url}/metrics and {server.url}/probe")
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stopped.set())
+            stopped.wait()
+            server.shutdown()
+            server.server_close()
+        finally:
+            probes.close()
+
+
+def write_round_textfile(
+    path: Path,
+    config: Config,
+    records: Iterable[Mapping[str, object]],
+    store: EvidenceStore,
+    append_ok: bool,
+) -> None:
+    """A cron round's series for node_exporter, replaced atomically (temp file + rename)."""
+    snapshot = round_snapshot(
+        config, records, previous_counts(path), store_state(store, append_ok=append_ok)
+    )
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(lambda: snapshot))
+    try:
+        write_to_textfile(str(path), registry)
+    except OSError as exc:
+        raise TextfileError(f"{path}: cannot write the textfile: {exc.strerror}") from None
