@@ -14,13 +14,10 @@ import importlib.util
 import json
 import re
 import shutil
-import socket
 import subprocess
 import threading
-import time
 import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -29,6 +26,7 @@ import pytest
 import yaml
 
 from tests.rig import rig_unavailable
+from tests.rig.prometheus import PrometheusFactory, sample_values
 
 DEPLOY = Path(__file__).parents[1] / "deploy"
 PROMETHEUS_DIR = DEPLOY / "prometheus"
@@ -392,37 +390,10 @@ def exporter() -> Iterator[_Exporter]:
     server.server_close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _api(base: str, path: str) -> Any:
-    with urllib.request.urlopen(base + path, timeout=5) as response:
-        return json.load(response)["data"]
-
-
-def _wait_for(check: Callable[[], Any], what: str, log: Path, timeout: float = 60.0) -> Any:
-    """Poll until `check()` returns something truthy; readiness, not a timing assertion."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except OSError:
-            value = None
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}; Prometheus said:\n{log.read_text()}")
-
-
-def _config_for(exporter_address: str) -> dict[str, Any]:
-    """The shipped config, pointed at the loopback exporter and scraping every second."""
-    config: dict[str, Any] = load_yaml(CONFIG)
-    config["global"].update(scrape_interval="1s", scrape_timeout="1s")
-    for job in config["scrape_configs"]:
+def _scrape_configs_for(exporter_address: str) -> list[dict[str, Any]]:
+    """The shipped scrape configs, pointed at the loopback exporter and scraping every second."""
+    jobs: list[dict[str, Any]] = load_yaml(CONFIG)["scrape_configs"]
+    for job in jobs:
         job.update(scrape_interval="1s", scrape_timeout="1s")
         if job["job_name"] == "slawitness":
             job["static_configs"] = [{"targets": [exporter_address]}]
@@ -430,61 +401,31 @@ def _config_for(exporter_address: str) -> dict[str, Any]:
             if step.get("target_label") == "__address__":
                 assert step["replacement"] == "127.0.0.1:9925"
                 step["replacement"] = exporter_address
-    return config
+    return jobs
 
 
 def test_prometheus_scrapes_probe_urls_built_by_the_relabeling(
-    exporter: _Exporter, tmp_path: Path
+    exporter: _Exporter, prometheus_factory: PrometheusFactory
 ) -> None:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        rig_unavailable("prometheus is not installed (Debian package `prometheus`)")
     host, port = exporter.server_address[:2]
-    config = tmp_path / "prometheus.yml"
-    config.write_text(yaml.safe_dump(_config_for(f"{host!s}:{port}")), encoding="utf-8")
-    shutil.copy(RULES, tmp_path / RULES.name)
-    web = f"127.0.0.1:{_free_port()}"
-    log = tmp_path / "prometheus.log"
-    argv = [binary, f"--config.file={config}", f"--web.listen-address={web}"]
-    argv += [f"--storage.tsdb.path={tmp_path / 'tsdb'}", "--log.level=warn"]
-    with log.open("w") as stderr:
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr)
-    try:
-        base = f"http://{web}/api/v1"
+    server = prometheus_factory(_scrape_configs_for(f"{host!s}:{port}"), rule_files=[RULES])
 
-        def probe_series() -> list[dict[str, Any]]:
-            found: list[dict[str, Any]] = _api(
-                base, "/query?query=" + urllib.parse.quote('probe_success{job="slawitness_probe"}')
-            )["result"]
-            return found if len(found) == 3 else []
+    series = server.wait_for('probe_success{job="slawitness_probe"}', lambda r: len(r) == 3)
+    labels = {
+        (s["metric"]["instance"], s["metric"]["target"], s["metric"]["probe"]) for s in series
+    }
+    assert labels == {
+        ("vps1/web", "vps1", "web"),
+        ("vps1/ping", "vps1", "ping"),
+        ("vps2/dns", "vps2", "dns"),
+    }
+    assert all("exported_target" not in s["metric"] for s in series)
+    server.wait_for('up{job="slawitness"}', lambda r: sample_values(r) == [1.0])
 
-        series = _wait_for(probe_series, "three /probe targets scraped", log)
-        labels = {
-            (s["metric"]["instance"], s["metric"]["target"], s["metric"]["probe"]) for s in series
+    with exporter.lock:
+        probes = {
+            (q["target"][0], q["probe"][0]) for path, q in exporter.requests if path == "/probe"
         }
-        assert labels == {
-            ("vps1/web", "vps1", "web"),
-            ("vps1/ping", "vps1", "ping"),
-            ("vps2/dns", "vps2", "dns"),
-        }
-        assert all("exported_target" not in s["metric"] for s in series)
-
-        _wait_for(lambda: ("/metrics", {}) in exporter.requests, "the /metrics scrape", log)
-        with exporter.lock:
-            probes = {
-                (q["target"][0], q["probe"][0]) for path, q in exporter.requests if path == "/probe"
-            }
-            paths = {path for path, _ in exporter.requests}
-        assert probes == {("vps1", "web"), ("vps1", "ping"), ("vps2", "dns")}
-        assert paths == {"/probe", "/metrics"}
-
-        groups = _api(base, "/rules")["groups"]
-        loaded = {rule["name"] for group in groups for rule in group["rules"]}
-        assert loaded >= REQUIRED_ALERTS
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        paths = {path for path, _ in exporter.requests}
+    assert probes == {("vps1", "web"), ("vps1", "ping"), ("vps2", "dns")}
+    assert paths == {"/probe", "/metrics"}

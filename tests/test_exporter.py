@@ -22,8 +22,14 @@ from tests.rig.prometheus import PrometheusServer, sample_values
 def promtool_check_metrics(text: str) -> subprocess.CompletedProcess[str]:
     if shutil.which("promtool") is None:
         rig_unavailable("promtool is not installed (Debian package prometheus)")
-    return subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
-                          text=True, timeout=30, check=False)
+    return subprocess.run(
+        ["promtool", "check", "metrics"],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -31,25 +37,77 @@ def mixed_config(
     tmp_path: Path, http_server: HttpFaultServer, tcp_listener: TcpListener, dns_server: DnsServer
 ) -> Path:
     """One up host with every kind of probe, one down host, one control."""
-    web = {"name": "web", "kind": "http", "url": http_server.url("/ok"), "interval": "2s",
-           "timeout": "1s"}
-    return write_config(tmp_path, [
-        {"name": "vps1", "host": "127.0.0.1", "probes": [
-            web,
-            {"name": "ssh", "kind": "tcp", "port": tcp_listener.port, "interval": "2s",
-             "timeout": "1s"},
-            {"name": "ping", "kind": "icmp", "count": 2, "spacing": "10ms", "interval": "2s",
-             "timeout": "500ms"},
-            {"name": "dns", "kind": "dns", "query_name": "www.example.test",
-             "port": dns_server.port, "interval": "2s", "timeout": "1s"},
-        ]},
-        {"name": "vps2", "host": "127.0.0.1", "probes": [
-            {**web, "url": http_server.url("/status/503")},
-            {"name": "ssh", "kind": "tcp", "port": closed_port(), "interval": "2s",
-             "timeout": "1s"},
-        ]},
-    ], controls=[{"name": "loop", "host": "127.0.0.1", "probes": [
-        {"name": "ping", "kind": "icmp", "count": 1, "interval": "2s", "timeout": "500ms"}]}])
+    web = {
+        "name": "web",
+        "kind": "http",
+        "url": http_server.url("/ok"),
+        "interval": "2s",
+        "timeout": "1s",
+    }
+    return write_config(
+        tmp_path,
+        [
+            {
+                "name": "vps1",
+                "host": "127.0.0.1",
+                "probes": [
+                    web,
+                    {
+                        "name": "ssh",
+                        "kind": "tcp",
+                        "port": tcp_listener.port,
+                        "interval": "2s",
+                        "timeout": "1s",
+                    },
+                    {
+                        "name": "ping",
+                        "kind": "icmp",
+                        "count": 2,
+                        "spacing": "10ms",
+                        "interval": "2s",
+                        "timeout": "500ms",
+                    },
+                    {
+                        "name": "dns",
+                        "kind": "dns",
+                        "query_name": "www.example.test",
+                        "port": dns_server.port,
+                        "interval": "2s",
+                        "timeout": "1s",
+                    },
+                ],
+            },
+            {
+                "name": "vps2",
+                "host": "127.0.0.1",
+                "probes": [
+                    {**web, "url": http_server.url("/status/503")},
+                    {
+                        "name": "ssh",
+                        "kind": "tcp",
+                        "port": closed_port(),
+                        "interval": "2s",
+                        "timeout": "1s",
+                    },
+                ],
+            },
+        ],
+        controls=[
+            {
+                "name": "loop",
+                "host": "127.0.0.1",
+                "probes": [
+                    {
+                        "name": "ping",
+                        "kind": "icmp",
+                        "count": 1,
+                        "interval": "2s",
+                        "timeout": "500ms",
+                    }
+                ],
+            }
+        ],
+    )
 
 
 def test_textfile_series_follow_blackbox_and_pass_promtool(
@@ -64,7 +122,8 @@ def test_textfile_series_follow_blackbox_and_pass_promtool(
     assert checked.returncode == 0 and checked.stdout + checked.stderr == "", checked
     samples = parse_metrics(text)
     assert {name.removesuffix("_created") for name, _ in samples} - {
-        "slawitness_probes_total"} <= METRIC_NAMES
+        "slawitness_probes_total"
+    } <= METRIC_NAMES
     assert value(samples, "probe_success", target="vps1", probe="web") == 1.0
     assert value(samples, "probe_success", target="vps2", probe="web") == 0.0
     assert value(samples, "probe_http_status_code", target="vps2", probe="web") == 503.0
@@ -78,10 +137,28 @@ def test_textfile_series_follow_blackbox_and_pass_promtool(
     assert value(samples, "probe_ip_protocol", target="vps1", probe="ssh") == 4.0
     assert value(samples, "slawitness_probe_interval_seconds", target="vps1", probe="ssh") == 2.0
     # counters carry over from the previous textfile: two rounds, two attempts each
-    assert value(samples, "slawitness_probes_total", target="vps2", probe="ssh",
-                 result="failure", error="refused") == 2.0
-    assert value(samples, "slawitness_probes_total", target="vps1", probe="web",
-                 result="success", error="none") == 2.0
+    assert (
+        value(
+            samples,
+            "slawitness_probes_total",
+            target="vps2",
+            probe="ssh",
+            result="failure",
+            error="refused",
+        )
+        == 2.0
+    )
+    assert (
+        value(
+            samples,
+            "slawitness_probes_total",
+            target="vps1",
+            probe="web",
+            result="success",
+            error="none",
+        )
+        == 2.0
+    )
     with EvidenceStore.open(tmp_path / "evidence.db", readonly=True) as store:
         head = store.head()
     assert head is not None
@@ -90,8 +167,9 @@ def test_textfile_series_follow_blackbox_and_pass_promtool(
 
 
 def test_textfile_that_cannot_be_written_is_one_line(mixed_config: Path, tmp_path: Path) -> None:
-    done = slawitness("probe", "--config", str(mixed_config), "--textfile",
-                      str(tmp_path / "missing" / "x.prom"))
+    done = slawitness(
+        "probe", "--config", str(mixed_config), "--textfile", str(tmp_path / "missing" / "x.prom")
+    )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "cannot write the textfile" in done.stderr
     with EvidenceStore.open(tmp_path / "evidence.db", readonly=True) as store:
@@ -110,8 +188,10 @@ def test_serve_follows_the_store_and_probe_appends(mixed_config: Path, tmp_path:
         assert slawitness("probe", "--config", str(mixed_config)).returncode == 0
         after = parse_metrics(httpx.get(url + "/metrics").text)
         assert value(after, "slawitness_store_head_seq") == 16.0
-        assert value(after, "slawitness_probes_total", target="vps2", probe="ssh",
-                     error="refused") == 1.0
+        assert (
+            value(after, "slawitness_probes_total", target="vps2", probe="ssh", error="refused")
+            == 1.0
+        )
 
         answer = httpx.get(url + "/probe", params={"target": "vps2", "probe": "web"})
         assert answer.status_code == 200
@@ -162,15 +242,25 @@ def test_prometheus_scrapes_the_daemon_serve_and_probe(
 ) -> None:
     assert slawitness("probe", "--config", str(mixed_config)).returncode == 0
     with exporter("run", mixed_config) as daemon_url, exporter("serve", mixed_config) as serve_url:
-        probe_job = _scrape("slawitness_probe", serve_url, metrics_path="/probe",
-                            params={"target": ["vps1"], "probe": ["ssh"]})
+        probe_job = _scrape(
+            "slawitness_probe",
+            serve_url,
+            metrics_path="/probe",
+            params={"target": ["vps1"], "probe": ["ssh"]},
+        )
         server: PrometheusServer = prometheus_factory(  # type: ignore[operator]
             [_scrape("slawitness", daemon_url), _scrape("slawitness_serve", serve_url), probe_job]
         )
         for job in ("slawitness", "slawitness_serve"):
-            up = server.wait_for(f'probe_success{{job="{job}",target="vps1",probe="ssh"}}',
-                                 lambda r: sample_values(r) == [1.0])
-            down = server.wait_for(f'probe_success{{job="{job}",target="vps2",probe="ssh"}}',
-                                   lambda r: sample_values(r) == [0.0])
+            up = server.wait_for(
+                f'probe_success{{job="{job}",target="vps1",probe="ssh"}}',
+                lambda r: sample_values(r) == [1.0],
+            )
+            down = server.wait_for(
+                f'probe_success{{job="{job}",target="vps2",probe="ssh"}}',
+                lambda r: sample_values(r) == [0.0],
+            )
             assert up[0]["metric"]["vantage"] == "test-vantage" and down
-        server.wait_for('probe_success{job="slawitness_probe"}', lambda r: sample_values(r) == [1.0])
+        server.wait_for(
+            'probe_success{job="slawitness_probe"}', lambda r: sample_values(r) == [1.0]
+        )
