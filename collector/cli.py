@@ -26,7 +26,8 @@ from collector.listen import DEFAULT_LISTEN, ListenAddressError, parse_listen
 from collector.records import Stamp, collector_record, note_record
 from collector.round_summary import round_lines
 from collector.scheduler import UnknownTarget, jobs_for, run_round_once
-from collector.store import EvidenceStore, StoreError
+from collector.store import EvidenceStore
+from collector.store_errors import StoreError
 
 if TYPE_CHECKING:
     from collector.web_config import WebConfig

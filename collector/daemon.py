@@ -23,7 +23,8 @@ from collector.exporter_state import LiveState
 from collector.probes import ProbeEnv
 from collector.records import Stamp, collector_record
 from collector.scheduler import Job, attempt
-from collector.store import EvidenceStore, StoreError
+from collector.store import EvidenceStore
+from collector.store_errors import StoreError
 
 Exporter = Callable[[asyncio.AbstractEventLoop, ProbeEnv], Callable[[], None]]
 """Starts an exporter beside the daemon (given its loop and probe resources); returns its stop."""

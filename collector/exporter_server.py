@@ -21,11 +21,11 @@ from urllib.parse import parse_qs, urlsplit
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
+from collector.basic_auth import challenge_headers
 from collector.config_loader import ConfigError
 from collector.exporter import Snapshot, SnapshotCollector
 from collector.listen import ListenAddressError, parse_listen
-from collector.store import StoreError
-from collector.web_config import challenge_headers
+from collector.store_errors import StoreError
 
 if TYPE_CHECKING:
     from collector.web_config import BasicAuthGate, WebConfig

@@ -25,10 +25,24 @@ def exporter(
     On leaving, the process is stopped with SIGTERM and must exit cleanly.
     """
     port = free_port()
-    command = [sys.executable, "-m", "collector", verb, "--config", str(config),
-               "--listen", f"127.0.0.1:{port}", *extra]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    command = [
+        sys.executable,
+        "-m",
+        "collector",
+        verb,
+        "--config",
+        str(config),
+        "--listen",
+        f"127.0.0.1:{port}",
+        *extra,
+    ]
+    child = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     url = f"{scheme}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
@@ -62,7 +76,6 @@ def parse_metrics(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], flo
 
 def value(samples: dict, name: str, **labels: str) -> float:
     """The one sample of `name` whose labels include `labels`."""
-    found = [v for (n, ls), v in samples.items()
-             if n == name and set(labels.items()) <= set(ls)]
+    found = [v for (n, ls), v in samples.items() if n == name and set(labels.items()) <= set(ls)]
     assert len(found) == 1, f"{name}{labels}: {len(found)} samples"
     return found[0]

@@ -15,8 +15,8 @@ import pytest
 
 from collector.chain import GENESIS, canonical_payload, chain_hash
 from collector.migrations import APPLICATION_ID, SCHEMA_VERSION
-from collector.store import (
-    EvidenceStore,
+from collector.store import EvidenceStore
+from collector.store_errors import (
     NotAStore,
     SqliteTooOld,
     StoreError,
@@ -360,7 +360,8 @@ def test_sigkill_mid_append_keeps_every_committed_batch(tmp_path: Path) -> None:
 
 CREATE_AND_APPEND = """
 import sys
-from collector.store import EvidenceStore, StoreError
+from collector.store import EvidenceStore
+from collector.store_errors import StoreError
 try:
     with EvidenceStore.open(sys.argv[1], create=True) as store:
         store.append([{"ts_ns": 1, "type": "probe", "target": "vps1"}])
