@@ -1,0 +1,296 @@
+"""Samples for the SLA engine, read from one or more evidence stores.
+
+The engine works on one DataFrame of probe attempts (`ts_ns`, `vantage`, `target`,
+`probe`, `kind`, `role`, `ok`, `latency_ns`, `loss_ppm`, `error`, `interval_ns`,
+`origin`, `seq`), whatever the source.
+This module builds it from stores — one per vantage, merged — and says what each store's
+chain verification found, so a report never rests on a store it did not check.
+`reports.prometheus_source` builds the same frame from a Prometheus server.
+
+A year of one-minute probes is about 1.6 M records, so records are streamed from SQLite
+into plain column lists and the frame is built once at the end, never row by row.
+Every failure leaves as `SourceError`, one line, naming what was missing or unreadable.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from collector.config import Config
+from collector.export import iso_from_ns
+from collector.store import EvidenceStore, StoredRecord
+from collector.store_errors import StoreError
+
+SAMPLE_COLUMNS = (
+    "ts_ns", "vantage", "target", "probe", "kind", "role", "ok", "latency_ns", "loss_ppm",
+    "error", "interval_ns", "origin", "seq",
+)  # fmt: skip
+NOTE_COLUMNS = ("ts_ns", "vantage", "target", "ticket", "text")
+EVENT_COLUMNS = ("ts_ns", "vantage", "event")
+FALLBACK_INTERVAL_NS = 60_000_000_000
+"""What a lone sample of a probe that left the config stands for: the default interval."""
+_DEDUP_KEY = ["vantage", "ts_ns", "target", "probe"]
+
+
+class SourceError(Exception):
+    """Samples cannot be had from a source; the message is one line saying why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))
+
+
+@dataclass
+class SourceData:
+    """What a source yields: samples, notes, collector events, and how far to trust them.
+
+    `stores` holds each store's chain verification (path, ok, count, head_seq, head_hash,
+    first_bad_seq, problem) for summary.json; `imported` lists the imported files whose
+    samples are in the frame ({file_sha256, file_name, samples}); `caveats` are sentences
+    the report prints about the source's limits.
+    """
+
+    samples: pd.DataFrame
+    notes: pd.DataFrame
+    events: pd.DataFrame
+    stores: list[dict[str, Any]] = field(default_factory=list)
+    imported: list[dict[str, Any]] = field(default_factory=list)
+    caveats: list[str] = field(default_factory=list)
+
+
+def sample_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    """The samples contract's frame from column lists, dtypes fixed, sorted by ts_ns.
+
+    `error` stays `object` (str or None): pandas' default string dtype would turn None
+    into NaN, which the engine would count as an error class.
+    """
+    frame = pd.DataFrame(
+        {
+            "ts_ns": np.asarray(columns["ts_ns"], dtype=np.int64),
+            **{name: pd.Series(columns[name], dtype=str) for name in SAMPLE_COLUMNS[1:6]},
+            "ok": np.asarray(columns["ok"], dtype=bool),
+            "latency_ns": np.asarray(columns["latency_ns"], dtype=np.float64),
+            "loss_ppm": np.asarray(columns["loss_ppm"], dtype=np.float64),
+            "error": pd.Series(columns["error"], dtype=object),
+            "interval_ns": np.asarray(columns["interval_ns"], dtype=np.int64),
+            "origin": pd.Series(columns["origin"], dtype=str),
+            "seq": np.asarray(columns["seq"], dtype=np.int64),
+        }
+    )
+    return frame.sort_values("ts_ns", kind="stable", ignore_index=True)
+
+
+def empty_notes() -> pd.DataFrame:
+    """A notes frame with no rows (Prometheus has no notes)."""
+    return _note_frame([])
+
+
+def empty_events() -> pd.DataFrame:
+    """A collector-events frame with no rows."""
+    return pd.DataFrame({"ts_ns": np.zeros(0, np.int64), "vantage": [], "event": []})
+
+
+def configured_intervals(config: Config) -> dict[tuple[str, str], int]:
+    """(host, probe) -> the probe's configured interval in ns, targets and controls alike."""
+    return {
+        (host.name, probe.name): round(probe.interval * 1e9)
+        for host in config.hosts()
+        for probe in host.probes
+    }
+
+
+def load_store_samples(
+    paths: Sequence[Path],
+    config: Config,
+    since_ns: int,
+    until_ns: int,
+    *,
+    target: str | None = None,
+) -> SourceData:
+    """Samples with since_ns <= ts_ns < until_ns from every store in `paths`, merged.
+
+    With `target`, only that host's samples and the config's controls' are read (through
+    the store's (target, ts_ns) index), and SourceError is raised when the target has none
+    in the window; without it, every host's. A record found in two stores (same vantage,
+    ts_ns, target and probe: a store copied next to itself) is counted once.
+    """
+    if not paths:
+        raise SourceError("no evidence store given")
+    hosts = None if target is None else [target, *(c.name for c in config.controls)]
+    columns: dict[str, list[Any]] = {name: [] for name in SAMPLE_COLUMNS}
+    notes: list[dict[str, object]] = []
+    events: list[dict[str, object]] = []
+    imports: dict[str, str] = {}
+    stores: list[dict[str, Any]] = []
+    intervals = configured_intervals(config)
+    for path in paths:
+        with _open_readonly(path) as store:
+            stores.append({"path": str(path), **_verification(store)})
+            window = (since_ns, until_ns)
+            probes = _by_host(store, hosts, ["probe"], window)
+            _append_samples(columns, probes, intervals)
+            note_hosts = None if target is None else [target]
+            notes += (r.record for r in _by_host(store, note_hosts, ["note"], window))
+            events += (r.record for r in _by_host(store, None, ["collector"], window))
+            imports.update(_import_names(store))
+    samples = _dedupe(sample_frame(columns))
+    if target is not None and not (samples["target"] == target).any():
+        raise SourceError(
+            f"no samples for target {target!r} between {iso_from_ns(since_ns)} and"
+            f" {iso_from_ns(until_ns)} in {', '.join(map(str, paths))}"
+        )
+    if samples.empty:
+        raise SourceError(
+            f"no samples between {iso_from_ns(since_ns)} and {iso_from_ns(until_ns)}"
+            f" in {', '.join(map(str, paths))}"
+        )
+    _fill_unknown_intervals(samples)
+    return SourceData(
+        samples=samples,
+        notes=_note_frame(notes),
+        events=_event_frame(events),
+        stores=stores,
+        imported=_imported(samples, imports),
+    )
+
+
+@contextmanager
+def _open_readonly(path: Path) -> Iterator[EvidenceStore]:
+    """`EvidenceStore.open(readonly=True)`, store errors turned into SourceError."""
+    try:
+        store = EvidenceStore.open(path, readonly=True)
+    except StoreError as exc:
+        raise SourceError(f"cannot read evidence store: {exc}") from exc
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _verification(store: EvidenceStore) -> dict[str, Any]:
+    try:
+        report = store.verify()
+    except StoreError as exc:
+        raise SourceError(f"cannot verify evidence store: {exc}") from exc
+    return {
+        "ok": report.ok,
+        "count": report.count,
+        "head_seq": report.head_seq,
+        "head_hash": report.head_hash,
+        "first_bad_seq": report.first_bad_seq,
+        "problem": report.problem,
+    }
+
+
+def _by_host(
+    store: EvidenceStore, hosts: list[str] | None, types: list[str], window: tuple[int, int]
+) -> Iterator[StoredRecord]:
+    """Records of `types` in the window, of `hosts` only when given; StoreError wrapped."""
+    since_ns, until_ns = window
+    try:
+        for host in [None] if hosts is None else dict.fromkeys(hosts):
+            yield from store.records(since_ns=since_ns, until_ns=until_ns, target=host, types=types)
+    except StoreError as exc:
+        raise SourceError(f"cannot read evidence store: {exc}") from exc
+
+
+def _append_samples(
+    columns: dict[str, list[Any]],
+    rows: Iterable[StoredRecord],
+    intervals: dict[tuple[str, str], int],
+) -> None:
+    """Add each probe record's fields to the column lists (the hot loop: keep it flat)."""
+    ts, vantage, target, probe = (columns[n] for n in ("ts_ns", "vantage", "target", "probe"))
+    kind, role, ok, latency = (columns[n] for n in ("kind", "role", "ok", "latency_ns"))
+    loss, error, interval = (columns[n] for n in ("loss_ppm", "error", "interval_ns"))
+    origin, seqs = columns["origin"], columns["seq"]
+    nan = float("nan")
+    for seq, _, record in rows:
+        host, name = record["target"], record["probe"]
+        ts.append(record["ts_ns"])
+        vantage.append(record["vantage"])
+        target.append(host)
+        probe.append(name)
+        kind.append(record["kind"])
+        role.append(record.get("role", "target"))
+        ok.append(record["ok"])
+        lat, lost = record.get("latency_ns"), record.get("loss_ppm")
+        latency.append(nan if lat is None else lat)
+        loss.append(nan if lost is None else lost)
+        error.append(record.get("error"))
+        interval.append(intervals.get((host, name), -1))  # type: ignore[arg-type]
+        origin.append(record.get("origin", "native"))
+        seqs.append(seq)
+
+
+def _dedupe(samples: pd.DataFrame) -> pd.DataFrame:
+    """One row per (vantage, ts_ns, target, probe): the first store's copy is kept."""
+    duplicated = samples.duplicated(subset=_DEDUP_KEY, keep="first")
+    if duplicated.any():
+        samples = samples.loc[~duplicated].reset_index(drop=True)
+    return samples
+
+
+def _fill_unknown_intervals(samples: pd.DataFrame) -> None:
+    """Probes no longer in the config stand for the median spacing of their own samples."""
+    unknown = samples["interval_ns"] < 0
+    if not unknown.any():
+        return
+    for _, group in samples.loc[unknown].groupby(["vantage", "target", "probe"], sort=False):
+        gaps = np.diff(group["ts_ns"].to_numpy())
+        gaps = gaps[gaps > 0]
+        spacing = int(statistics.median(gaps.tolist())) if len(gaps) else FALLBACK_INTERVAL_NS
+        samples.loc[group.index, "interval_ns"] = spacing
+
+
+def _import_names(store: EvidenceStore) -> dict[str, str]:
+    """file_sha256 -> file name, from the store's import records."""
+    try:
+        found = store.records(types=["import"])
+        return {str(r.record["file_sha256"]): str(r.record.get("file_name")) for r in found}
+    except StoreError as exc:
+        raise SourceError(f"cannot read evidence store: {exc}") from exc
+
+
+def _imported(samples: pd.DataFrame, names: dict[str, str]) -> list[dict[str, Any]]:
+    """Each imported file with samples in the frame, and how many it contributed."""
+    origins = samples["origin"]
+    counts = origins[origins.str.startswith("import:")].value_counts()
+    return [
+        {"file_sha256": sha, "file_name": names.get(sha), "samples": int(counts[origin])}
+        for origin in sorted(counts.index)
+        for sha in [origin.removeprefix("import:")]
+    ]
+
+
+def _note_frame(notes: list[dict[str, object]]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "ts_ns": np.asarray([n["ts_ns"] for n in notes], dtype=np.int64),
+            "vantage": pd.Series([n.get("vantage") for n in notes], dtype=str),
+            "target": pd.Series([n.get("target") for n in notes], dtype=str),
+            "ticket": pd.Series([n.get("ticket") for n in notes], dtype=object),
+            "text": pd.Series([n.get("text") for n in notes], dtype=str),
+        }
+    )
+    frame = frame.drop_duplicates(subset=["ts_ns", "vantage", "target", "text"])
+    return frame.sort_values("ts_ns", kind="stable", ignore_index=True)
+
+
+def _event_frame(events: list[dict[str, object]]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "ts_ns": np.asarray([e["ts_ns"] for e in events], dtype=np.int64),
+            "vantage": pd.Series([e.get("vantage") for e in events], dtype=str),
+            "event": pd.Series([e.get("event") for e in events], dtype=str),
+        }
+    )
+    frame = frame.drop_duplicates()
+    return frame.sort_values("ts_ns", kind="stable", ignore_index=True)
