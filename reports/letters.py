@@ -1,0 +1,81 @@
+"""Complaint letter drafts in Markdown: English for the provider, Chinese for the user.
+
+The letters state only what summary.json says, and cite the evidence by hash: the SHA-256 of
+the period's records file (written when the bundle is made) and of summary.json exactly as
+written. A reader holding the bundle can recompute both. The templates are plain Markdown,
+so user-supplied text (provider names, notes) is escaped for Markdown, not HTML.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import jinja2
+
+from reports.html import (
+    TEMPLATES,
+    TEXT,
+    format_duration,
+    format_errors,
+    format_local,
+    format_percent,
+    format_utc,
+)
+
+LETTER_LANGS: tuple[str, ...] = ("en", "zh")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def escape_markdown(value: Any) -> str:
+    """Text safe inside Markdown (and a table cell): specials escaped, newlines as spaces."""
+    text = "" if value is None else str(value)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
+
+
+def letter_environment() -> jinja2.Environment:
+    """Jinja for Markdown: no HTML autoescape (the `md` filter escapes), strict names."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        md=escape_markdown,
+        utc=format_utc,
+        local=format_local,
+        pct=format_percent,
+        duration=format_duration,
+        errors=format_errors,
+    )
+    return env
+
+
+def render_letter(
+    summary: Mapping[str, Any], lang: str, *, summary_sha256: str, records_sha256: str | None = None
+) -> str:
+    """The letter draft in `lang`, citing summary.json and the records file by SHA-256."""
+    if lang not in LETTER_LANGS:
+        raise ValueError(f"unknown letter language {lang!r} (use en or zh)")
+    incidents = list(summary.get("incidents") or [])
+    text = (
+        letter_environment()
+        .get_template(f"letter.{lang}.md.j2")
+        .render(
+            s=summary,
+            tz=str(summary.get("timezone") or "UTC"),
+            counted=[i for i in incidents if i.get("counted") and i.get("counted_seconds")],
+            tickets=[n for n in summary.get("notes") or [] if n.get("ticket")],
+            notes=list(summary.get("notes") or []),
+            attribution=TEXT[lang]["attribution"],
+            tier=summary.get("credit_tier"),
+            summary_sha256=summary_sha256,
+            records_sha256=records_sha256,
+        )
+    )
+    # Optional sections leave runs of blank lines behind; Markdown needs only one.
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"

@@ -1,0 +1,33 @@
+"""The PDF report: the HTML report laid out by WeasyPrint, so both always say the same.
+
+WeasyPrint finds fonts through fontconfig; the report's CSS names the common CJK families
+after the Latin ones, so Chinese text in a zh report (and Chinese names in an en one) uses an
+installed CJK font. WeasyPrint is imported here only, on first use: it is heavy, and a user
+who asks for HTML only should not need it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+
+class PdfUnavailable(RuntimeError):
+    """WeasyPrint (or the Pango library it needs) is not installed."""
+
+
+def write_pdf(html: str, path: Path) -> None:
+    """Render `html` (self-contained: no external resources) to a PDF file at `path`."""
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:
+        raise PdfUnavailable(
+            f"PDF output needs WeasyPrint and Pango (pip install weasyprint; "
+            f"Debian: libpango-1.0-0 libpangoft2-1.0-0): {exc}"
+        ) from exc
+    # WeasyPrint logs every unsupported CSS property at WARNING; the report's print CSS is
+    # known to be fine, and the noise would bury real warnings in the user's terminal.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    document = weasyprint.HTML(string=html, base_url=str(path.parent))
+    document.write_pdf(target=str(path))

@@ -1,0 +1,95 @@
+"""Letter drafts: amounts, deadline, counted incidents, tickets and evidence hashes."""
+
+from __future__ import annotations
+
+import pytest
+
+from reports.letters import escape_markdown, render_letter
+from tests.report_fixtures import make_summary
+
+SUMMARY_SHA = "5a" * 32
+RECORDS_SHA = "7e" * 32
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_letter_states_the_claim_and_cites_the_hashes(lang: str) -> None:
+    letter = render_letter(
+        make_summary(), lang, summary_sha256=SUMMARY_SHA, records_sha256=RECORDS_SHA
+    )
+    for needle in (
+        "12.95 USD",
+        "129.50 USD",
+        "**10%**",
+        "99.900%",
+        "99.573%",
+        "2026-12-01 00:00:00 UTC",
+        SUMMARY_SHA,
+        RECORDS_SHA,
+        "3f" * 32,
+        "C-1234",
+        "48213",
+    ):
+        assert needle in letter, needle
+    assert "Example\\<Host\\> & Co" in letter
+    assert "<script>" not in letter
+
+
+def test_en_letter_lists_only_counted_incidents() -> None:
+    letter = render_letter(make_summary(), "en", summary_sha256=SUMMARY_SHA)
+    rows = [line for line in letter.splitlines() if line.startswith("| ") and " UTC |" in line]
+    assert len(rows) == 2
+    assert rows[0].startswith("| 1 | 2026-09-30 23:50:00 UTC | 2026-10-01 00:10:00 UTC | 20 min")
+    assert "| 10800 s | ping, web | timeout × 300, unreachable × 60 |" in rows[1]
+    assert "(computed at bundling)" in letter
+    assert "Subject:** SLA credit claim for vps1, period 2026-10" in letter
+    assert "\n\n\n" not in letter
+
+
+def test_zh_letter_is_chinese() -> None:
+    letter = render_letter(make_summary(), "zh", summary_sha256=SUMMARY_SHA)
+    for needle in ("赔偿要求", "计入的故障事件", "工单 48213", "（打包时计算）", "索赔期限"):
+        assert needle in letter, needle
+
+
+def test_letter_with_a_credit_tier_names_it() -> None:
+    summary = make_summary(credit_tier={"below": 99.9, "credit": 10})
+    letter = render_letter(summary, "en", summary_sha256=SUMMARY_SHA)
+    assert "uptime below 99.9% earns a credit of 10%" in letter
+
+
+@pytest.mark.parametrize(
+    ("lang", "absent", "present"),
+    [("en", "Credit requested", "no credit is claimed"), ("zh", "赔偿要求", "本周期不申请赔偿")],
+)
+def test_letter_when_the_sla_was_met(lang: str, absent: str, present: str) -> None:
+    summary = make_summary(
+        breached=False, credit_percent=0, credit_amount="0.00", uptime_conservative=0.9995
+    )
+    letter = render_letter(summary, lang, summary_sha256=SUMMARY_SHA)
+    assert absent not in letter and present in letter
+
+
+def test_letter_breached_without_a_tier_asks_for_an_explanation() -> None:
+    letter = render_letter(
+        make_summary(credit_percent=0, credit_amount="0.00"), "en", summary_sha256=SUMMARY_SHA
+    )
+    assert "do not grant a credit" in letter
+
+
+def test_unknown_letter_language() -> None:
+    with pytest.raises(ValueError, match="fr"):
+        render_letter(make_summary(), "fr", summary_sha256=SUMMARY_SHA)
+
+
+@pytest.mark.parametrize(
+    ("raw", "escaped"),
+    [
+        ("a|b", "a\\|b"),
+        ("*bold*", "\\*bold\\*"),
+        ("line\nbreak", "line break"),
+        (None, ""),
+        ("[x](http://e)", "\\[x\\]\\(http://e\\)"),
+    ],
+)
+def test_escape_markdown(raw: str | None, escaped: str) -> None:
+    assert escape_markdown(raw) == escaped
