@@ -1,7 +1,9 @@
 """The `slawitness` command. Every user mistake ends as one line on stderr and an exit code.
 
-Exit codes: 0 done (a down target is data, not an error); 1 `verify` found the chain broken;
-2 bad arguments or config; 3 the evidence store cannot be opened or written; 70 a bug.
+Exit codes: 0 done (a down target is data, not an error); 1 `verify` or `verify-bundle` found
+a mismatch; 2 bad arguments or config; 3 the evidence store cannot be opened or written; 4 a
+report or bundle could not be made (no data, Prometheus unreachable, output not writable);
+70 a bug.
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ from collector.store_errors import StoreError
 
 if TYPE_CHECKING:
     from collector.web_config import WebConfig
+    from reports.report_run import PeriodChoice
 
-EXIT_TAMPERED, EXIT_USAGE, EXIT_STORE, EXIT_BUG = 1, 2, 3, 70
+EXIT_TAMPERED, EXIT_USAGE, EXIT_STORE, EXIT_REPORT, EXIT_BUG = 1, 2, 3, 4, 70
+_REPORT_ERRORS = {"SourceError", "RenderError", "BundleError", "PdfUnavailable"}
+"""Raised by `reports/`, matched by name so the cron path never imports pandas to catch them."""
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -57,6 +62,10 @@ class _Cli(click.Group):
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:  # the CLI top level: a bug, reported without hiding it
+            if type(exc).__name__ in _REPORT_ERRORS:
+                _fail(str(exc), EXIT_REPORT)
+            if type(exc).__name__ == "ImportFileError":
+                _fail(str(exc), EXIT_USAGE)
             if os.environ.get("SLAWITNESS_DEBUG"):
                 traceback.print_exc()
             _fail(
@@ -261,6 +270,213 @@ def _check_listen(listen: str | None) -> None:
         parse_listen(listen)
     except ListenAddressError as exc:
         _fail(f"invalid value for '--listen': {exc}", EXIT_USAGE)
+
+
+multi_store_option = click.option(
+    "--store",
+    "store_paths",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    help="An evidence store; give it several times to merge vantage points (default: config).",
+)
+
+
+def _choice(period: str | None, start: str | None, end: str | None) -> PeriodChoice:
+    from reports.report_run import PeriodChoice
+
+    if period is not None and (start or end):
+        _fail("give either --period or --from/--to, not both", EXIT_USAGE)
+    if period is None and not (start and end):
+        _fail("missing option: --period YYYY-MM (or --from and --to)", EXIT_USAGE)
+    return PeriodChoice(month=period, start=start, end=end)
+
+
+def _csv_set(value: str, allowed: set[str], option: str) -> set[str]:
+    chosen = {item.strip() for item in value.split(",") if item.strip()}
+    unknown = chosen - allowed
+    if not chosen or unknown:
+        _fail(
+            f"invalid value for '{option}': {value!r} (choose from {', '.join(sorted(allowed))})",
+            EXIT_USAGE,
+        )
+    return chosen
+
+
+period_options = [
+    click.option(
+        "--period", default=None, help="A calendar month in the SLA's time zone: YYYY-MM."
+    ),
+    click.option("--from", "start", default=None, help="Start of a custom span (ISO 8601)."),
+    click.option("--to", "end", default=None, help="End of a custom span, exclusive (ISO 8601)."),
+]
+
+
+def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    def apply(function: Any) -> Any:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return apply
+
+
+@cli.command()
+@config_option
+@multi_store_option
+@click.option("--target", required=True, help="The target whose SLA is reported.")
+@_with(period_options)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for the report (default: report-TARGET-PERIOD).",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="json,html,pdf,csv,letter",
+    show_default=True,
+    help="Comma-separated: json, html, pdf, csv, letter.",
+)
+@click.option(
+    "--lang", "langs", default="en,zh", show_default=True, help="Comma-separated: en, zh."
+)
+@click.option(
+    "--prometheus",
+    default=None,
+    help="Read samples from this Prometheus server instead of the store.",
+)
+def report(
+    config_path: Path,
+    store_paths: tuple[Path, ...],
+    target: str,
+    period: str | None,
+    start: str | None,
+    end: str | None,
+    out_dir: Path | None,
+    formats: str,
+    langs: str,
+    prometheus: str | None,
+) -> None:
+    """Compute the SLA figures of a target for a period and write the report."""
+    from reports.report_run import make_report
+
+    config = load_config(config_path)
+    choice = _choice(period, start, end)
+    chosen_formats = _csv_set(formats, {"json", "html", "pdf", "csv", "letter"}, "--format")
+    chosen_langs = _csv_set(langs, {"en", "zh"}, "--lang")
+    stores = list(store_paths) or [config.store]
+    label = period or f"{start}..{end}"
+    out = out_dir or Path(f"report-{target}-{label}".replace(":", ""))
+    outcome = make_report(
+        config,
+        target,
+        choice,
+        stores,
+        prometheus,
+        out,
+        chosen_formats,
+        chosen_langs,
+        warn=_announce("report"),
+    )
+    _print_outcome(outcome.summary, out)
+
+
+def _print_outcome(summary: dict[str, Any], where: Path) -> None:
+    incidents = summary.get("incidents", [])
+    counted = sum(1 for i in incidents if i.get("counted"))
+    conservative = float(summary.get("uptime_conservative") or 0.0)
+    click.echo(
+        f"{summary['target']} {summary.get('period_label', '')}: uptime "
+        f"{conservative * 100:.3f}% against {summary['sla_uptime'] * 100:g}% "
+        f"({'BREACHED' if summary.get('breached') else 'met'}); "
+        f"{len(incidents)} incidents, {counted} counted; "
+        f"credit {summary.get('credit_percent', 0)}% = {summary.get('credit_amount')} "
+        f"{summary.get('currency') or ''}".rstrip()
+    )
+    if summary.get("claim_deadline"):
+        click.echo(f"claim deadline: {summary['claim_deadline']}")
+    click.echo(f"written to {where}")
+
+
+@cli.command()
+@config_option
+@multi_store_option
+@click.option("--target", required=True, help="The target whose SLA is reported.")
+@_with(period_options)
+@click.option(
+    "--out",
+    "zip_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The zip to write (default: bundle-TARGET-PERIOD.zip).",
+)
+@click.option(
+    "--lang", "langs", default="en,zh", show_default=True, help="Comma-separated: en, zh."
+)
+def bundle(
+    config_path: Path,
+    store_paths: tuple[Path, ...],
+    target: str,
+    period: str | None,
+    start: str | None,
+    end: str | None,
+    zip_path: Path | None,
+    langs: str,
+) -> None:
+    """Pack the report, the raw records, the redacted config and a manifest into one zip."""
+    from reports.report_run import make_bundle
+
+    config = load_config(config_path)
+    choice = _choice(period, start, end)
+    stores = list(store_paths) or [config.store]
+    label = period or f"{start}..{end}"
+    out = zip_path or Path(f"bundle-{target}-{label}.zip".replace(":", ""))
+    outcome, info = make_bundle(
+        config,
+        config_path,
+        target,
+        choice,
+        stores,
+        out,
+        _csv_set(langs, {"en", "zh"}, "--lang"),
+        warn=_announce("bundle"),
+    )
+    _print_outcome(outcome.summary, out)
+    click.echo(
+        f"bundle {info.path}: {info.files} files, {info.records} records, sha256 {info.sha256}"
+    )
+
+
+@cli.command("verify-bundle")
+@click.argument("bundle_path", metavar="FILE", type=click.Path(path_type=Path))
+def verify_bundle(bundle_path: Path) -> None:
+    """Re-check a bundle's manifest hashes and its records' chain segments."""
+    from collector.bundle_check import verify_bundle as check
+
+    result = check(bundle_path)
+    if result.ok:
+        click.echo(f"{bundle_path}: ok, {result.files} files and {result.records} records verified")
+        return
+    for problem in result.problems:
+        click.echo(f"{bundle_path}: {problem}")
+    sys.exit(EXIT_TAMPERED)
+
+
+@cli.command("import")
+@config_option
+@store_option
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@click.argument("file", type=click.Path(path_type=Path))
+def import_(config_path: Path, store_path: Path | None, fmt: str, file: Path) -> None:
+    """Append records from another monitor (JSON lines), chained and marked with their origin."""
+    from collector.importer import import_jsonl
+
+    config = _load(config_path, store_path)
+    with EvidenceStore.open(config.store, create=True) as store:
+        result = import_jsonl(file, store, config)
+    click.echo(f"imported {result.imported} records from {file} (sha256 {result.file_sha256})")
 
 
 @cli.group()

@@ -84,49 +84,78 @@ class BundleInfo:
     segments: list[SegmentInfo]
 
 
+@dataclass(frozen=True)
+class StagedRecords:
+    """The stores' record segments, written to a staging folder before the report is made,
+    so the report's letters can cite `records/chain.json`, which pins every segment's last
+    hash and through the chain every record in it."""
+
+    members: dict[str, Path]
+    chain: dict[str, dict[str, object]]
+    segments: list[SegmentInfo]
+
+    @property
+    def chain_bytes(self) -> bytes:
+        return _json_bytes({"format": 1, "segments": self.chain})
+
+    @property
+    def chain_sha256(self) -> str:
+        return hashlib.sha256(self.chain_bytes).hexdigest()
+
+
+def stage_records(
+    staging: Path,
+    stores: Sequence[Path],
+    hosts: Sequence[str],
+    window_start_ns: int,
+    window_end_ns: int,
+) -> StagedRecords:
+    """Export each store's contiguous segment covering `hosts` in the window into `staging`."""
+    members: dict[str, Path] = {}
+    chain: dict[str, dict[str, object]] = {}
+    segments: list[SegmentInfo] = []
+    taken: dict[str, Path | bytes] = {}
+    for index, store in enumerate(stores):
+        staged = staging / f"records-{index}.jsonl"
+        entry, vantage = _export_segment(store, staged, list(hosts), window_start_ns, window_end_ns)
+        member = _records_member(vantage or store.stem, taken)
+        taken[member] = staged
+        members[member] = staged
+        chain[member] = entry
+        segments.append(_checked(member, entry, staged))
+    return StagedRecords(members, chain, segments)
+
+
 def write_bundle(
     zip_path: Path,
     *,
     report_dir: Path,
-    stores: Sequence[Path],
+    records: StagedRecords,
     config_path: Path,
     config: Config,
-    target: str,
-    window_start_ns: int,
-    window_end_ns: int,
     verify_results: list[dict],
-    period_end_ns: int | None = None,
+    period_end_ns: int,
 ) -> BundleInfo:
     """Write the bundle to `zip_path` (atomically) and describe it.
 
-    `period_end_ns` dates every member (default: `window_end_ns`). Raises BundleError when
-    a store or the config cannot be read, or when a secret value would end up in a member.
+    `period_end_ns` dates every member. Raises BundleError when the config cannot be read,
+    or when a secret value would end up in a member.
     """
-    hosts = [target, *(c.name for c in config.controls)]
     secrets = [s for s in config.secrets() if len(s.reveal()) >= _MIN_SCANNED_SECRET]
-    with tempfile.TemporaryDirectory(prefix="slawitness-bundle-") as staging:
-        members: dict[str, Path | bytes] = dict(_report_members(report_dir, zip_path))
-        chain: dict[str, dict[str, object]] = {}
-        segments: list[SegmentInfo] = []
-        for index, store in enumerate(stores):
-            staged = Path(staging) / f"records-{index}.jsonl"
-            entry, vantage = _export_segment(store, staged, hosts, window_start_ns, window_end_ns)
-            member = _records_member(vantage or store.stem, members)
-            members[member] = staged
-            chain[member] = entry
-            segments.append(_checked(member, entry, staged))
-        members[CHAIN_FILE] = _json_bytes({"format": 1, "segments": chain})
-        members["config.yml"] = redacted_config(config_path, config).encode("utf-8")
-        members["verify.json"] = _json_bytes(
-            {"stores": verify_results, "segments": [s.__dict__ for s in segments]}
-        )
-        members["README.txt"] = README_TEXT.encode("utf-8")
-        for name, content in members.items():
-            _refuse_secrets(name, content, secrets)
-        members[MANIFEST] = _manifest(members)
-        stamp = period_end_ns if period_end_ns is not None else window_end_ns
-        digest = _write_zip(zip_path, members, stamp)
-    return BundleInfo(zip_path, digest, len(members), sum(s.records for s in segments), segments)
+    members: dict[str, Path | bytes] = dict(_report_members(report_dir, zip_path))
+    members.update(records.members)
+    members[CHAIN_FILE] = records.chain_bytes
+    members["config.yml"] = redacted_config(config_path, config).encode("utf-8")
+    members["verify.json"] = _json_bytes(
+        {"stores": verify_results, "segments": [s.__dict__ for s in records.segments]}
+    )
+    members["README.txt"] = README_TEXT.encode("utf-8")
+    for name, content in members.items():
+        _refuse_secrets(name, content, secrets)
+    members[MANIFEST] = _manifest(members)
+    digest = _write_zip(zip_path, members, period_end_ns)
+    count = sum(s.records for s in records.segments)
+    return BundleInfo(zip_path, digest, len(members), count, records.segments)
 
 
 def _report_members(report_dir: Path, zip_path: Path) -> Iterator[tuple[str, Path]]:

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import subprocess
+import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from collector.config_loader import load_config
 from collector.records import ProbeIdentity, Stamp, collector_record, note_record, probe_record
 from collector.results import ErrorClass, Result
 from collector.store import EvidenceStore
-from reports.bundle import BundleError, BundleInfo, write_bundle
+from reports.bundle import BundleError, BundleInfo, stage_records, write_bundle
 from tests.rig.stores import raw_connection
 
 TOKEN = "Bearer tok-9f2c61d0e4a7-from-env"
@@ -77,15 +78,30 @@ class Rig:
     other: dict[Path, list[int]]
     """Per store, the seqs of vps2 (another target) and its note inside the window."""
 
-    def bundle(self, name: str = "bundle.zip", **changes: object) -> BundleInfo:
+    def bundle(
+        self,
+        name: str = "bundle.zip",
+        window_start_ns: int = START_NS,
+        window_end_ns: int = END_NS,
+    ) -> BundleInfo:
         verify = []
         for path in self.stores:
             with EvidenceStore.open(path, readonly=True) as store:
                 verify.append({"path": str(path), **dataclasses.asdict(store.verify())})
-        kwargs: dict = dict(report_dir=self.report_dir, stores=self.stores, target="vps1")
-        kwargs |= dict(config_path=self.config_path, config=self.config, verify_results=verify)
-        kwargs |= {"window_start_ns": START_NS, "window_end_ns": END_NS, **changes}
-        return write_bundle(self.tmp / name, **kwargs)
+        hosts = ["vps1", *(c.name for c in self.config.controls)]
+        with tempfile.TemporaryDirectory() as staging:
+            records = stage_records(
+                Path(staging), self.stores, hosts, window_start_ns, window_end_ns
+            )
+            return write_bundle(
+                self.tmp / name,
+                report_dir=self.report_dir,
+                records=records,
+                config_path=self.config_path,
+                config=self.config,
+                verify_results=verify,
+                period_end_ns=END_NS,
+            )
 
 
 def _fill_store(path: Path, vantage: str, config: Config) -> tuple[list[int], list[int]]:

@@ -1,0 +1,151 @@
+"""One report or bundle, end to end: period, sources, engine, outputs.
+
+The CLI verbs call these two functions and nothing else in `reports/`, so the order of the
+steps lives in one place: the records are staged before the report is written (the letters
+cite their hash), summary.json is written first and every other output is drawn from it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from collector.config import Config, Target
+from reports.bundle import BundleInfo, stage_records, write_bundle
+from reports.period import Period, month_period, span_period
+from reports.prometheus_source import load_prometheus_samples
+from reports.render import write_report
+from reports.sla import SlaResult, evaluate
+from reports.sources import SourceData, SourceError, load_store_samples
+
+MARGIN_NS = 2 * 86_400 * 1_000_000_000
+"""Samples read beyond each edge of the period, so incidents crossing an edge keep their
+full extent (the engine widens its view within what was read)."""
+
+
+@dataclass(frozen=True)
+class PeriodChoice:
+    """`--period 2026-10`, or `--from` and `--to`."""
+
+    month: str | None = None
+    start: str | None = None
+    end: str | None = None
+
+    def resolve(self, timezone: str) -> Period:
+        if self.month is not None:
+            return month_period(self.month, timezone)
+        if self.start is None or self.end is None:
+            raise SourceError("give --period YYYY-MM, or both --from and --to")
+        return span_period(self.start, self.end, timezone)
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    """What a report run produced."""
+
+    summary: dict[str, Any]
+    paths: list[Path]
+    period: Period
+
+
+def sla_target(config: Config, name: str) -> Target:
+    """The named target, which must carry SLA terms to be reported on."""
+    for target in config.targets:
+        if target.name == name:
+            if target.sla is None:
+                raise SourceError(f"target {name!r} has no `sla:` terms in the config")
+            return target
+    known = ", ".join(t.name for t in config.targets)
+    raise SourceError(f"no target named {name!r} in the config (targets: {known})")
+
+
+def _load(
+    config: Config, target: Target, period: Period, stores: Sequence[Path], prometheus: str | None
+) -> SourceData:
+    since, until = period.start_ns - MARGIN_NS, period.end_ns + MARGIN_NS
+    if prometheus is not None:
+        return load_prometheus_samples(
+            prometheus, config, target.name, since, until, require_from_ns=period.start_ns
+        )
+    return load_store_samples(stores, config, since, until, target=target.name)
+
+
+def _summary(result: SlaResult, data: SourceData) -> dict[str, Any]:
+    summary = dict(result.summary)
+    summary["stores"] = data.stores
+    if data.caveats:
+        summary["caveats"] = [*summary.get("caveats", []), *data.caveats]
+    if data.imported:
+        samples = dict(summary.get("samples", {}))
+        samples["imported_files"] = data.imported
+        summary["samples"] = samples
+    return summary
+
+
+def make_report(
+    config: Config,
+    target_name: str,
+    choice: PeriodChoice,
+    stores: Sequence[Path],
+    prometheus: str | None,
+    out_dir: Path,
+    formats: set[str],
+    langs: set[str],
+    *,
+    records_sha256: str | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> ReportOutcome:
+    """Compute the SLA figures of one target over one period and write the report."""
+    target = sla_target(config, target_name)
+    assert target.sla is not None
+    period = choice.resolve(target.sla.timezone)
+    data = _load(config, target, period, stores, prometheus)
+    result = evaluate(data.samples, target, config.controls, period, notes=data.notes)
+    summary = _summary(result, data)
+    paths = write_report(
+        out_dir, summary, result.timeline, result.daily, data.samples, formats, langs,
+        records_sha256=records_sha256, warn=warn,
+    )
+    return ReportOutcome(summary, paths, period)
+
+
+def make_bundle(
+    config: Config,
+    config_path: Path,
+    target_name: str,
+    choice: PeriodChoice,
+    stores: Sequence[Path],
+    zip_path: Path,
+    langs: set[str],
+    *,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[ReportOutcome, BundleInfo]:
+    """The report and its evidence in one zip: records staged first, then the report that
+    cites them, then the zip with its manifest."""
+    target = sla_target(config, target_name)
+    assert target.sla is not None
+    period = choice.resolve(target.sla.timezone)
+    since, until = period.start_ns - MARGIN_NS, period.end_ns + MARGIN_NS
+    hosts = [target.name, *(c.name for c in config.controls)]
+    with tempfile.TemporaryDirectory(prefix="slawitness-bundle-") as staging:
+        records = stage_records(Path(staging), stores, hosts, since, until)
+        report_dir = Path(staging) / "report"
+        outcome = make_report(
+            config, target_name, choice, stores, None, report_dir,
+            {"json", "html", "pdf", "csv", "letter"}, langs,
+            records_sha256=records.chain_sha256, warn=warn,
+        )
+        verify = [
+            {k: v for k, v in store.items()} for store in outcome.summary.get("stores", [])
+        ]
+        info = write_bundle(
+            zip_path, report_dir=report_dir, records=records, config_path=config_path,
+            config=config, verify_results=verify, period_end_ns=period.end_ns,
+        )
+    return outcome, info
+
+
+__all__ = ["PeriodChoice", "ReportOutcome", "make_bundle", "make_report"]
