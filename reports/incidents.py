@@ -1,0 +1,144 @@
+"""Incidents: maximal runs of seconds in which at least one vantage sees the target down.
+
+An incident keeps its full start, end and duration even when it crosses the period's edges
+(the observation window reaches beyond the period for that); only its provider seconds
+inside the period count, and only when the whole incident lasts at least `min_duration`.
+Its attribution is the state covering most of its seconds, ties going to the state with the
+higher precedence (maintenance > local > unconfirmed > provider).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reports.attribution import (
+    LOCAL,
+    MAINTENANCE,
+    PROVIDER,
+    STATE_NAMES,
+    UNCONFIRMED,
+    Observation,
+    PreparedSamples,
+    paint_mask,
+)
+
+_PRECEDENCE = (MAINTENANCE, LOCAL, UNCONFIRMED, PROVIDER)
+
+
+def iso_second(second: int) -> str:
+    """ISO 8601 UTC with a Z, to the second."""
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def segment_counts(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """How many true seconds each [starts[i], ends[i]) holds; segments sorted, disjoint and
+    non-empty. `count_nonzero` per slice is fastest for the usual few incidents; a flapping
+    year with many thousands of them takes one `reduceat` instead."""
+    if starts.size <= 20_000:
+        pairs = zip(starts.tolist(), ends.tolist(), strict=True)
+        return np.array([np.count_nonzero(mask[a:b]) for a, b in pairs], np.int64)
+    cuts = np.stack([starts, ends], axis=1).ravel()
+    if cuts[-1] >= mask.size:
+        cuts = cuts[:-1]
+    return np.add.reduceat(mask, cuts, dtype=np.int64)[0::2]
+
+
+@dataclass
+class Incidents:
+    """The incidents meeting the period: their JSON form and their runs (window offsets)."""
+
+    listed: list[dict[str, Any]]
+    starts: np.ndarray
+    ends: np.ndarray
+    counted: np.ndarray
+
+    def counted_mask(self, n: int) -> np.ndarray:
+        """True over the seconds of the counted incidents, for an n-second window."""
+        keep = self.counted
+        return paint_mask(n, self.starts[keep], self.ends[keep])
+
+
+def find_incidents(
+    obs: Observation,
+    prepared: PreparedSamples,
+    *,
+    target: str,
+    probes: Sequence[str] | None,
+    period_s: tuple[int, int],
+    min_duration: float,
+) -> Incidents:
+    """Every incident that meets the period, with its counted provider seconds."""
+    flips = np.diff(obs.down_any.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts, ends = np.flatnonzero(flips == 1), np.flatnonzero(flips == -1)
+    p0, p1 = period_s[0] - obs.w0, period_s[1] - obs.w0
+    meets = (ends > p0) & (starts < p1)
+    starts, ends = starts[meets], ends[meets]
+    inner_starts, inner_ends = np.maximum(starts, p0), np.minimum(ends, p1)
+    by_state = np.stack(
+        [segment_counts(obs.state == code, starts, ends) for code in _PRECEDENCE], axis=1
+    )
+    provider_inside = segment_counts(obs.state == PROVIDER, inner_starts, inner_ends)
+    durations = ends - starts
+    counted = durations >= min_duration
+    attribution = [_PRECEDENCE[i] for i in np.argmax(by_state, axis=1)] if starts.size else []
+    seen = {
+        vantage: segment_counts(down, starts, ends) > 0
+        for vantage, down in obs.down_by_vantage.items()
+    }
+    probes_of, errors_of = _failures(prepared, target, probes, starts + obs.w0, ends + obs.w0)
+    listed: list[dict[str, Any]] = []
+    for i in range(starts.size):
+        listed.append(
+            {
+                "start": iso_second(int(starts[i]) + obs.w0),
+                "end": iso_second(int(ends[i]) + obs.w0),
+                "duration_seconds": int(durations[i]),
+                "counted_seconds": int(provider_inside[i]) if counted[i] else 0,
+                "probes": probes_of.get(i, []),
+                "errors": errors_of.get(i, {}),
+                "attribution": STATE_NAMES[attribution[i]],
+                "counted": bool(counted[i]),
+                "vantages": sorted(v for v, hit in seen.items() if hit[i]),
+            }
+        )
+    return Incidents(listed, starts, ends, counted)
+
+
+def _failures(
+    prepared: PreparedSamples,
+    target: str,
+    probes: Sequence[str] | None,
+    starts: np.ndarray,
+    ends: np.ndarray,
+) -> tuple[dict[int, list[str]], dict[int, dict[str, int]]]:
+    """Per incident (by index): the probes that failed during it and the failing samples
+    per error class. A failing sample belongs to the first incident its seconds overlap."""
+    rows = prepared.positions(target, probes)
+    rows = rows[prepared.code[rows] == 2]
+    if rows.size == 0 or starts.size == 0:
+        return {}, {}
+    first_s = prepared.start_s[rows]
+    last_s = np.maximum(prepared.end_s[rows], first_s + 1)
+    which = np.searchsorted(ends, first_s, side="right")
+    inside = which < starts.size
+    inside[inside] &= starts[which[inside]] < last_s[inside]
+    rows = rows[inside]
+    picked = pd.DataFrame(
+        {
+            "incident": which[inside],
+            "probe": prepared.column("probe", rows),
+            "error": prepared.column("error", rows),
+        }
+    )
+    picked["error"] = picked["error"].fillna("other").astype(str)
+    probes_of = {int(i): sorted(group.unique()) for i, group in picked.groupby("incident")["probe"]}
+    errors_of: dict[int, dict[str, int]] = {}
+    for (i, error), count in picked.groupby(["incident", "error"]).size().items():
+        errors_of.setdefault(int(i), {})[str(error)] = int(count)
+    return probes_of, errors_of
