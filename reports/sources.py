@@ -140,7 +140,9 @@ def load_store_samples(
             notes += (r.record for r in _by_host(store, note_hosts, ["note"], window))
             events += (r.record for r in _by_host(store, None, ["collector"], window))
             imports.update(_import_names(store))
-    samples = _dedupe(sample_frame(columns))
+    samples = sample_frame(columns)
+    if len(paths) > 1:
+        samples = _dedupe(samples)
     if target is not None and not (samples["target"] == target).any():
         raise SourceError(
             f"no samples for target {target!r} between {iso_from_ns(since_ns)} and"
@@ -206,28 +208,33 @@ def _append_samples(
     rows: Iterable[StoredRecord],
     intervals: dict[tuple[str, str], int],
 ) -> None:
-    """Add each probe record's fields to the column lists (the hot loop: keep it flat)."""
-    ts, vantage, target, probe = (columns[n] for n in ("ts_ns", "vantage", "target", "probe"))
-    kind, role, ok, latency = (columns[n] for n in ("kind", "role", "ok", "latency_ns"))
-    loss, error, interval = (columns[n] for n in ("loss_ppm", "error", "interval_ns"))
-    origin, seqs = columns["origin"], columns["seq"]
+    """Add each probe record's fields to the column lists.
+
+    The hot loop of a year-long report: one tuple per record from a comprehension, then
+    one transpose, is about twice as fast as thirteen list appends per record.
+    """
     nan = float("nan")
-    for seq, _, record in rows:
-        host, name = record["target"], record["probe"]
-        ts.append(record["ts_ns"])
-        vantage.append(record["vantage"])
-        target.append(host)
-        probe.append(name)
-        kind.append(record["kind"])
-        role.append(record.get("role", "target"))
-        ok.append(record["ok"])
-        lat, lost = record.get("latency_ns"), record.get("loss_ppm")
-        latency.append(nan if lat is None else lat)
-        loss.append(nan if lost is None else lost)
-        error.append(record.get("error"))
-        interval.append(intervals.get((host, name), -1))  # type: ignore[arg-type]
-        origin.append(record.get("origin", "native"))
-        seqs.append(seq)
+    table = [
+        (
+            r["ts_ns"],
+            r["vantage"],
+            r["target"],
+            r["probe"],
+            r["kind"],
+            r.get("role", "target"),
+            r["ok"],
+            nan if (lat := r.get("latency_ns")) is None else lat,
+            nan if (lost := r.get("loss_ppm")) is None else lost,
+            r.get("error"),
+            intervals.get((r["target"], r["probe"]), -1),  # type: ignore[arg-type]
+            r.get("origin", "native"),
+            seq,
+        )
+        for seq, _, r in rows
+    ]
+    if table:
+        for name, values in zip(SAMPLE_COLUMNS, zip(*table, strict=True), strict=True):
+            columns[name].extend(values)
 
 
 def _dedupe(samples: pd.DataFrame) -> pd.DataFrame:
@@ -262,6 +269,8 @@ def _import_names(store: EvidenceStore) -> dict[str, str]:
 def _imported(samples: pd.DataFrame, names: dict[str, str]) -> list[dict[str, Any]]:
     """Each imported file with samples in the frame, and how many it contributed."""
     origins = samples["origin"]
+    if not any(str(o).startswith("import:") for o in origins.unique()):
+        return []
     counts = origins[origins.str.startswith("import:")].value_counts()
     return [
         {"file_sha256": sha, "file_name": names.get(sha), "samples": int(counts[origin])}
