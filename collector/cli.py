@@ -64,7 +64,7 @@ class _Cli(click.Group):
         except Exception as exc:  # the CLI top level: a bug, reported without hiding it
             if type(exc).__name__ in _REPORT_ERRORS:
                 _fail(str(exc), EXIT_REPORT)
-            if type(exc).__name__ == "ImportFileError":
+            if type(exc).__name__ in ("ImportFileError", "PeriodError"):
                 _fail(str(exc), EXIT_USAGE)
             if os.environ.get("SLAWITNESS_DEBUG"):
                 traceback.print_exc()

@@ -26,6 +26,10 @@ MARGIN_NS = 2 * 86_400 * 1_000_000_000
 full extent (the engine widens its view within what was read)."""
 
 
+class PeriodError(ValueError):
+    """`--period`, `--from` or `--to` does not name a period."""
+
+
 @dataclass(frozen=True)
 class PeriodChoice:
     """`--period 2026-10`, or `--from` and `--to`."""
@@ -35,11 +39,15 @@ class PeriodChoice:
     end: str | None = None
 
     def resolve(self, timezone: str) -> Period:
-        if self.month is not None:
-            return month_period(self.month, timezone)
-        if self.start is None or self.end is None:
-            raise SourceError("give --period YYYY-MM, or both --from and --to")
-        return span_period(self.start, self.end, timezone)
+        try:
+            if self.month is not None:
+                return month_period(self.month, timezone)
+            if self.start is None or self.end is None:
+                raise PeriodError("give --period YYYY-MM, or both --from and --to")
+            return span_period(self.start, self.end, timezone)
+        except ValueError as exc:
+            option = "--period" if self.month is not None else "--from/--to"
+            raise PeriodError(f"invalid value for '{option}': {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -106,8 +114,15 @@ def make_report(
     result = evaluate(data.samples, target, config.controls, period, notes=data.notes)
     summary = _summary(result, data)
     paths = write_report(
-        out_dir, summary, result.timeline, result.daily, data.samples, formats, langs,
-        records_sha256=records_sha256, warn=warn,
+        out_dir,
+        summary,
+        result.timeline,
+        result.daily,
+        data.samples,
+        formats,
+        langs,
+        records_sha256=records_sha256,
+        warn=warn,
     )
     return ReportOutcome(summary, paths, period)
 
@@ -134,16 +149,26 @@ def make_bundle(
         records = stage_records(Path(staging), stores, hosts, since, until)
         report_dir = Path(staging) / "report"
         outcome = make_report(
-            config, target_name, choice, stores, None, report_dir,
-            {"json", "html", "pdf", "csv", "letter"}, langs,
-            records_sha256=records.chain_sha256, warn=warn,
+            config,
+            target_name,
+            choice,
+            stores,
+            None,
+            report_dir,
+            {"json", "html", "pdf", "csv", "letter"},
+            langs,
+            records_sha256=records.chain_sha256,
+            warn=warn,
         )
-        verify = [
-            {k: v for k, v in store.items()} for store in outcome.summary.get("stores", [])
-        ]
+        verify = [{k: v for k, v in store.items()} for store in outcome.summary.get("stores", [])]
         info = write_bundle(
-            zip_path, report_dir=report_dir, records=records, config_path=config_path,
-            config=config, verify_results=verify, period_end_ns=period.end_ns,
+            zip_path,
+            report_dir=report_dir,
+            records=records,
+            config_path=config_path,
+            config=config,
+            verify_results=verify,
+            period_end_ns=period.end_ns,
         )
     return outcome, info
 
