@@ -9,7 +9,7 @@ labelled by vantage, target, probe, kind and role.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -43,6 +43,10 @@ METRIC_NAMES = frozenset(
         "slawitness_store_append_ok",
         "slawitness_collector_up",
         "slawitness_build_info",
+        "slawitness_sla_uptime_ratio",
+        "slawitness_sla_objective_ratio",
+        "slawitness_sla_downtime_seconds",
+        "slawitness_sla_error_budget_remaining_seconds",
     }
 )
 """Every series name the exporter can serve; the deploy files are checked against it."""
@@ -65,6 +69,17 @@ class StoreState:
 
 
 @dataclass(frozen=True)
+class SlaGauge:
+    """One target's current-period figures, computed by the SLA engine of `reports/`."""
+
+    target: str
+    uptime_ratio: float
+    objective_ratio: float
+    downtime_seconds: float
+    budget_remaining_seconds: float
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything one exposition shows: the latest record of each probe and some totals."""
 
@@ -74,6 +89,7 @@ class Snapshot:
     counts: Mapping[CountKey, int] = field(default_factory=dict)
     store: StoreState | None = None
     collector_up: bool | None = None
+    sla: Sequence[SlaGauge] = ()
 
 
 def probe_key(record: Mapping[str, object]) -> ProbeKey:
@@ -216,10 +232,30 @@ def metric_families(snapshot: Snapshot) -> Iterator[Metric]:
         families.gauge(
             "slawitness_collector_up", "Whether the collector is running.", ["vantage"]
         ).add_metric(vantage, 1.0 if snapshot.collector_up else 0.0)
+    for gauge in snapshot.sla:
+        _add_sla(families, [snapshot.vantage, gauge.target], gauge)
     families.gauge("slawitness_build_info", "slawitness version.", ["version"]).add_metric(
         [__version__], 1.0
     )
     yield from families
+
+
+_SLA_SERIES = (
+    ("slawitness_sla_uptime_ratio", "uptime_ratio",
+     "Conservative uptime of the current SLA period so far (no data counted as up)."),
+    ("slawitness_sla_objective_ratio", "objective_ratio", "The SLA's promised uptime."),
+    ("slawitness_sla_downtime_seconds", "downtime_seconds",
+     "Downtime counted against the provider in the current SLA period."),
+    ("slawitness_sla_error_budget_remaining_seconds", "budget_remaining_seconds",
+     "Downtime the SLA still allows this period (negative: breached)."),
+)  # fmt: skip
+
+
+def _add_sla(families: _Families, labels: list[str], gauge: SlaGauge) -> None:
+    for name, attribute, doc in _SLA_SERIES:
+        families.gauge(name, doc, ["vantage", "target"]).add_metric(
+            labels, float(getattr(gauge, attribute))
+        )
 
 
 def _add_store(families: _Families, vantage: list[str], store: StoreState) -> None:

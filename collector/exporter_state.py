@@ -11,14 +11,22 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from collector.config import Config
-from collector.exporter import PROBE_LABELS, CountKey, Snapshot, StoreState, count_key
+from collector.exporter import PROBE_LABELS, CountKey, SlaGauge, Snapshot, StoreState, count_key
 from collector.store import EvidenceStore
+
+SlaSource = Callable[[], Sequence[SlaGauge]]
+"""The current-period SLA figures (from `reports.live`, in the daemon and `serve` only)."""
+
+
+def _no_sla() -> Sequence[SlaGauge]:
+    return ()
+
 
 _SCAN_PER_TARGET = 2000
 """Newest records of a target read at start-up to find each probe's latest attempt."""
@@ -34,8 +42,9 @@ def configured_intervals(config: Config) -> dict[tuple[str, str], float]:
 class LiveState:
     """The daemon's view, updated as attempts finish and batches land; safe across threads."""
 
-    def __init__(self, config: Config, store: StoreState) -> None:
+    def __init__(self, config: Config, store: StoreState, sla: SlaSource = _no_sla) -> None:
         self._lock = threading.Lock()
+        self._sla = sla
         self._vantage = config.vantage
         self._intervals = configured_intervals(config)
         self._latest: dict[tuple[str, str], Mapping[str, object]] = {}
@@ -67,6 +76,7 @@ class LiveState:
                 counts=dict(self._counts),
                 store=self._store,
                 collector_up=True,
+                sla=self._sla(),
             )
 
 
@@ -83,8 +93,9 @@ def store_state(store: EvidenceStore, append_ok: bool | None = None) -> StoreSta
 class StoreFollower:
     """`slawitness serve`: the series of a store that cron rounds write, read incrementally."""
 
-    def __init__(self, config: Config, store: EvidenceStore) -> None:
+    def __init__(self, config: Config, store: EvidenceStore, sla: SlaSource = _no_sla) -> None:
         self._lock = threading.Lock()
+        self._sla = sla
         self._config = config
         self._store = store
         self._intervals = configured_intervals(config)
@@ -136,6 +147,7 @@ class StoreFollower:
                 counts=dict(self._counts),
                 store=StoreState(self._head_seq or None, self._head_ts),
                 collector_up=fresh,
+                sla=self._sla(),
             )
 
 

@@ -12,13 +12,14 @@ import signal
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import write_to_textfile
 from prometheus_client.registry import CollectorRegistry
 
 from collector.config import Config
 from collector.daemon import Daemon
-from collector.exporter import SnapshotCollector
+from collector.exporter import SlaGauge, SnapshotCollector
 from collector.exporter_server import ExporterServer
 from collector.exporter_state import (
     LiveState,
@@ -33,6 +34,9 @@ from collector.scheduler import jobs_for
 from collector.store import EvidenceStore
 from collector.web_config import WebConfig
 
+if TYPE_CHECKING:
+    from reports.live import LiveSla
+
 
 class TextfileError(Exception):
     """The textfile for node_exporter could not be written."""
@@ -46,7 +50,8 @@ def run_daemon(
     announce: Callable[[str], None],
 ) -> Daemon:
     """Run the daemon until a signal stops it, serving its series when `listen` is given."""
-    state = LiveState(config, store_state(store))
+    live = _live_sla(config) if listen else None
+    state = LiveState(config, store_state(store), live.gauges if live else _none)
 
     def start_exporter(loop: asyncio.AbstractEventLoop, env: ProbeEnv) -> Callable[[], None]:
         def submit(coroutine):  # type: ignore[no-untyped-def]
@@ -64,12 +69,29 @@ def run_daemon(
 
         return stop
 
+    if live is not None:
+        live.start()
     daemon = Daemon(
         config, store, jobs_for(config), state=state, exporter=start_exporter if listen else None
     )
     announce(f"{len(daemon.jobs)} probes, store {config.store}")
-    asyncio.run(daemon.run())
+    try:
+        asyncio.run(daemon.run())
+    finally:
+        if live is not None:
+            live.stop()
     return daemon
+
+
+def _none() -> list[SlaGauge]:
+    return []
+
+
+def _live_sla(config: Config) -> LiveSla:
+    """The engine's current-period figures; loads pandas, so only the serving verbs call it."""
+    from reports.live import LiveSla
+
+    return LiveSla(config, [config.store])
 
 
 def serve_store(
@@ -81,7 +103,9 @@ def serve_store(
         EvidenceStore.open(config.store, create=True) as writer,
         EvidenceStore.open(config.store, readonly=True) as reader,
     ):
-        follower = StoreFollower(config, reader)
+        live = _live_sla(config)
+        live.start()
+        follower = StoreFollower(config, reader, live.gauges)
         probes = LoopThread()
         try:
             runner = ProbeOnDemand(config, writer, probes.submit, probes.env)
@@ -95,6 +119,7 @@ def serve_store(
             server.server_close()
         finally:
             probes.close()
+            live.stop()
 
 
 def write_round_textfile(

@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import urllib.parse
 import zipfile
 from collections.abc import Iterator, Sequence

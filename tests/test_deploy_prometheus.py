@@ -57,6 +57,10 @@ KNOWN_SERIES = frozenset(
         "slawitness_store_append_ok",
         "slawitness_collector_up",
         "slawitness_build_info",
+        "slawitness_sla_uptime_ratio",
+        "slawitness_sla_objective_ratio",
+        "slawitness_sla_downtime_seconds",
+        "slawitness_sla_error_budget_remaining_seconds",
     }
 )
 """The series slawitness serves, as documented; checked against the exporter when it exists."""
@@ -71,6 +75,9 @@ REQUIRED_ALERTS = frozenset(
         "SlawitnessStoreErrors",
         "SlawitnessChainStalled",
         "SlaCertificateExpiringSoon",
+        "SlaErrorBudgetBurnFast",
+        "SlaErrorBudgetBurnSlow",
+        "SlaErrorBudgetExhausted",
     }
 )
 
