@@ -302,13 +302,21 @@ def _csv_set(value: str, allowed: set[str], option: str) -> set[str]:
     return chosen
 
 
-period_options = [
+report_scope_options = [
+    config_option,
+    multi_store_option,
+    click.option("--target", required=True, help="The target whose SLA is reported."),
     click.option(
         "--period", default=None, help="A calendar month in the SLA's time zone: YYYY-MM."
     ),
     click.option("--from", "start", default=None, help="Start of a custom span (ISO 8601)."),
     click.option("--to", "end", default=None, help="End of a custom span, exclusive (ISO 8601)."),
 ]
+"""What `report` and `bundle` both need: which evidence, which target, which period."""
+
+lang_option = click.option(
+    "--lang", "langs", default="en,zh", show_default=True, help="Comma-separated: en, zh."
+)
 
 
 def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
@@ -321,10 +329,7 @@ def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
 
 
 @cli.command()
-@config_option
-@multi_store_option
-@click.option("--target", required=True, help="The target whose SLA is reported.")
-@_with(period_options)
+@_with(report_scope_options)
 @click.option(
     "--out",
     "out_dir",
@@ -339,9 +344,7 @@ def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
     show_default=True,
     help="Comma-separated: json, html, pdf, csv, letter.",
 )
-@click.option(
-    "--lang", "langs", default="en,zh", show_default=True, help="Comma-separated: en, zh."
-)
+@lang_option
 @click.option(
     "--prometheus",
     default=None,
@@ -401,10 +404,7 @@ def _print_outcome(summary: dict[str, Any], where: Path) -> None:
 
 
 @cli.command()
-@config_option
-@multi_store_option
-@click.option("--target", required=True, help="The target whose SLA is reported.")
-@_with(period_options)
+@_with(report_scope_options)
 @click.option(
     "--out",
     "zip_path",
@@ -412,9 +412,7 @@ def _print_outcome(summary: dict[str, Any], where: Path) -> None:
     default=None,
     help="The zip to write (default: bundle-TARGET-PERIOD.zip).",
 )
-@click.option(
-    "--lang", "langs", default="en,zh", show_default=True, help="Comma-separated: en, zh."
-)
+@lang_option
 def bundle(
     config_path: Path,
     store_paths: tuple[Path, ...],

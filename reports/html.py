@@ -90,14 +90,16 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def environment() -> jinja2.Environment:
-    """The Jinja environment for HTML: autoescape on, undefined names are errors."""
+def template_environment(*, autoescape: bool, **options: Any) -> jinja2.Environment:
+    """Jinja over the report templates with the formatting filters every output shares;
+    undefined names are errors, so a missing figure never renders as blank."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
+        autoescape=autoescape,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        **options,
     )
     env.filters.update(
         utc=format_utc,
@@ -108,6 +110,11 @@ def environment() -> jinja2.Environment:
         errors=format_errors,
     )
     return env
+
+
+def environment() -> jinja2.Environment:
+    """The Jinja environment for HTML: autoescape on."""
+    return template_environment(autoescape=True)
 
 
 def render_html(

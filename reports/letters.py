@@ -14,15 +14,7 @@ from typing import Any
 
 import jinja2
 
-from reports.html import (
-    TEMPLATES,
-    TEXT,
-    format_duration,
-    format_errors,
-    format_local,
-    format_percent,
-    format_utc,
-)
+from reports.html import TEXT, template_environment
 
 LETTER_LANGS: tuple[str, ...] = ("en", "zh")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
@@ -36,22 +28,8 @@ def escape_markdown(value: Any) -> str:
 
 def letter_environment() -> jinja2.Environment:
     """Jinja for Markdown: no HTML autoescape (the `md` filter escapes), strict names."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(
-        md=escape_markdown,
-        utc=format_utc,
-        local=format_local,
-        pct=format_percent,
-        duration=format_duration,
-        errors=format_errors,
-    )
+    env = template_environment(autoescape=False, keep_trailing_newline=True)
+    env.filters["md"] = escape_markdown
     return env
 
 
