@@ -95,14 +95,34 @@ def parse_payload(payload: bytes) -> dict[str, object]:
     conforming writer, so verification treats it as a break as well.
     """
     try:
-        record = json.loads(payload.decode("utf-8"))
+        record = json.loads(
+            payload.decode("utf-8"), parse_float=_no_float, parse_constant=_no_float
+        )
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"payload is not UTF-8 JSON ({exc})") from exc
+    except _FloatFound:
+        raise ValueError("payload is not in canonical form (it holds a float)") from None
     if not isinstance(record, dict):
         raise ValueError("payload is not a JSON object")
-    if canonical_payload(record) != payload or "seq" in record:
+    # json.loads yields only dict/list/str/int/bool/None here (floats were refused), so
+    # json.dumps in C gives the canonical bytes without the slower _clean walk.
+    try:
+        again = json.dumps(
+            record, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("payload is not in canonical form (lone surrogate)") from None
+    if again != payload or "seq" in record:
         raise ValueError("payload is not in canonical form")
     return record
+
+
+class _FloatFound(Exception):
+    """A float or NaN in a stored payload: canonical payloads never hold one."""
+
+
+def _no_float(text: str) -> object:
+    raise _FloatFound(text)
 
 
 def link_problem(

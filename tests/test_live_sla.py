@@ -31,7 +31,9 @@ def recent(tmp_path: Path) -> tuple[Path, str]:
     outage = max(now - timedelta(hours=1), start + timedelta(minutes=5))
     (tmp_path / "slawitness.yml").write_text(yaml.safe_dump(CONFIG))
     write_month(
-        tmp_path / "evidence.db", vantage="office", start=_iso(start),
+        tmp_path / "evidence.db",
+        vantage="office",
+        start=_iso(start),
         end=_iso(now + timedelta(minutes=1)),
         hosts=[("vps1", "ping", "icmp", "target"), ("resolver", "ping", "icmp", "control")],
         down={"vps1": [(_iso(outage), _iso(outage + timedelta(minutes=12)))]},
@@ -45,8 +47,19 @@ def test_live_figures_equal_the_report_of_the_month(recent: tuple[Path, str]) ->
     live = LiveSla(config, [config.store])
     live.refresh()
     [gauge] = live.gauges()
-    done = slawitness("report", "--target", "vps1", "--period", month, "--format", "json",
-                      "--out", str(folder / "r"), cwd=folder, timeout=300)
+    done = slawitness(
+        "report",
+        "--target",
+        "vps1",
+        "--period",
+        month,
+        "--format",
+        "json",
+        "--out",
+        str(folder / "r"),
+        cwd=folder,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads((folder / "r" / "summary.json").read_text())
     assert summary["downtime_seconds"] == 720 == gauge.downtime_seconds
