@@ -137,8 +137,7 @@ def load_store_samples(
         with _open_readonly(path) as store:
             stores.append({"path": str(path), **_verification(store, verify)})
             window = (since_ns, until_ns)
-            probes = _by_host(store, hosts, ["probe"], window)
-            _append_samples(columns, probes, intervals)
+            _append_samples(columns, _probe_fields(store, hosts, window), intervals)
             note_hosts = None if target is None else [target]
             notes += (r.record for r in _by_host(store, note_hosts, ["note"], window))
             events += (r.record for r in _by_host(store, None, ["collector"], window))
@@ -217,35 +216,55 @@ def _by_host(
         raise SourceError(f"cannot read evidence store: {exc}") from exc
 
 
+_FIELDS = ("ts_ns", "vantage", "target", "probe", "kind", "role", "ok", "latency_ns",
+           "loss_ppm", "error", "origin")  # fmt: skip
+
+
+def _probe_fields(
+    store: EvidenceStore, hosts: list[str] | None, window: tuple[int, int]
+) -> Iterator[tuple[Any, ...]]:
+    """(seq, *_FIELDS) of the probe records in the window, of `hosts` only when given.
+
+    SQLite takes the payloads apart (json_extract): decoding a year of records in Python
+    would cost several times as long and as much memory.
+    """
+    since_ns, until_ns = window
+    try:
+        for host in [None] if hosts is None else dict.fromkeys(hosts):
+            yield from store.fields(
+                _FIELDS, since_ns=since_ns, until_ns=until_ns, target=host, types=["probe"]
+            )
+    except StoreError as exc:
+        raise SourceError(f"cannot read evidence store: {exc}") from exc
+
+
 def _append_samples(
     columns: dict[str, list[Any]],
-    rows: Iterable[StoredRecord],
+    rows: Iterable[tuple[Any, ...]],
     intervals: dict[tuple[str, str], int],
 ) -> None:
-    """Add each probe record's fields to the column lists.
-
-    The hot loop of a year-long report, kept flat: plain appends of untracked scalars
-    (no per-record tuples or dicts for the garbage collector to walk).
-    """
-    ts, vantage, target, probe = (columns[n] for n in ("ts_ns", "vantage", "target", "probe"))
-    kind, role, ok, latency = (columns[n] for n in ("kind", "role", "ok", "latency_ns"))
-    loss, error, interval = (columns[n] for n in ("loss_ppm", "error", "interval_ns"))
-    origin, seqs = columns["origin"], columns["seq"]
-    for seq, _, record in rows:
-        host, name = record["target"], record["probe"]
-        ts.append(record["ts_ns"])
-        vantage.append(record["vantage"])
-        target.append(host)
-        probe.append(name)
-        kind.append(record["kind"])
-        role.append(record.get("role", "target"))
-        ok.append(record["ok"])
-        latency.append(record.get("latency_ns"))  # None becomes NaN in the float64 column
-        loss.append(record.get("loss_ppm"))
-        error.append(record.get("error"))
-        interval.append(intervals.get((host, name), -1))  # type: ignore[arg-type]
-        origin.append(record.get("origin", "native"))
-        seqs.append(seq)
+    """Add each probe record's fields (from `_probe_fields`) to the column lists."""
+    rows = list(rows)
+    if not rows:
+        return
+    seqs, ts, vantage, target, probe, kind, role, ok, latency, loss, error, origin = zip(
+        *rows, strict=True
+    )
+    columns["seq"].extend(seqs)
+    columns["ts_ns"].extend(ts)
+    columns["vantage"].extend(vantage)
+    columns["target"].extend(target)
+    columns["probe"].extend(probe)
+    columns["kind"].extend(kind)
+    columns["role"].extend(r if r is not None else "target" for r in role)
+    columns["ok"].extend(bool(v) for v in ok)
+    columns["latency_ns"].extend(latency)  # None becomes NaN in the float64 column
+    columns["loss_ppm"].extend(loss)
+    columns["error"].extend(error)
+    columns["origin"].extend(o if o is not None else "native" for o in origin)
+    columns["interval_ns"].extend(
+        intervals.get((h, n), -1) for h, n in zip(target, probe, strict=True)
+    )
 
 
 def _dedupe(samples: pd.DataFrame) -> pd.DataFrame:

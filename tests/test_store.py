@@ -388,3 +388,13 @@ def test_eight_first_openers_of_a_missing_store_make_one_store(tmp_path: Path) -
         with EvidenceStore.open(path, readonly=True) as store:
             report = store.verify()
         assert report.ok and report.count == 8
+
+
+def test_fields_are_extracted_by_sqlite_in_seq_order(fresh_store: EvidenceStore) -> None:
+    fresh_store.append([make_record(i) for i in range(6)])
+    fresh_store.append([make_record(9, target="vps2"), make_record(10, type="note")])
+    rows = list(fresh_store.fields(["ok", "latency_ns", "missing"], target="vps1", types=["probe"]))
+    assert rows == [(i + 1, int(i % 3 != 0), 1_000_000 + i, None) for i in range(6)]
+    assert [r[0] for r in fresh_store.fields(["ts_ns"], types=["probe"])] == [*range(1, 7), 7]
+    with pytest.raises(ValueError, match="not a payload field name"):
+        list(fresh_store.fields(["ok') OR 1 --"]))
