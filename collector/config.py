@@ -118,6 +118,12 @@ class Config(_Strict):
         """Targets then controls: everything a round probes."""
         return [*self.targets, *self.controls]
 
+    def intervals(self) -> dict[tuple[str, str], float]:
+        """(host, probe) -> the probe's interval in seconds, targets and controls alike."""
+        return {
+            (host.name, spec.name): spec.interval for host in self.hosts() for spec in host.probes
+        }
+
     def secrets(self) -> list[Secret]:
         """Every secret in the config, so text can be scrubbed before it becomes evidence."""
         found: list[Secret] = []

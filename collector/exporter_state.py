@@ -32,13 +32,6 @@ _SCAN_PER_TARGET = 2000
 """Newest records of a target read at start-up to find each probe's latest attempt."""
 
 
-def configured_intervals(config: Config) -> dict[tuple[str, str], float]:
-    """(target, probe) -> interval, for every probe in the config."""
-    return {
-        (host.name, spec.name): spec.interval for host in config.hosts() for spec in host.probes
-    }
-
-
 class LiveState:
     """The daemon's view, updated as attempts finish and batches land; safe across threads."""
 
@@ -46,7 +39,7 @@ class LiveState:
         self._lock = threading.Lock()
         self._sla = sla
         self._vantage = config.vantage
-        self._intervals = configured_intervals(config)
+        self._intervals = config.intervals()
         self._latest: dict[tuple[str, str], Mapping[str, object]] = {}
         self._counts: Counter[CountKey] = Counter()
         self._store = store
@@ -98,7 +91,7 @@ class StoreFollower:
         self._sla = sla
         self._config = config
         self._store = store
-        self._intervals = configured_intervals(config)
+        self._intervals = config.intervals()
         self._max_interval = max(self._intervals.values(), default=60.0)
         self._latest: dict[tuple[str, str], Mapping[str, object]] = {}
         self._counts: Counter[CountKey] = Counter()
@@ -186,7 +179,7 @@ def round_snapshot(
     return Snapshot(
         vantage=config.vantage,
         samples=samples,
-        intervals=configured_intervals(config),
+        intervals=config.intervals(),
         counts=dict(counts),
         store=store,
         collector_up=True,

@@ -15,7 +15,7 @@ from typing import Any
 
 from collector.config import Config
 from collector.exporter import Snapshot
-from collector.exporter_state import LiveState, configured_intervals
+from collector.exporter_state import LiveState
 from collector.probes import ProbeEnv
 from collector.scheduler import Attempt, Job, attempt, jobs_for
 from collector.store import EvidenceStore
@@ -42,7 +42,7 @@ class ProbeOnDemand:
         self._jobs: dict[tuple[str, str], Job] = {
             (job.host.name, job.spec.name): job for job in jobs_for(config)
         }
-        self._intervals = configured_intervals(config)
+        self._intervals = config.intervals()
         self._secrets = config.secrets()
 
     def __call__(self, target: str, probe: str) -> Snapshot:

@@ -160,7 +160,7 @@ def make_bundle(
             records_sha256=records.chain_sha256,
             warn=warn,
         )
-        verify = [{k: v for k, v in store.items()} for store in outcome.summary.get("stores", [])]
+        verify = list(outcome.summary.get("stores", []))
         info = write_bundle(
             zip_path,
             report_dir=report_dir,

@@ -99,11 +99,7 @@ def empty_events() -> pd.DataFrame:
 
 def configured_intervals(config: Config) -> dict[tuple[str, str], int]:
     """(host, probe) -> the probe's configured interval in ns, targets and controls alike."""
-    return {
-        (host.name, probe.name): round(probe.interval * 1e9)
-        for host in config.hosts()
-        for probe in host.probes
-    }
+    return {key: round(seconds * 1e9) for key, seconds in config.intervals().items()}
 
 
 def load_store_samples(
