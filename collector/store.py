@@ -28,7 +28,7 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
@@ -38,6 +38,7 @@ import apsw
 
 from collector.chain import GENESIS, chain_hash, first_break, record_columns
 from collector.migrations import APPLICATION_ID, SCHEMA_VERSION, stored_version, upgrade
+from collector.payload_check import parse_payload_fast
 from collector.store_errors import (
     BUSY_TIMEOUT_MS,
     JOURNAL_SIZE_LIMIT,
@@ -335,15 +336,63 @@ class EvidenceStore:
     def verify(self) -> VerifyReport:
         """Recompute the chain from the stored bytes, streaming, in one read snapshot."""
         with self._boundary(), self._transaction("BEGIN"):
-            count, head_seq = self._row("SELECT count(*), max(seq) FROM records")
-            head_hash = self._scalar("SELECT hash FROM records WHERE seq = ?", (head_seq,))
-            bad = first_break(
-                self._conn.execute(
-                    "SELECT seq, ts_ns, type, target, payload, hash FROM records ORDER BY seq"
-                )
-            )
+            count, head_seq, head_hash = self.shape()
+            bad = self.check_range()
         bad_seq, problem = bad if bad else (None, None)
         return VerifyReport(bad is None, count, head_seq, head_hash, bad_seq, problem)
+
+    def shape(self) -> tuple[int, int | None, str | None]:
+        """(count, head seq, head hash) of the rows as stored, verified or not."""
+        with self._boundary():
+            count, head_seq = self._row("SELECT count(*), max(seq) FROM records")
+            head_hash = self._scalar("SELECT hash FROM records WHERE seq = ?", (head_seq,))
+        return count, head_seq, head_hash
+
+    def check_range(
+        self,
+        first_seq: int | None = None,
+        end_seq: int | None = None,
+        on_record: Callable[[int, dict[str, object]], None] | None = None,
+    ) -> tuple[int, str] | None:
+        """The chain check of the rows with first_seq <= seq < end_seq (None: unbounded).
+
+        A range starts from the stored hash of the row before it, so a store checked in
+        consecutive ranges, in any order or in parallel processes, has the first break the
+        whole-store check finds: the first range's, since every earlier range verified.
+        `on_record` sees each verified record (see `collector.chain.first_break`).
+        """
+        prev_hash, expected_seq = GENESIS, 1
+        where, params = "1", list[object]()
+        with self._boundary():
+            if first_seq is not None:
+                where, params = "seq >= ?", [first_seq]
+                before = self._row(
+                    "SELECT seq, hash FROM records WHERE seq < ? ORDER BY seq DESC LIMIT 1",
+                    (first_seq,),
+                )
+                if before is not None:
+                    try:
+                        prev_hash = bytes.fromhex(before[1])
+                    except (TypeError, ValueError):
+                        prev_hash = b""
+                    if len(prev_hash) != 32:  # the range before names this row itself
+                        return before[0], f"seq {before[0]}: malformed hash"
+                    expected_seq = before[0] + 1
+            if end_seq is not None:
+                where += " AND seq < ?"
+                params.append(end_seq)
+            rows = self._conn.execute(
+                "SELECT seq, ts_ns, type, target, payload, hash FROM records"
+                f" WHERE {where} ORDER BY seq",
+                params,
+            )
+            return first_break(
+                rows,
+                prev_hash=prev_hash,
+                expected_seq=expected_seq,
+                parse=parse_payload_fast,
+                on_record=on_record,
+            )
 
     def close(self) -> None:
         """Close the connection (idempotent); later calls raise StoreError."""

@@ -23,8 +23,8 @@ import httpx
 
 from collector.config import Config, Control, Target
 from collector.export import iso_from_ns
+from reports.sample_columns import SampleColumns
 from reports.sources import (
-    SAMPLE_COLUMNS,
     SourceData,
     SourceError,
     empty_events,
@@ -72,7 +72,7 @@ def load_prometheus_samples(
             f"no probe of target {target!r} names its Prometheus series"
             " (add prometheus: 'probe_success{...}' to a probe)"
         )
-    columns: dict[str, list[Any]] = {name: [] for name in SAMPLE_COLUMNS}
+    parts: list[SampleColumns] = []
     own = client if client is not None else httpx.Client(timeout=REQUEST_TIMEOUT_S)
     try:
         for owner, probe in selected:
@@ -80,12 +80,12 @@ def load_prometheus_samples(
             step_ns = round(probe.interval * 1e9)
             points = fetch_series(own, url, probe.prometheus, since_ns, until_ns, step_ns)
             _check_reach(url, probe.prometheus, points, require_from_ns or since_ns, step_ns)
-            _append(columns, points, owner, probe.name, probe.kind, step_ns, config.vantage)
+            parts.append(_part(points, owner, probe.name, probe.kind, step_ns, config.vantage))
     finally:
         if client is None:
             own.close()
     return SourceData(
-        samples=sample_frame(columns),
+        samples=sample_frame(parts),
         notes=empty_notes(),
         events=empty_events(),
         caveats=[LOOKBACK_CAVEAT],
@@ -179,32 +179,17 @@ def _check_reach(url: str, selector: str, points: list[Point], from_ns: int, ste
         )
 
 
-def _append(
-    columns: dict[str, list[Any]],
-    points: list[Point],
-    owner: Target | Control,
-    probe: str,
-    kind: str,
-    step_ns: int,
-    vantage: str,
-) -> None:
-    n = len(points)
-    columns["ts_ns"] += (p[0] for p in points)
-    columns["ok"] += (p[1] for p in points)
-    columns["vantage"] += (p[2] or vantage for p in points)
-    for name, value in (
-        ("target", owner.name),
-        ("probe", probe),
-        ("kind", kind),
-        ("role", owner.role),
-        ("latency_ns", float("nan")),
-        ("loss_ppm", float("nan")),
-        ("error", None),
-        ("interval_ns", step_ns),
-        ("origin", "prometheus"),
-        ("seq", -1),
-    ):
-        columns[name] += [value] * n
+def _part(
+    points: list[Point], owner: Target | Control, probe: str, kind: str, step_ns: int, vantage: str
+) -> SampleColumns:
+    """One series' points as samples: no seq, latency, loss or error class in Prometheus."""
+    part = SampleColumns({(owner.name, probe): step_ns})
+    for ts_ns, ok, seen_by in points:
+        part.add(
+            -1, ts_ns, seen_by or vantage, owner.name, probe, kind, owner.role, ok,
+            None, None, None, "prometheus",
+        )  # fmt: skip
+    return part
 
 
 def _seconds(ns: int) -> str:

@@ -7,15 +7,16 @@ This module builds it from stores — one per vantage, merged — and says what 
 chain verification found, so a report never rests on a store it did not check.
 `reports.prometheus_source` builds the same frame from a Prometheus server.
 
-A year of one-minute probes is about 1.6 M records, so records are streamed from SQLite
-into plain column lists and the frame is built once at the end, never row by row.
+A year of one-minute probes is about 1.6 M records, so samples are collected as typed
+arrays (`reports.sample_columns`) in the same pass that verifies the chain
+(`reports.store_scan`), and the frame is built once at the end, never row by row.
 Every failure leaves as `SourceError`, one line, naming what was missing or unreadable.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ from collector.config import Config
 from collector.export import iso_from_ns
 from collector.store import EvidenceStore, StoredRecord
 from collector.store_errors import StoreError
+from reports.sample_columns import FIELDS, NUMBER_COLUMNS, STRING_COLUMNS, SampleColumns
+from reports.store_scan import SampleFilter, scan_store
 
 SAMPLE_COLUMNS = (
     "ts_ns", "vantage", "target", "probe", "kind", "role", "ok", "latency_ns", "loss_ppm",
@@ -65,26 +68,47 @@ class SourceData:
     caveats: list[str] = field(default_factory=list)
 
 
-def sample_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
-    """The samples contract's frame from column lists, dtypes fixed, sorted by ts_ns.
+def sample_frame(parts: Sequence[SampleColumns]) -> pd.DataFrame:
+    """The samples contract's frame from collected parts, dtypes fixed, sorted by ts_ns.
 
     `error` stays `object` (str or None): pandas' default string dtype would turn None
     into NaN, which the engine would count as an error class.
     """
+    numbers = {
+        name: np.concatenate(
+            [np.frombuffer(part.numbers[name], dtype=code) for part in parts] or [np.zeros(0, code)]
+        )
+        for name, code in NUMBER_COLUMNS.items()
+    }
+    strings = {name: _decoded(parts, name) for name in STRING_COLUMNS}
     frame = pd.DataFrame(
         {
-            "ts_ns": np.asarray(columns["ts_ns"], dtype=np.int64),
-            **{name: pd.Series(columns[name], dtype=str) for name in SAMPLE_COLUMNS[1:6]},
-            "ok": np.asarray(columns["ok"], dtype=bool),
-            "latency_ns": np.asarray(columns["latency_ns"], dtype=np.float64),  # None -> NaN
-            "loss_ppm": np.asarray(columns["loss_ppm"], dtype=np.float64),
-            "error": pd.Series(columns["error"], dtype=object),
-            "interval_ns": np.asarray(columns["interval_ns"], dtype=np.int64),
-            "origin": pd.Series(columns["origin"], dtype=str),
-            "seq": np.asarray(columns["seq"], dtype=np.int64),
+            "ts_ns": numbers["ts_ns"],
+            **{name: pd.Series(strings[name], dtype=str) for name in SAMPLE_COLUMNS[1:6]},
+            "ok": numbers["ok"].astype(bool),
+            "latency_ns": numbers["latency_ns"],
+            "loss_ppm": numbers["loss_ppm"],
+            "error": pd.Series(strings["error"], dtype=object),
+            "interval_ns": numbers["interval_ns"],
+            "origin": pd.Series(strings["origin"], dtype=str),
+            "seq": numbers["seq"],
         }
     )
     return frame.sort_values("ts_ns", kind="stable", ignore_index=True)
+
+
+def _decoded(parts: Sequence[SampleColumns], name: str) -> np.ndarray:
+    """One string column of all parts as an object array sharing one object per value."""
+    values: dict[Any, int] = {}
+    pieces = []
+    for part in parts:
+        known = part.values[name]
+        remap = np.array([values.setdefault(v, len(values)) for v in known], dtype=np.int64)
+        codes = np.frombuffer(part.codes[name], dtype=np.dtype(part.codes[name].typecode))
+        pieces.append(remap[codes] if len(known) else codes.astype(np.int64))
+    table = np.empty(len(values), dtype=object)
+    table[:] = list(values)
+    return table[np.concatenate(pieces)] if pieces else np.empty(0, dtype=object)
 
 
 def empty_notes() -> pd.DataFrame:
@@ -117,28 +141,33 @@ def load_store_samples(
     the store's (target, ts_ns) index), and SourceError is raised when the target has none
     in the window; without it, every host's. A record found in two stores (same vantage,
     ts_ns, target and probe: a store copied next to itself) is counted once.
-    `verify=False` skips the chain check (about 20 s per million records) for callers that
+    `verify=False` skips the chain check (about 6 s of CPU per million records) for callers that
     refresh often, such as the exporter; each store's entry then has `ok` None.
     """
     if not paths:
         raise SourceError("no evidence store given")
-    hosts = None if target is None else [target, *(c.name for c in config.controls)]
-    columns: dict[str, list[Any]] = {name: [] for name in SAMPLE_COLUMNS}
+    hosts = (
+        None
+        if target is None
+        else tuple(dict.fromkeys([target, *(c.name for c in config.controls)]))
+    )
+    wanted = SampleFilter(since_ns, until_ns, hosts, configured_intervals(config))
+    parts: list[SampleColumns] = []
     notes: list[dict[str, object]] = []
     events: list[dict[str, object]] = []
     imports: dict[str, str] = {}
     stores: list[dict[str, Any]] = []
-    intervals = configured_intervals(config)
     for path in paths:
         with _open_readonly(path) as store:
-            stores.append({"path": str(path), **_verification(store, verify)})
+            verification, store_parts = _verified_samples(store, wanted, verify)
+            stores.append({"path": str(path), **verification})
+            parts += store_parts
             window = (since_ns, until_ns)
-            _append_samples(columns, _probe_fields(store, hosts, window), intervals)
             note_hosts = None if target is None else [target]
             notes += (r.record for r in _by_host(store, note_hosts, ["note"], window))
             events += (r.record for r in _by_host(store, None, ["collector"], window))
             imports.update(_import_names(store))
-    samples = sample_frame(columns)
+    samples = sample_frame(parts)
     if len(paths) > 1:
         samples = _dedupe(samples)
     if target is not None and not (samples["target"] == target).any():
@@ -174,30 +203,52 @@ def _open_readonly(path: Path) -> Iterator[EvidenceStore]:
         store.close()
 
 
-def _verification(store: EvidenceStore, verify: bool) -> dict[str, Any]:
-    """The store's chain check for summary.json, or its head only when not verifying."""
+def _verified_samples(
+    store: EvidenceStore, wanted: SampleFilter, verify: bool
+) -> tuple[dict[str, Any], list[SampleColumns]]:
+    """The store's chain check for summary.json and the samples `wanted` selects.
+
+    Verifying reads every record anyway, so it collects the samples in the same pass. A
+    store that does not verify still has its samples read (the report shows them beside
+    the failed check); without verifying, SQLite extracts only the needed fields.
+    """
     try:
-        if not verify:
-            head = store.head()
-            return {
+        if verify:
+            scan = scan_store(store, wanted)
+            verification = {
+                "ok": scan.first_break is None,
+                "count": scan.count,
+                "head_seq": scan.head_seq,
+                "head_hash": scan.head_hash,
+                "first_bad_seq": scan.first_break and scan.first_break[0],
+                "problem": scan.first_break and scan.first_break[1],
+            }
+            if scan.first_break is None:
+                return verification, scan.parts
+        else:
+            count, head_seq, head_hash = store.shape()
+            verification = {
                 "ok": None,
-                "count": store.count(),
-                "head_seq": head and head.seq,
-                "head_hash": head and head.hash,
+                "count": count,
+                "head_seq": head_seq,
+                "head_hash": head_hash,
                 "first_bad_seq": None,
                 "problem": "not verified",
             }
-        report = store.verify()
+        part = SampleColumns(wanted.intervals)
+        for host in [None] if wanted.hosts is None else wanted.hosts:
+            part.add_rows(
+                store.fields(
+                    FIELDS,
+                    since_ns=wanted.since_ns,
+                    until_ns=wanted.until_ns,
+                    target=host,
+                    types=["probe"],
+                )
+            )
     except StoreError as exc:
-        raise SourceError(f"cannot verify evidence store: {exc}") from exc
-    return {
-        "ok": report.ok,
-        "count": report.count,
-        "head_seq": report.head_seq,
-        "head_hash": report.head_hash,
-        "first_bad_seq": report.first_bad_seq,
-        "problem": report.problem,
-    }
+        raise SourceError(f"cannot read evidence store: {exc}") from exc
+    return verification, [part]
 
 
 def _by_host(
@@ -210,57 +261,6 @@ def _by_host(
             yield from store.records(since_ns=since_ns, until_ns=until_ns, target=host, types=types)
     except StoreError as exc:
         raise SourceError(f"cannot read evidence store: {exc}") from exc
-
-
-_FIELDS = ("ts_ns", "vantage", "target", "probe", "kind", "role", "ok", "latency_ns",
-           "loss_ppm", "error", "origin")  # fmt: skip
-
-
-def _probe_fields(
-    store: EvidenceStore, hosts: list[str] | None, window: tuple[int, int]
-) -> Iterator[tuple[Any, ...]]:
-    """(seq, *_FIELDS) of the probe records in the window, of `hosts` only when given.
-
-    SQLite takes the payloads apart (json_extract): decoding a year of records in Python
-    would cost several times as long and as much memory.
-    """
-    since_ns, until_ns = window
-    try:
-        for host in [None] if hosts is None else dict.fromkeys(hosts):
-            yield from store.fields(
-                _FIELDS, since_ns=since_ns, until_ns=until_ns, target=host, types=["probe"]
-            )
-    except StoreError as exc:
-        raise SourceError(f"cannot read evidence store: {exc}") from exc
-
-
-def _append_samples(
-    columns: dict[str, list[Any]],
-    rows: Iterable[tuple[Any, ...]],
-    intervals: dict[tuple[str, str], int],
-) -> None:
-    """Add each probe record's fields (from `_probe_fields`) to the column lists."""
-    rows = list(rows)
-    if not rows:
-        return
-    seqs, ts, vantage, target, probe, kind, role, ok, latency, loss, error, origin = zip(
-        *rows, strict=True
-    )
-    columns["seq"].extend(seqs)
-    columns["ts_ns"].extend(ts)
-    columns["vantage"].extend(vantage)
-    columns["target"].extend(target)
-    columns["probe"].extend(probe)
-    columns["kind"].extend(kind)
-    columns["role"].extend(r if r is not None else "target" for r in role)
-    columns["ok"].extend(bool(v) for v in ok)
-    columns["latency_ns"].extend(latency)  # None becomes NaN in the float64 column
-    columns["loss_ppm"].extend(loss)
-    columns["error"].extend(error)
-    columns["origin"].extend(o if o is not None else "native" for o in origin)
-    columns["interval_ns"].extend(
-        intervals.get((h, n), -1) for h, n in zip(target, probe, strict=True)
-    )
 
 
 def _dedupe(samples: pd.DataFrame) -> pd.DataFrame:
