@@ -232,8 +232,9 @@ def latency_series(samples: pd.DataFrame, target: str) -> dict[str, pd.DataFrame
     rows = samples[
         (samples["role"] == "target") & samples["ok"].astype(bool) & samples["latency_ns"].notna()
     ]
-    if target in set(rows["target"]):
-        rows = rows[rows["target"] == target]
+    mine = rows["target"] == target
+    if mine.any():
+        rows = rows[mine]
     several = rows["vantage"].nunique() > 1
     series: dict[str, pd.DataFrame] = {}
     for (probe, vantage), group in rows.groupby(["probe", "vantage"], sort=True):

@@ -21,12 +21,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from reports.charts import render_charts
 from reports.html import render_html
 from reports.letters import render_letter
+from reports.samples_csv import write_samples_csv
 
 FORMATS: frozenset[str] = frozenset({"json", "html", "pdf", "csv", "letter"})
 LANGS: frozenset[str] = frozenset({"en", "zh"})
@@ -40,20 +40,6 @@ INCIDENT_COLUMNS: tuple[str, ...] = (
     "probes",
     "errors",
     "vantages",
-)
-SAMPLE_COLUMNS: tuple[str, ...] = (
-    "ts",
-    "vantage",
-    "target",
-    "probe",
-    "kind",
-    "role",
-    "ok",
-    "latency_s",
-    "loss",
-    "error",
-    "origin",
-    "seq",
 )
 
 
@@ -148,29 +134,6 @@ def write_incidents_csv(summary: Mapping[str, Any], path: Path) -> None:
                     ";".join(incident.get("vantages") or []),
                 ]
             )
-
-
-def samples_export(samples: pd.DataFrame) -> pd.DataFrame:
-    """The samples as users read them: ISO `ts`, `latency_s` in seconds, `loss` as a ratio."""
-    ts = np.datetime_as_string(
-        samples["ts_ns"].to_numpy(dtype=np.int64).astype("datetime64[ns]"), unit="ms"
-    )
-    frame = pd.DataFrame(
-        {
-            "ts": pd.Series(ts, index=samples.index).astype(str) + "Z",
-            "latency_s": samples["latency_ns"].astype("float64") / 1e9,
-            "loss": samples["loss_ppm"].astype("float64") / 1e6,
-        }
-    )
-    for column in ("vantage", "target", "probe", "kind", "role", "ok", "error", "origin", "seq"):
-        frame[column] = samples[column]
-    frame["ok"] = frame["ok"].map({True: "true", False: "false"})
-    return frame.loc[:, list(SAMPLE_COLUMNS)]
-
-
-def write_samples_csv(samples: pd.DataFrame, path: Path) -> None:
-    """samples.csv: one row per probe attempt, in time order."""
-    samples_export(samples).to_csv(path, index=False, float_format="%.6f", lineterminator="\n")
 
 
 def _write(path: Path, data: bytes) -> Path:

@@ -80,35 +80,51 @@ def sample_frame(parts: Sequence[SampleColumns]) -> pd.DataFrame:
         )
         for name, code in NUMBER_COLUMNS.items()
     }
-    strings = {name: _decoded(parts, name) for name in STRING_COLUMNS}
+    strings = {name: _merged_codes(parts, name) for name in STRING_COLUMNS}
+    error_codes, error_values = strings.pop("error")
     frame = pd.DataFrame(
         {
             "ts_ns": numbers["ts_ns"],
-            **{name: pd.Series(strings[name], dtype=str) for name in SAMPLE_COLUMNS[1:6]},
+            **{name: _categorical(*strings[name]) for name in SAMPLE_COLUMNS[1:6]},
             "ok": numbers["ok"].astype(bool),
             "latency_ns": numbers["latency_ns"],
             "loss_ppm": numbers["loss_ppm"],
-            "error": pd.Series(strings["error"], dtype=object),
+            "error": pd.Series(_as_objects(error_values)[error_codes], dtype=object),
             "interval_ns": numbers["interval_ns"],
-            "origin": pd.Series(strings["origin"], dtype=str),
+            "origin": _categorical(*strings["origin"]),
             "seq": numbers["seq"],
         }
     )
     return frame.sort_values("ts_ns", kind="stable", ignore_index=True)
 
 
-def _decoded(parts: Sequence[SampleColumns], name: str) -> np.ndarray:
-    """One string column of all parts as an object array sharing one object per value."""
+def _merged_codes(parts: Sequence[SampleColumns], name: str) -> tuple[np.ndarray, list[Any]]:
+    """One string column of all parts as codes into one list of its distinct values."""
     values: dict[Any, int] = {}
-    pieces = []
+    pieces = [np.zeros(0, dtype=np.int64)]
     for part in parts:
-        known = part.values[name]
-        remap = np.array([values.setdefault(v, len(values)) for v in known], dtype=np.int64)
+        remap = np.array([values.setdefault(v, len(values)) for v in part.values[name]])
         codes = np.frombuffer(part.codes[name], dtype=np.dtype(part.codes[name].typecode))
-        pieces.append(remap[codes] if len(known) else codes.astype(np.int64))
+        pieces.append(remap[codes] if len(remap) else codes.astype(np.int64))
+    return np.concatenate(pieces), list(values)
+
+
+def _as_objects(values: list[Any]) -> np.ndarray:
     table = np.empty(len(values), dtype=object)
-    table[:] = list(values)
-    return table[np.concatenate(pieces)] if pieces else np.empty(0, dtype=object)
+    table[:] = values
+    return table
+
+
+def _categorical(codes: np.ndarray, values: list[Any]) -> pd.Categorical:
+    """Codes and values as a Categorical of strings, None as missing.
+
+    The engine groups and compares these columns millions of times over a handful of
+    distinct values: as categories that costs a pass over small integers, not strings.
+    """
+    strings = [str(v) for v in values if v is not None]
+    position = {v: i for i, v in enumerate(dict.fromkeys(strings))}
+    remap = np.array([-1 if v is None else position[str(v)] for v in values] + [-1])
+    return pd.Categorical.from_codes(remap[codes], categories=list(position))
 
 
 def empty_notes() -> pd.DataFrame:

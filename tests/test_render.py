@@ -16,13 +16,8 @@ import pandas as pd
 import pytest
 
 from reports.html import format_duration, format_local, format_percent, render_html
-from reports.render import (
-    SAMPLE_COLUMNS,
-    RenderError,
-    samples_export,
-    summary_json_bytes,
-    write_report,
-)
+from reports.render import RenderError, summary_json_bytes, write_report
+from reports.samples_csv import CSV_COLUMNS
 from tests.report_fixtures import make_daily, make_samples, make_summary, make_timeline
 from tests.rig import rig_unavailable
 
@@ -213,19 +208,13 @@ def test_incidents_csv_has_one_row_per_incident(report_dir: Path) -> None:
 def test_samples_csv_uses_iso_seconds_and_ratios(report_dir: Path, samples: pd.DataFrame) -> None:
     frame = pd.read_csv(report_dir / "samples.csv", dtype={"error": "string"})
     assert len(frame) == len(samples)
-    assert list(frame.columns) == list(SAMPLE_COLUMNS)
-    assert {"ts", "latency_s", "loss"} <= set(SAMPLE_COLUMNS)
+    assert list(frame.columns) == list(CSV_COLUMNS)
+    assert {"ts", "latency_s", "loss"} <= set(CSV_COLUMNS)
     assert frame["ts"].iloc[0] == "2026-10-01T00:00:00.000Z"
     ping = frame[(frame["probe"] == "ping") & ~frame["ok"]]
     assert (ping["loss"] == 1.0).all() and ping["latency_s"].isna().all()
     ok = frame[frame["ok"]]
     assert ok["latency_s"].between(0.001, 5).all()
-
-
-def test_samples_export_converts_units() -> None:
-    samples = make_samples(days=1).head(3)
-    export = samples_export(samples)
-    assert export["latency_s"].iloc[0] == pytest.approx(samples["latency_ns"].iloc[0] / 1e9)
 
 
 def test_summary_json_is_the_hashed_bytes(report_dir: Path) -> None:
