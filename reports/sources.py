@@ -27,10 +27,10 @@ import pandas as pd
 
 from collector.config import Config
 from collector.export import iso_from_ns
-from collector.store import EvidenceStore, StoredRecord
+from collector.store import EvidenceStore
 from collector.store_errors import StoreError
-from reports.sample_columns import FIELDS, NUMBER_COLUMNS, STRING_COLUMNS, SampleColumns
-from reports.store_scan import SampleFilter, scan_store
+from reports.sample_columns import NUMBER_COLUMNS, STRING_COLUMNS, SampleColumns
+from reports.store_scan import SampleFilter, read_store
 
 SAMPLE_COLUMNS = (
     "ts_ns", "vantage", "target", "probe", "kind", "role", "ok", "latency_ns", "loss_ppm",
@@ -167,7 +167,7 @@ def load_store_samples(
         if target is None
         else tuple(dict.fromkeys([target, *(c.name for c in config.controls)]))
     )
-    wanted = SampleFilter(since_ns, until_ns, hosts, configured_intervals(config))
+    wanted = SampleFilter(since_ns, until_ns, hosts, configured_intervals(config), target)
     parts: list[SampleColumns] = []
     notes: list[dict[str, object]] = []
     events: list[dict[str, object]] = []
@@ -175,14 +175,15 @@ def load_store_samples(
     stores: list[dict[str, Any]] = []
     for path in paths:
         with _open_readonly(path) as store:
-            verification, store_parts = _verified_samples(store, wanted, verify)
-            stores.append({"path": str(path), **verification})
-            parts += store_parts
-            window = (since_ns, until_ns)
-            note_hosts = None if target is None else [target]
-            notes += (r.record for r in _by_host(store, note_hosts, ["note"], window))
-            events += (r.record for r in _by_host(store, None, ["collector"], window))
-            imports.update(_import_names(store))
+            try:
+                read = read_store(store, wanted, verify=verify)
+            except StoreError as exc:
+                raise SourceError(f"cannot read evidence store: {exc}") from exc
+        stores.append({"path": str(path), **read.verification})
+        parts += read.parts
+        notes += read.notes
+        events += read.events
+        imports.update(read.imports)
     samples = sample_frame(parts)
     if len(paths) > 1:
         samples = _dedupe(samples)
@@ -219,66 +220,6 @@ def _open_readonly(path: Path) -> Iterator[EvidenceStore]:
         store.close()
 
 
-def _verified_samples(
-    store: EvidenceStore, wanted: SampleFilter, verify: bool
-) -> tuple[dict[str, Any], list[SampleColumns]]:
-    """The store's chain check for summary.json and the samples `wanted` selects.
-
-    Verifying reads every record anyway, so it collects the samples in the same pass. A
-    store that does not verify still has its samples read (the report shows them beside
-    the failed check); without verifying, SQLite extracts only the needed fields.
-    """
-    try:
-        if verify:
-            scan = scan_store(store, wanted)
-            verification = {
-                "ok": scan.first_break is None,
-                "count": scan.count,
-                "head_seq": scan.head_seq,
-                "head_hash": scan.head_hash,
-                "first_bad_seq": scan.first_break and scan.first_break[0],
-                "problem": scan.first_break and scan.first_break[1],
-            }
-            if scan.first_break is None:
-                return verification, scan.parts
-        else:
-            count, head_seq, head_hash = store.shape()
-            verification = {
-                "ok": None,
-                "count": count,
-                "head_seq": head_seq,
-                "head_hash": head_hash,
-                "first_bad_seq": None,
-                "problem": "not verified",
-            }
-        part = SampleColumns(wanted.intervals)
-        for host in [None] if wanted.hosts is None else wanted.hosts:
-            part.add_rows(
-                store.fields(
-                    FIELDS,
-                    since_ns=wanted.since_ns,
-                    until_ns=wanted.until_ns,
-                    target=host,
-                    types=["probe"],
-                )
-            )
-    except StoreError as exc:
-        raise SourceError(f"cannot read evidence store: {exc}") from exc
-    return verification, [part]
-
-
-def _by_host(
-    store: EvidenceStore, hosts: list[str] | None, types: list[str], window: tuple[int, int]
-) -> Iterator[StoredRecord]:
-    """Records of `types` in the window, of `hosts` only when given; StoreError wrapped."""
-    since_ns, until_ns = window
-    try:
-        for host in [None] if hosts is None else dict.fromkeys(hosts):
-            yield from store.records(since_ns=since_ns, until_ns=until_ns, target=host, types=types)
-    except StoreError as exc:
-        raise SourceError(f"cannot read evidence store: {exc}") from exc
-
-
 def _dedupe(samples: pd.DataFrame) -> pd.DataFrame:
     """One row per (vantage, ts_ns, target, probe): the first store's copy is kept."""
     duplicated = samples.duplicated(subset=_DEDUP_KEY, keep="first")
@@ -297,15 +238,6 @@ def _fill_unknown_intervals(samples: pd.DataFrame) -> None:
         gaps = gaps[gaps > 0]
         spacing = int(statistics.median(gaps.tolist())) if len(gaps) else FALLBACK_INTERVAL_NS
         samples.loc[group.index, "interval_ns"] = spacing
-
-
-def _import_names(store: EvidenceStore) -> dict[str, str]:
-    """file_sha256 -> file name, from the store's import records."""
-    try:
-        found = store.records(types=["import"])
-        return {str(r.record["file_sha256"]): str(r.record.get("file_name")) for r in found}
-    except StoreError as exc:
-        raise SourceError(f"cannot read evidence store: {exc}") from exc
 
 
 def _imported(samples: pd.DataFrame, names: dict[str, str]) -> list[dict[str, Any]]:
