@@ -22,7 +22,7 @@ from reports import store_scan
 from reports.sources import sample_frame
 from reports.store_scan import SampleFilter, read_store
 from tests.rig.stores import fill, raw_connection
-from tests.test_sources import HOUR, S, T0, sample
+from tests.test_sources import HOUR, T0, S, sample
 from tests.test_store_tamper import TAMPERS
 
 SIZE = 30
