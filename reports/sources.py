@@ -29,7 +29,7 @@ from collector.config import Config
 from collector.export import iso_from_ns
 from collector.store import EvidenceStore
 from collector.store_errors import StoreError
-from reports.sample_columns import NUMBER_COLUMNS, STRING_COLUMNS, SampleColumns
+from reports.sample_columns import ABSENT, NUMBER_COLUMNS, STRING_COLUMNS, SampleColumns
 from reports.store_scan import SampleFilter, read_store
 
 SAMPLE_COLUMNS = (
@@ -71,60 +71,68 @@ class SourceData:
 def sample_frame(parts: Sequence[SampleColumns]) -> pd.DataFrame:
     """The samples contract's frame from collected parts, dtypes fixed, sorted by ts_ns.
 
-    `error` stays `object` (str or None): pandas' default string dtype would turn None
-    into NaN, which the engine would count as an error class.
+    The string columns are categoricals (the engine groups and compares them millions of
+    times over a handful of distinct values); `error` stays `object`, str or None: as a
+    string or categorical column None would become NaN, which the engine would count as
+    an error class.
     """
-    numbers = {
-        name: np.concatenate(
-            [np.frombuffer(part.numbers[name], dtype=code) for part in parts] or [np.zeros(0, code)]
-        )
-        for name, code in NUMBER_COLUMNS.items()
-    }
-    strings = {name: _merged_codes(parts, name) for name in STRING_COLUMNS}
-    error_codes, error_values = strings.pop("error")
+    width = len(NUMBER_COLUMNS)
+    blocks, codes = [np.zeros((0, width), dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    combos: dict[tuple[Any, ...], int] = {}
+    for part in parts:
+        remap = np.array([combos.setdefault(key, len(combos)) for key in part.combos] or [0])
+        block = np.frombuffer(part.numbers, dtype=np.int64).reshape(-1, width)
+        blocks.append(block)
+        codes.append(remap[block[:, 2]])
+    rows = np.concatenate(blocks)
+    kinds = _combo_columns(parts, combos)
+    combo = np.concatenate(codes)
     frame = pd.DataFrame(
         {
-            "ts_ns": numbers["ts_ns"],
-            **{name: _categorical(*strings[name]) for name in SAMPLE_COLUMNS[1:6]},
-            "ok": numbers["ok"].astype(bool),
-            "latency_ns": numbers["latency_ns"],
-            "loss_ppm": numbers["loss_ppm"],
-            "error": pd.Series(_as_objects(error_values)[error_codes], dtype=object),
-            "interval_ns": numbers["interval_ns"],
-            "origin": _categorical(*strings["origin"]),
-            "seq": numbers["seq"],
+            "ts_ns": rows[:, 1],
+            **{name: _categorical(kinds[name], combo) for name in SAMPLE_COLUMNS[1:6]},
+            "ok": rows[:, 3] != 0,
+            "latency_ns": _measured(rows[:, 4]),
+            "loss_ppm": _measured(rows[:, 5]),
+            "error": pd.Series(_as_objects(kinds["error"])[combo], dtype=object),
+            "interval_ns": np.array(kinds["interval_ns"] or [0], dtype=np.int64)[combo],
+            "origin": _categorical(kinds["origin"], combo),
+            "seq": rows[:, 0],
         }
     )
     return frame.sort_values("ts_ns", kind="stable", ignore_index=True)
 
 
-def _merged_codes(parts: Sequence[SampleColumns], name: str) -> tuple[np.ndarray, list[Any]]:
-    """One string column of all parts as codes into one list of its distinct values."""
-    values: dict[Any, int] = {}
-    pieces = [np.zeros(0, dtype=np.int64)]
+def _combo_columns(
+    parts: Sequence[SampleColumns], combos: dict[tuple[Any, ...], int]
+) -> dict[str, list[Any]]:
+    """Each string column (and interval_ns) by global combination code."""
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for part in parts:
-        remap = np.array([values.setdefault(v, len(values)) for v in part.values[name]])
-        codes = np.frombuffer(part.codes[name], dtype=np.dtype(part.codes[name].typecode))
-        pieces.append(remap[codes] if len(remap) else codes.astype(np.int64))
-    return np.concatenate(pieces), list(values)
+        rows.update(zip(part.combos, part.combo_table(), strict=True))
+    ordered = [rows[key] for key in combos]
+    return {name: [row[name] for row in ordered] for name in (*STRING_COLUMNS, "interval_ns")}
+
+
+def _measured(values: np.ndarray) -> np.ndarray:
+    """Latency or loss as float64, NaN where the record had none."""
+    out = values.astype(np.float64)
+    out[values == ABSENT] = np.nan
+    return out
 
 
 def _as_objects(values: list[Any]) -> np.ndarray:
-    table = np.empty(len(values), dtype=object)
-    table[:] = values
+    table = np.empty(len(values) + 1, dtype=object)  # one spare so an empty frame can take
+    table[: len(values)] = values
     return table
 
 
-def _categorical(codes: np.ndarray, values: list[Any]) -> pd.Categorical:
-    """Codes and values as a Categorical of strings, None as missing.
-
-    The engine groups and compares these columns millions of times over a handful of
-    distinct values: as categories that costs a pass over small integers, not strings.
-    """
-    strings = [str(v) for v in values if v is not None]
-    position = {v: i for i, v in enumerate(dict.fromkeys(strings))}
-    remap = np.array([-1 if v is None else position[str(v)] for v in values] + [-1])
-    return pd.Categorical.from_codes(remap[codes], categories=list(position))
+def _categorical(values: list[Any], combo: np.ndarray) -> pd.Categorical:
+    """One string per combination, as a Categorical over the samples; None as missing."""
+    categories = list(dict.fromkeys(str(v) for v in values if v is not None))
+    position = {v: i for i, v in enumerate(categories)}
+    codes = np.array([-1 if v is None else position[str(v)] for v in values] + [-1])
+    return pd.Categorical.from_codes(codes[combo], categories=categories)
 
 
 def empty_notes() -> pd.DataFrame:
