@@ -81,10 +81,7 @@ def chain_hash(prev_hash: bytes, seq: int, payload: bytes) -> bytes:
         raise ValueError(f"prev_hash must be 32 bytes, got {len(prev_hash)}")
     if not 0 <= seq < 2**64:
         raise ValueError(f"seq must fit in 8 unsigned bytes, got {seq}")
-    digest = hashlib.sha256(prev_hash)
-    digest.update(seq.to_bytes(8, "big"))
-    digest.update(payload)
-    return digest.digest()
+    return hashlib.sha256(b"".join((prev_hash, seq.to_bytes(8, "big"), payload))).digest()
 
 
 def parse_payload(payload: bytes) -> dict[str, object]:
