@@ -18,6 +18,7 @@ import csv
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ import pandas as pd
 from reports.charts import render_charts
 from reports.html import render_html
 from reports.letters import render_letter
+from reports.pdf import pdf_printer
+from reports.render_errors import RenderError
 from reports.samples_csv import write_samples_csv
 
 FORMATS: frozenset[str] = frozenset({"json", "html", "pdf", "csv", "letter"})
@@ -41,10 +44,6 @@ INCIDENT_COLUMNS: tuple[str, ...] = (
     "errors",
     "vantages",
 )
-
-
-class RenderError(Exception):
-    """A report file could not be written; the message is one line for the user."""
 
 
 def write_report(
@@ -81,27 +80,30 @@ def write_report(
     summary_bytes = summary_json_bytes(summary)
     written.append(_write(out_dir / "summary.json", summary_bytes))
     summary_sha256 = hashlib.sha256(summary_bytes).hexdigest()
-    if "csv" in formats:
-        written.append(_guarded(out_dir / "incidents.csv", write_incidents_csv, summary))
-        written.append(_guarded(out_dir / "samples.csv", write_samples_csv, samples))
     seen_warnings: set[str] = set()
-    for lang in sorted(langs):
-        if formats & {"html", "pdf"}:
-            charts = render_charts(summary, timeline, daily, samples, lang)
-            for message in charts.warnings:
-                if warn is not None and message not in seen_warnings:
-                    warn(message)
-                seen_warnings.add(message)
-            html = render_html(summary, charts.pngs, daily, lang, charts.warnings)
-            if "html" in formats:
-                written.append(_write(out_dir / f"report.{lang}.html", html.encode("utf-8")))
-            if "pdf" in formats:
-                written.append(_write_pdf(html, out_dir / f"report.{lang}.pdf"))
-        if "letter" in formats:
-            letter = render_letter(
-                summary, lang, summary_sha256=summary_sha256, records_sha256=records_sha256
-            )
-            written.append(_write(out_dir / f"letter.{lang}.md", letter.encode("utf-8")))
+    pdfs: list[Future[Path]] = []
+    with pdf_printer(len(samples)) as print_pdf:
+        for lang in sorted(langs):
+            if formats & {"html", "pdf"}:
+                charts = render_charts(summary, timeline, daily, samples, lang)
+                for message in charts.warnings:
+                    if warn is not None and message not in seen_warnings:
+                        warn(message)
+                    seen_warnings.add(message)
+                html = render_html(summary, charts.pngs, daily, lang, charts.warnings)
+                if "html" in formats:
+                    written.append(_write(out_dir / f"report.{lang}.html", html.encode("utf-8")))
+                if "pdf" in formats:
+                    pdfs.append(print_pdf(html, out_dir / f"report.{lang}.pdf"))
+            if "letter" in formats:
+                letter = render_letter(
+                    summary, lang, summary_sha256=summary_sha256, records_sha256=records_sha256
+                )
+                written.append(_write(out_dir / f"letter.{lang}.md", letter.encode("utf-8")))
+        if "csv" in formats:
+            written.append(_guarded(out_dir / "incidents.csv", write_incidents_csv, summary))
+            written.append(_guarded(out_dir / "samples.csv", write_samples_csv, samples))
+        written += [pdf.result() for pdf in pdfs]
     return written
 
 
@@ -149,19 +151,6 @@ def _guarded(path: Path, writer: Callable[[Any, Path], None], data: Any) -> Path
     """Run a file writer, turning OS errors into a one-line RenderError."""
     try:
         writer(data, path)
-    except OSError as exc:
-        raise RenderError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    return path
-
-
-def _write_pdf(html: str, path: Path) -> Path:
-    """The PDF, with a missing WeasyPrint or an unwritable file as a RenderError."""
-    from reports.pdf import PdfUnavailable, write_pdf
-
-    try:
-        write_pdf(html, path)
-    except PdfUnavailable as exc:
-        raise RenderError(str(exc)) from exc
     except OSError as exc:
         raise RenderError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path
