@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 GENESIS = bytes(32)
 """The `prev_hash` of the first record (seq 1)."""
@@ -173,37 +173,42 @@ Row = tuple[int, object, object, object, object, object]
 """A stored row: seq, ts_ns, type, target, payload, hash."""
 
 
+def row_problem(
+    prev_hash: bytes, expected_seq: int, row: Row
+) -> tuple[tuple[int, str] | None, dict[str, object] | None]:
+    """One stored row checked against the verified hash before it: (problem, None) when
+    it does not verify, (None, record) when it does."""
+    seq, ts_ns, rtype, target, payload, stored_hash = row
+    problem = link_problem(prev_hash, expected_seq, seq, payload, stored_hash)
+    if problem is not None:
+        return problem, None
+    assert isinstance(payload, bytes)
+    try:
+        record = parse_payload(payload)
+    except ValueError as exc:
+        return (seq, f"seq {seq}: {exc}"), None
+    column = _column_problem(record, (ts_ns, rtype, target))
+    if column is not None:
+        return (seq, f"seq {seq}: {column}"), None
+    return None, record
+
+
 def first_break(
-    rows: Iterable[Row],
-    *,
-    prev_hash: bytes = GENESIS,
-    expected_seq: int = 1,
-    parse: Callable[[bytes], dict[str, object]] = parse_payload,
-    on_record: Callable[[int, dict[str, object]], None] | None = None,
+    rows: Iterable[Row], *, prev_hash: bytes = GENESIS, expected_seq: int = 1
 ) -> tuple[int, str] | None:
     """The first bad seq and a one-line problem, or None when every row verifies.
 
     `rows` must come in ascending seq order. Only a row that passed every check lends its
     hash to the next one, so the seq named is where the evidence stops being trustworthy.
     A reader that verifies a store in seq ranges starts a range from the stored hash of the
-    row before it (`prev_hash`, `expected_seq`); `parse` may be any function that accepts
-    exactly what `parse_payload` accepts, and `on_record` sees every record that verified,
-    so one pass can both check the chain and read the records.
+    row before it (`prev_hash`, `expected_seq`).
     """
     prev, expected = prev_hash, expected_seq
-    for seq, ts_ns, rtype, target, payload, stored_hash in rows:
-        problem = link_problem(prev, expected, seq, payload, stored_hash)
+    for row in rows:
+        problem, _ = row_problem(prev, expected, row)
         if problem is not None:
             return problem
-        assert isinstance(payload, bytes) and isinstance(stored_hash, str)
-        try:
-            record = parse(payload)
-        except ValueError as exc:
-            return seq, f"seq {seq}: {exc}"
-        column = _column_problem(record, (ts_ns, rtype, target))
-        if column is not None:
-            return seq, f"seq {seq}: {column}"
-        if on_record is not None:
-            on_record(seq, record)
+        seq, stored_hash = row[0], row[5]
+        assert isinstance(stored_hash, str)
         prev, expected = bytes.fromhex(stored_hash), seq + 1
     return None

@@ -36,9 +36,9 @@ from typing import Any, NamedTuple, Self
 
 import apsw
 
-from collector.chain import GENESIS, chain_hash, first_break, record_columns
+from collector.chain import GENESIS, chain_hash, record_columns
+from collector.fast_verify import first_break_fast
 from collector.migrations import APPLICATION_ID, SCHEMA_VERSION, stored_version, upgrade
-from collector.payload_check import parse_payload_fast
 from collector.store_errors import (
     BUSY_TIMEOUT_MS,
     JOURNAL_SIZE_LIMIT,
@@ -386,12 +386,8 @@ class EvidenceStore:
                 f" WHERE {where} ORDER BY seq",
                 params,
             )
-            return first_break(
-                rows,
-                prev_hash=prev_hash,
-                expected_seq=expected_seq,
-                parse=parse_payload_fast,
-                on_record=on_record,
+            return first_break_fast(
+                rows, prev_hash=prev_hash, expected_seq=expected_seq, on_record=on_record
             )
 
     def close(self) -> None:

@@ -6,6 +6,10 @@ samples (one vantage, host and probe) becomes an int8 array by run-length painti
 are boolean algebra over those arrays. A sample covers [ts, end), end being the next sample's
 ts of its series when that comes within 1.5 x interval (so cron jitter leaves no gaps) and
 ts + interval otherwise (so records that stop end one interval after the last one).
+Both ends are rounded to the nearest second: a round probes the target and its controls a
+few milliseconds apart, and those milliseconds must not split a second between them (a
+control failing 3 ms after the target would otherwise leave the target's first failing
+second counted against the provider).
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ def prepare_samples(samples: pd.DataFrame, hosts: Sequence[str]) -> PreparedSamp
     same = np.append(key[1:] == key[:-1], False)
     close = same & ((following - ts) * 2 <= interval * 3)
     end_ns = np.where(close, following, ts + interval)
-    start_s, end_s = -((-ts) // NS), -((-end_ns) // NS)
+    start_s, end_s = (ts + NS // 2) // NS, (end_ns + NS // 2) // NS
     code = np.where(frame["ok"].to_numpy(bool)[order], _OK, _FAIL).astype(np.int8)
     los = np.flatnonzero(np.diff(key, prepend=-1))
     his = np.append(los[1:], ts.size) if los.size else los
