@@ -4,10 +4,11 @@ A report must not rest on a store it did not check, and checking means decoding 
 record; reading the samples means decoding most of them again. So both happen in one
 pass: `EvidenceStore.check_range` verifies each row and hands the verified record to a
 `SampleColumns` (probe records) or to the list of other records the report cites (notes,
-collector events, imports). A big store is split into seq ranges checked by worker
-processes in parallel; each range starts from the stored hash of the row before it, and
-the store's first break is the first range's (every earlier range verified), worded
-exactly as the whole-store check words it. Workers start by `spawn` and import no pandas.
+collector events, imports). A big store is split into seq ranges checked in parallel, by
+this process and by worker processes; each range starts from the stored hash of the row
+before it, and the store's first break is the first range's (every earlier range
+verified), worded exactly as the whole-store check words it. Workers start by `spawn`
+and import no pandas.
 
 A store that does not verify, or a caller that does not verify (the exporter's live
 figures), is read through SQLite's indexes and `json_extract` instead.
@@ -144,9 +145,11 @@ def _check_all(
     if len(ranges) == 1:
         return [_check(store, None, None, wanted)]
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
-        jobs = [(store.path, lo, hi, wanted) for lo, hi in ranges]
-        return list(pool.map(_check_in_worker, jobs))
+    with ProcessPoolExecutor(max_workers=len(ranges) - 1, mp_context=context) as pool:
+        jobs = [(store.path, lo, hi, wanted) for lo, hi in ranges[1:]]
+        later = pool.map(_check_in_worker, jobs)
+        first = _check(store, *ranges[0], wanted)  # this process takes a range too
+        return [first, *later]
 
 
 def _seq_ranges(head_seq: int, parts: int) -> list[tuple[int | None, int | None]]:
