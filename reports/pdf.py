@@ -8,12 +8,8 @@ who asks for HTML only should not need it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import multiprocessing
-import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 from reports.render_errors import RenderError
@@ -40,37 +36,10 @@ def write_pdf(html: str, path: Path) -> None:
     document.write_pdf(target=str(path))
 
 
-BACKGROUND_SAMPLES = 200_000
-"""From this many samples the report prints its PDFs in worker processes: samples.csv and
-the other language's charts are written meanwhile (about 2.5 s of CPU a PDF, 3 s for the
-CSV of a year of one-minute probes); for fewer, starting a worker costs more than it saves."""
-
-
-@contextmanager
-def pdf_printer(samples: int) -> Iterator[Callable[[str, Path], Future[Path]]]:
-    """A function that prints an HTML report to a PDF file and returns its Future.
-
-    For a report of `samples` samples: in the background (worker processes started by
-    `spawn`, at most one per CPU) from BACKGROUND_SAMPLES on, at once below. Either way a
-    failure is a RenderError from the Future's `result()`, and every PDF is finished
-    when the block ends.
-    """
-    if samples < BACKGROUND_SAMPLES:
-
-        def now(html: str, path: Path) -> Future[Path]:
-            done: Future[Path] = Future()
-            try:
-                done.set_result(checked_pdf(html, path))
-            except RenderError as exc:
-                done.set_exception(exc)
-            return done
-
-        yield now
-        return
-    workers = max(1, min(2, len(os.sched_getaffinity(0))))
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield lambda html, path: pool.submit(checked_pdf, html, path)
+def warm_up() -> None:
+    """Import WeasyPrint now (a worker that will print PDFs), if it is installed."""
+    with contextlib.suppress(ImportError, OSError):
+        import weasyprint  # noqa: F401
 
 
 def checked_pdf(html: str, path: Path) -> Path:

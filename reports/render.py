@@ -24,11 +24,12 @@ from typing import Any
 
 import pandas as pd
 
+from reports.background import Background
 from reports.charts import render_charts
 from reports.html import render_html
 from reports.letters import render_letter
-from reports.pdf import pdf_printer
-from reports.render_errors import RenderError
+from reports.pdf import checked_pdf
+from reports.render_errors import RenderError, guarded
 from reports.samples_csv import write_samples_csv
 
 FORMATS: frozenset[str] = frozenset({"json", "html", "pdf", "csv", "letter"})
@@ -57,33 +58,74 @@ def write_report(
     *,
     records_sha256: str | None = None,
     warn: Callable[[str], None] | None = None,
+    background: Background | None = None,
 ) -> list[Path]:
     """Write the requested formats in the requested languages; return the paths written.
 
     summary.json is written whatever `formats` says (the letters and the bundle cite it).
     Warnings (such as a missing CJK font) go to `warn` and into the HTML report.
     """
-    unknown = (set(formats) - FORMATS) | (set(langs) - LANGS)
-    if unknown:
-        raise RenderError(
-            f"unknown report format or language: {', '.join(sorted(unknown))} "
-            f"(formats: {', '.join(sorted(FORMATS))}; languages: en, zh)"
-        )
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RenderError(
-            f"cannot create report directory {out_dir}: {exc.strerror or exc}"
-        ) from exc
-    written: list[Path] = []
-    summary_bytes = summary_json_bytes(summary)
-    written.append(_write(out_dir / "summary.json", summary_bytes))
-    summary_sha256 = hashlib.sha256(summary_bytes).hexdigest()
-    seen_warnings: set[str] = set()
-    pdfs: list[Future[Path]] = []
-    with pdf_printer(len(samples)) as print_pdf:
-        for lang in sorted(langs):
+    writer = ReportWriter(out_dir, formats, langs, background)
+    writer.start_samples_csv(samples)
+    return writer.write(summary, timeline, daily, samples, records_sha256=records_sha256, warn=warn)
+
+
+class ReportWriter:
+    """One report's files, in two steps so the slowest file can start first.
+
+    samples.csv needs only the samples, so `start_samples_csv` hands it to `background`
+    (see `reports.background`) before the SLA engine runs; `write` then writes the rest,
+    summary.json first, the PDFs through `background` too, and waits for every job.
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        formats: set[str],
+        langs: set[str],
+        background: Background | None = None,
+    ) -> None:
+        unknown = (set(formats) - FORMATS) | (set(langs) - LANGS)
+        if unknown:
+            raise RenderError(
+                f"unknown report format or language: {', '.join(sorted(unknown))} "
+                f"(formats: {', '.join(sorted(FORMATS))}; languages: en, zh)"
+            )
+        self.out_dir, self.formats, self.langs = Path(out_dir), set(formats), set(langs)
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RenderError(
+                f"cannot create report directory {out_dir}: {exc.strerror or exc}"
+            ) from exc
+        self.background = background or Background(None)
+        self.later: list[Future[Path]] = []
+
+    def start_samples_csv(self, samples: pd.DataFrame) -> None:
+        """Start writing samples.csv, if the formats ask for CSV."""
+        if "csv" in self.formats:
+            path = self.out_dir / "samples.csv"
+            self.later.append(self.background.submit(guarded, path, write_samples_csv, samples))
+
+    def write(
+        self,
+        summary: dict[str, Any],
+        timeline: pd.DataFrame,
+        daily: pd.DataFrame,
+        samples: pd.DataFrame,
+        *,
+        records_sha256: str | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> list[Path]:
+        """Write everything else and wait for the background jobs; the paths written."""
+        out_dir, formats = self.out_dir, self.formats
+        summary_bytes = summary_json_bytes(summary)
+        written = [_write(out_dir / "summary.json", summary_bytes)]
+        summary_sha256 = hashlib.sha256(summary_bytes).hexdigest()
+        if "csv" in formats:
+            written.append(guarded(out_dir / "incidents.csv", write_incidents_csv, summary))
+        seen_warnings: set[str] = set()
+        for lang in sorted(self.langs):
             if formats & {"html", "pdf"}:
                 charts = render_charts(summary, timeline, daily, samples, lang)
                 for message in charts.warnings:
@@ -94,17 +136,14 @@ def write_report(
                 if "html" in formats:
                     written.append(_write(out_dir / f"report.{lang}.html", html.encode("utf-8")))
                 if "pdf" in formats:
-                    pdfs.append(print_pdf(html, out_dir / f"report.{lang}.pdf"))
+                    pdf_path = out_dir / f"report.{lang}.pdf"
+                    self.later.append(self.background.submit(checked_pdf, html, pdf_path))
             if "letter" in formats:
                 letter = render_letter(
                     summary, lang, summary_sha256=summary_sha256, records_sha256=records_sha256
                 )
                 written.append(_write(out_dir / f"letter.{lang}.md", letter.encode("utf-8")))
-        if "csv" in formats:
-            written.append(_guarded(out_dir / "incidents.csv", write_incidents_csv, summary))
-            written.append(_guarded(out_dir / "samples.csv", write_samples_csv, samples))
-        written += [pdf.result() for pdf in pdfs]
-    return written
+        return written + [job.result() for job in self.later]
 
 
 def summary_json_bytes(summary: Mapping[str, Any]) -> bytes:
@@ -142,15 +181,6 @@ def _write(path: Path, data: bytes) -> Path:
     """Write bytes to `path`, turning OS errors into a one-line RenderError."""
     try:
         path.write_bytes(data)
-    except OSError as exc:
-        raise RenderError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    return path
-
-
-def _guarded(path: Path, writer: Callable[[Any, Path], None], data: Any) -> Path:
-    """Run a file writer, turning OS errors into a one-line RenderError."""
-    try:
-        writer(data, path)
     except OSError as exc:
         raise RenderError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path

@@ -1,5 +1,20 @@
-"""The one error a report writer raises, shared by the modules that write report files."""
+"""The one error a report writer raises, and the wrapper that turns OS errors into it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 
 class RenderError(Exception):
     """A report file could not be written; the message is one line for the user."""
+
+
+def guarded(path: Path, writer: Callable[[Any, Path], None], data: Any) -> Path:
+    """Run a file writer, turning OS errors into a one-line RenderError; returns `path`."""
+    try:
+        writer(data, path)
+    except OSError as exc:
+        raise RenderError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return path

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from collector.config import Config, Target
+from reports.background import background_for
 from reports.bundle import BundleInfo, stage_records, write_bundle
 from reports.period import Period, month_period, span_period
 from reports.prometheus_source import load_prometheus_samples
-from reports.render import write_report
+from reports.render import ReportWriter
 from reports.sla import SlaResult, evaluate
 from reports.sources import SourceData, SourceError, load_store_samples
 
@@ -111,19 +112,19 @@ def make_report(
     assert target.sla is not None
     period = choice.resolve(target.sla.timezone)
     data = _load(config, target, period, stores, prometheus)
-    result = evaluate(data.samples, target, config.controls, period, notes=data.notes)
-    summary = _summary(result, data)
-    paths = write_report(
-        out_dir,
-        summary,
-        result.timeline,
-        result.daily,
-        data.samples,
-        formats,
-        langs,
-        records_sha256=records_sha256,
-        warn=warn,
-    )
+    with background_for(len(data.samples)) as background:
+        writer = ReportWriter(out_dir, formats, langs, background)
+        writer.start_samples_csv(data.samples)
+        result = evaluate(data.samples, target, config.controls, period, notes=data.notes)
+        summary = _summary(result, data)
+        paths = writer.write(
+            summary,
+            result.timeline,
+            result.daily,
+            data.samples,
+            records_sha256=records_sha256,
+            warn=warn,
+        )
     return ReportOutcome(summary, paths, period)
 
 

@@ -85,22 +85,25 @@ def sample_frame(parts: Sequence[SampleColumns]) -> pd.DataFrame:
         blocks.append(block)
         codes.append(remap[block[:, 2]])
     rows = np.concatenate(blocks)
-    kinds = _combo_columns(parts, combos)
     combo = np.concatenate(codes)
-    frame = pd.DataFrame(
+    if not np.all(rows[1:, 1] >= rows[:-1, 1]):  # in time order, stable (seq order kept)
+        order = np.argsort(rows[:, 1], kind="stable")
+        rows, combo = rows[order], combo[order]
+    columns = dict(zip(NUMBER_COLUMNS, np.ascontiguousarray(rows.T), strict=True))
+    kinds = _combo_columns(parts, combos)
+    return pd.DataFrame(
         {
-            "ts_ns": rows[:, 1],
+            "ts_ns": columns["ts_ns"],
             **{name: _categorical(kinds[name], combo) for name in SAMPLE_COLUMNS[1:6]},
-            "ok": rows[:, 3] != 0,
-            "latency_ns": _measured(rows[:, 4]),
-            "loss_ppm": _measured(rows[:, 5]),
+            "ok": columns["ok"] != 0,
+            "latency_ns": _measured(columns["latency_ns"]),
+            "loss_ppm": _measured(columns["loss_ppm"]),
             "error": pd.Series(_as_objects(kinds["error"])[combo], dtype=object),
             "interval_ns": np.array(kinds["interval_ns"] or [0], dtype=np.int64)[combo],
             "origin": _categorical(kinds["origin"], combo),
-            "seq": rows[:, 0],
+            "seq": columns["seq"],
         }
     )
-    return frame.sort_values("ts_ns", kind="stable", ignore_index=True)
 
 
 def _combo_columns(

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports import pdf
+from reports.background import BACKGROUND_SAMPLES, background_for
 from reports.html import format_duration, format_local, format_percent, render_html
 from reports.render import RenderError, summary_json_bytes, write_report
 from reports.samples_csv import CSV_COLUMNS
@@ -309,29 +309,44 @@ def test_format_helpers() -> None:
     assert format_local("2026-10-25T01:30:00Z", "Europe/Berlin") == "2026-10-25 02:30:00 CET"
 
 
-@pytest.fixture
-def background_pdfs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Print even a small report's PDFs in worker processes, as a year-long one is."""
-    monkeypatch.setattr(pdf, "BACKGROUND_SAMPLES", 0)
-
-
-@pytest.mark.usefixtures("background_pdfs")
-def test_background_pdfs_are_written_and_listed(tmp_path: Path, samples: pd.DataFrame) -> None:
-    written = write_report(
-        tmp_path, make_summary(), make_timeline(), make_daily(), samples, {"pdf"}, {"en", "zh"}
-    )
-    pdfs = sorted(p.name for p in written if p.suffix == ".pdf")
-    assert pdfs == ["report.en.pdf", "report.zh.pdf"]
-    for name in pdfs:
+def test_background_jobs_are_written_and_listed(tmp_path: Path, samples: pd.DataFrame) -> None:
+    with background_for(BACKGROUND_SAMPLES) as background:
+        written = write_report(
+            tmp_path,
+            make_summary(),
+            make_timeline(),
+            make_daily(),
+            samples,
+            {"pdf", "csv"},
+            {"en", "zh"},
+            background=background,
+        )
+    names = sorted(p.name for p in written)
+    assert names == [
+        "incidents.csv",
+        "report.en.pdf",
+        "report.zh.pdf",
+        "samples.csv",
+        "summary.json",
+    ]
+    for name in ("report.en.pdf", "report.zh.pdf"):
         assert (tmp_path / name).read_bytes().startswith(b"%PDF-")
+    assert len((tmp_path / "samples.csv").read_text("utf-8").splitlines()) == len(samples) + 1
 
 
-@pytest.mark.usefixtures("background_pdfs")
-def test_a_background_pdf_failure_is_one_render_error(
-    tmp_path: Path, samples: pd.DataFrame
-) -> None:
+def test_a_background_failure_is_one_render_error(tmp_path: Path, samples: pd.DataFrame) -> None:
     (tmp_path / "report.zh.pdf").mkdir()  # a directory where the PDF must go
-    with pytest.raises(RenderError, match=r"cannot write .*report\.zh\.pdf"):
+    with (
+        pytest.raises(RenderError, match=r"cannot write .*report\.zh\.pdf"),
+        background_for(BACKGROUND_SAMPLES) as background,
+    ):
         write_report(
-            tmp_path, make_summary(), make_timeline(), make_daily(), samples, {"pdf"}, {"zh"}
+            tmp_path,
+            make_summary(),
+            make_timeline(),
+            make_daily(),
+            samples,
+            {"pdf"},
+            {"zh"},
+            background=background,
         )
