@@ -25,6 +25,11 @@ TEMPLATES = Path(__file__).parent / "templates"
 TEXT: dict[str, dict[str, Any]] = yaml.safe_load(
     (TEMPLATES / "report_text.yml").read_text(encoding="utf-8")
 )
+PRINT_EVERY_DAY_UP_TO = 62
+"""Longer periods print only the days with something in them (CSS `@media print`, so the
+PDF and a browser's print agree): a year's 365 rows would fill ten pages with 100%, and
+laying them out is most of the time WeasyPrint spends on a year-long report. The screen
+shows every day."""
 CHART_ORDER: tuple[str, ...] = ("availability", "latency", "daily", "incidents")
 
 
@@ -133,7 +138,8 @@ def render_html(
         for name in CHART_ORDER
         if name in charts
     ]
-    days = daily.to_dict("records") if daily is not None else []
+    records = daily.to_dict("records") if daily is not None else []
+    days = [{**day, "quiet": _quiet(day)} for day in records]
     return (
         environment()
         .get_template("report.html.j2")
@@ -144,11 +150,22 @@ def render_html(
             tz=str(summary.get("timezone") or "UTC"),
             images=images,
             days=days,
+            condensed=len(days) > PRINT_EVERY_DAY_UP_TO,
             warnings=list(warnings or []),
             font_stack=CSS_FONT_STACK,
             caveats=list(summary.get("caveats") or []),
             rule=describe_rule(summary.get("downtime_rule"), text),
         )
+    )
+
+
+def _quiet(day: Mapping[str, Any]) -> bool:
+    """A day with nothing to show: full uptime, no downtime, nothing above a threshold."""
+    return bool(
+        day.get("uptime") == 1.0
+        and day.get("downtime_seconds") == 0
+        and not day.get("above_latency_seconds")
+        and not day.get("above_loss_seconds")
     )
 
 

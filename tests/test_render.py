@@ -17,6 +17,7 @@ import pytest
 
 from reports.background import BACKGROUND_SAMPLES, background_for
 from reports.html import format_duration, format_local, format_percent, render_html
+from reports.pdf import write_pdf
 from reports.render import RenderError, summary_json_bytes, write_report
 from reports.samples_csv import CSV_COLUMNS
 from tests.report_fixtures import make_daily, make_samples, make_summary, make_timeline
@@ -350,3 +351,34 @@ def test_a_background_failure_is_one_render_error(tmp_path: Path, samples: pd.Da
             {"zh"},
             background=background,
         )
+
+
+def long_daily(days: int) -> pd.DataFrame:
+    """`days` quiet days but for day 10 (downtime) and day 40 (latency above threshold)."""
+    month = make_daily().iloc[[0]].assign(uptime=1.0, downtime_seconds=0, above_latency_seconds=0)
+    rows = pd.concat([month] * days, ignore_index=True)
+    rows["date"] = [f"day{n:03d}" for n in range(days)]
+    rows.loc[10, ["uptime", "downtime_seconds"]] = [0.99, 864]
+    rows.loc[40, "above_latency_seconds"] = 120
+    return rows
+
+
+def test_long_periods_print_only_the_days_with_something_in_them(tmp_path: Path) -> None:
+    html = render_html(make_summary(), {}, long_daily(90), "en")
+    assert html.count('class="quiet"') == 88
+    assert "Printed here: the 2 days with downtime" in html and "other 88 days" in html
+    if shutil.which("pdftotext") is None:
+        rig_unavailable("pdftotext is not installed (apt-get install poppler-utils)")
+    path = tmp_path / "long.pdf"
+    write_pdf(html, path)
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "day010" in text and "day040" in text
+    assert "day011" not in text  # a quiet day: on screen, not in print
+
+
+def test_a_month_prints_every_day() -> None:
+    html = render_html(make_summary(), {}, long_daily(31), "en")
+    assert 'class="quiet"' not in html and "Printed here" not in html
+    assert html.count(">day0") == 31
