@@ -84,12 +84,16 @@ def sample_frame(parts: Sequence[SampleColumns]) -> pd.DataFrame:
         block = np.frombuffer(part.numbers, dtype=np.int64).reshape(-1, width)
         blocks.append(block)
         codes.append(remap[block[:, 2]])
-    rows = np.concatenate(blocks)
+    columns = {  # one copy each, column by column (a concatenated 2-D copy is 7x slower)
+        name: np.concatenate([block[:, i] for block in blocks])
+        for i, name in enumerate(NUMBER_COLUMNS)
+    }
     combo = np.concatenate(codes)
-    if not np.all(rows[1:, 1] >= rows[:-1, 1]):  # in time order, stable (seq order kept)
-        order = np.argsort(rows[:, 1], kind="stable")
-        rows, combo = rows[order], combo[order]
-    columns = dict(zip(NUMBER_COLUMNS, np.ascontiguousarray(rows.T), strict=True))
+    ts = columns["ts_ns"]
+    if not np.all(ts[1:] >= ts[:-1]):  # in time order, stable (seq order kept)
+        order = np.argsort(ts, kind="stable")
+        columns = {name: column[order] for name, column in columns.items()}
+        combo = combo[order]
     kinds = _combo_columns(parts, combos)
     return pd.DataFrame(
         {
@@ -102,7 +106,8 @@ def sample_frame(parts: Sequence[SampleColumns]) -> pd.DataFrame:
             "interval_ns": np.array(kinds["interval_ns"] or [0], dtype=np.int64)[combo],
             "origin": _categorical(kinds["origin"], combo),
             "seq": columns["seq"],
-        }
+        },
+        copy=False,  # the arrays are this frame's own: no consolidating copy
     )
 
 
