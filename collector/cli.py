@@ -447,6 +447,60 @@ def bundle(
     )
 
 
+@cli.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("slawitness-demo"),
+    show_default=True,
+    help="Folder for the demo's config, evidence store, report and bundle.",
+)
+@click.option(
+    "--minutes",
+    type=click.FloatRange(0.5, 120),
+    default=3.0,
+    show_default=True,
+    help="How long to collect; the script scales with it.",
+)
+def demo(out_dir: Path, minutes: float) -> None:
+    """Show a whole SLA case offline: misbehaving local services, probing, report, bundle."""
+    from collector.demo import SCRIPT, DemoError, collect, report_demo
+
+    seconds = minutes * 60
+    click.echo(f"slawitness demo: probing local services for {format_duration(seconds)};")
+    click.echo("the script (Ctrl-C stops early and still reports what was collected):")
+    for phase in SCRIPT:
+        click.echo(
+            f"  {format_duration(phase.start * seconds):>8} to"
+            f" {format_duration(phase.end * seconds):>8}  {phase.label}"
+        )
+    try:
+        with click.progressbar(length=round(seconds), label="collecting", width=30) as bar:
+
+            def tick(elapsed: float, phase: Any) -> None:
+                bar.label = f"collecting: {phase.label}" if phase else "collecting: all up"
+                bar.update(round(elapsed) - bar.pos)
+
+            run = collect(out_dir, seconds, tick)
+    except DemoError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    click.echo(
+        f"collected until {run.stopped:%H:%M:%S} UTC ({run.stop_reason}); writing the report"
+    )
+    result = report_demo(run, _announce("demo"))
+    _print_outcome(result.summary, result.report_dir)
+    for path in result.report_paths:
+        if path.suffix in (".html", ".pdf"):
+            click.echo(f"  {path}")
+    if result.bundle_path is not None:
+        click.echo(f"bundle: {result.bundle_path} (check it: slawitness verify-bundle"
+                   f" {result.bundle_path})")  # fmt: skip
+    else:
+        click.echo(f"no bundle: {result.bundle_problem}")
+    click.echo(f"config and evidence store: {run.config_path}, {run.folder / 'evidence.db'}")
+
+
 @cli.command("verify-bundle")
 @click.argument("bundle_path", metavar="FILE", type=click.Path(path_type=Path))
 def verify_bundle(bundle_path: Path) -> None:

@@ -39,6 +39,8 @@ class DaemonSettings:
     flush_interval_s: float = 1.0
     heartbeat_interval_s: float = 60.0
     start_jitter_s: float = START_JITTER_S
+    run_for_s: float | None = None
+    """Stop by itself after this long (the demo); None runs until a signal."""
 
 
 @dataclass
@@ -68,6 +70,8 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop, sig.name)
+        if self.settings.run_for_s is not None:
+            loop.call_later(self.settings.run_for_s, self.request_stop, "run time over")
         vantage = self.config.vantage
         self._pending.append(
             collector_record("start", Stamp.now(), vantage, probes=len(self.jobs), mode="daemon")

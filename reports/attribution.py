@@ -126,22 +126,43 @@ def paint_mask(n: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return paint_runs(n, starts, ends, np.ones(starts.size, np.int8)).view(bool)
 
 
-def _paint_series(prepared: PreparedSamples, one: SeriesSlice, w0: int, n: int) -> np.ndarray:
+def _paint_series(
+    prepared: PreparedSamples, one: SeriesSlice, w0: int, n: int, *, widen: bool = False
+) -> np.ndarray:
+    """One series' codes per second of [w0, w0 + n).
+
+    With `widen`, a failure also covers the time since the good sample before it: when the
+    series went down in between is unknown, and for a control that time must not count
+    against the provider (the control may already have been down).
+    """
     starts = prepared.start_s[one.lo : one.hi]
     ends = prepared.end_s[one.lo : one.hi]
     a = int(np.searchsorted(ends, w0, side="right"))
     b = int(np.searchsorted(starts, w0 + n, side="left"))
     values = prepared.code[one.lo + a : one.lo + b]
-    return paint_runs(n, starts[a:b] - w0, ends[a:b] - w0, values)
+    starts, ends = starts[a:b], ends[a:b]
+    if widen and values.size > 1:
+        onset = np.flatnonzero(
+            (values[1:] == _FAIL) & (values[:-1] == _OK) & (ends[:-1] == starts[1:])
+        )
+        starts, ends = starts.copy(), ends.copy()
+        starts[onset + 1] = starts[onset]
+        ends[onset] = starts[onset]
+    return paint_runs(n, starts - w0, ends - w0, values)
 
 
 def _ok_and_fail(
-    prepared: PreparedSamples, chosen: list[SeriesSlice], w0: int, n: int
+    prepared: PreparedSamples,
+    chosen: list[SeriesSlice],
+    w0: int,
+    n: int,
+    *,
+    widen: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per second: does some chosen series succeed, does some chosen series fail."""
     ok, fail, scratch = np.zeros(n, bool), np.zeros(n, bool), np.empty(n, bool)
     for one in chosen:
-        painted = _paint_series(prepared, one, w0, n)
+        painted = _paint_series(prepared, one, w0, n, widen=widen)
         ok |= np.equal(painted, _OK, out=scratch)
         fail |= np.equal(painted, _FAIL, out=scratch)
     return ok, fail
@@ -202,14 +223,15 @@ def observe(
 def _local(
     prepared: PreparedSamples, mine: list[SeriesSlice], controls: Sequence[str], w0: int, n: int
 ) -> np.ndarray | None:
-    """Seconds at which every configured control is down (has data, no probe succeeds);
-    None when no control is configured (nothing can be told local)."""
+    """Seconds at which every configured control is down (has data, no probe succeeds),
+    each control's failures counted from its last good sample; None when no control is
+    configured (nothing can be told local)."""
     if not controls:
         return None
     local = np.ones(n, bool)
     for control in controls:
         chosen = [s for s in mine if s.host == control]
-        ok, fail = _ok_and_fail(prepared, chosen, w0, n)
+        ok, fail = _ok_and_fail(prepared, chosen, w0, n, widen=True)
         local &= fail & ~ok
     return local
 

@@ -36,6 +36,15 @@ def write_pdf(html: str, path: Path) -> None:
     document.write_pdf(target=str(path))
 
 
+def pdf_available() -> bool:
+    """Whether WeasyPrint and the Pango library it needs can be loaded here."""
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError):
+        return False
+    return True
+
+
 def warm_up() -> None:
     """Import WeasyPrint now (a worker that will print PDFs), if it is installed."""
     with contextlib.suppress(ImportError, OSError):

@@ -211,6 +211,43 @@ def test_every_control_down_is_local_and_not_counted() -> None:
     assert s["downtime_seconds"] == 0
 
 
+def test_a_control_probed_later_in_the_minute_still_makes_the_outage_local() -> None:
+    # The target fails at 10:00:00; the control is probed at :40 each minute, so its last
+    # good sample is 09:59:40 and its first failing one 10:00:40. When it went down in
+    # between is unknown, so those 40 s are not counted against the provider.
+    down, shift = ("2026-10-03T10:00:00Z", "2026-10-03T10:30:00Z"), 40
+    late = [at(BEFORE) + shift, at(down[0]) + shift, at(down[1]) + shift, at(AFTER)]
+    control = samples(
+        "office", "resolver", "ping",
+        [(late[0], late[1], True), (late[1], late[2], False), (late[2], late[3], True)],
+        role="control",
+    )  # fmt: skip
+    frame = combine(
+        outage("office", "vps1", "ping", down), outage("office", "vps1", "web", down), control
+    )
+    s = run_checked(frame).summary
+    (incident,) = s["incidents"]
+    assert (incident["attribution"], incident["counted_seconds"]) == ("local", 0)
+    assert s["downtime_seconds"] == 0
+
+
+def test_a_control_failing_later_than_the_target_leaves_the_early_minutes_counted() -> None:
+    # The control is good at 10:00:40 and fails from 10:01:40 on: before its last good
+    # sample the provider alone is to blame: 10:00:00-10:00:40 (40 s) counts, the rest
+    # of the incident is local.
+    down = ("2026-10-03T10:00:00Z", "2026-10-03T10:30:00Z")
+    late = [at(BEFORE) + 40, at(down[0]) + 100, at(down[1]) + 40, at(AFTER)]
+    control = samples(
+        "office", "resolver", "ping",
+        [(late[0], late[1], True), (late[1], late[2], False), (late[2], late[3], True)],
+        role="control",
+    )  # fmt: skip
+    frame = combine(outage("office", "vps1", "web", down), control)
+    s = run_checked(frame).summary
+    (incident,) = s["incidents"]
+    assert (incident["attribution"], incident["counted_seconds"]) == ("local", 40)
+
+
 def test_one_control_up_means_the_provider_is_to_blame() -> None:
     controls = [make_control(), make_control("anchor1")]
     s = run_checked(_target_and_control_fail(True, False), controls=controls).summary

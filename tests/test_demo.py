@@ -1,0 +1,108 @@
+"""`slawitness demo` end to end: the scripted misbehaviour shows up in the report as planted.
+
+The demo runs the real daemon against real loopback services for a shortened minute, then
+writes the report and the bundle; these tests read summary.json and check each planted
+event came out with the attribution the script gives it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collector.demo import SCRIPT, phase_at
+from tests.clirun import slawitness
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    done = slawitness("demo", "--minutes", "1", "--out", str(out), timeout=240)
+    return done, out
+
+
+def summary_of(out: Path) -> dict[str, Any]:
+    return json.loads((out / "report" / "summary.json").read_text("utf-8"))
+
+
+def test_the_demo_reports_and_bundles(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    done, out = demo
+    assert done.returncode == 0, done.stderr
+    assert "BREACHED" in done.stdout and "bundle:" in done.stdout
+    for name in ("report.en.html", "report.zh.html", "summary.json", "samples.csv"):
+        assert (out / "report" / name).is_file()
+    check = slawitness("verify-bundle", str(out / "bundle.zip"))
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert slawitness("verify", "--config", str(out / "slawitness.yml")).returncode == 0
+
+
+def test_each_planted_event_has_its_attribution(
+    demo: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, out = demo
+    s = summary_of(out)
+    incidents = s["incidents"]
+    counted = [i for i in incidents if i["counted_seconds"] > 0]
+    # the web outage and the SSH outage: the provider's, longer than min_duration
+    assert [(i["attribution"], i["probes"]) for i in counted] == [
+        ("provider", ["web"]),
+        ("provider", ["ssh"]),
+    ]
+    # the window where the controls failed too: local, nothing counted
+    local = [i for i in incidents if i["attribution"] == "local"]
+    assert len(local) == 1 and local[0]["counted_seconds"] == 0
+    assert set(local[0]["probes"]) == {"ssh", "web"}
+    # the 503 burst: listed, shorter than min_duration, not counted
+    bursts = [i for i in incidents if "http_status" in i["errors"]]
+    assert len(bursts) == 1 and not bursts[0]["counted"]
+    assert bursts[0]["duration_seconds"] < s["min_duration_seconds"]
+    # the slow phase is degradation, not downtime
+    assert s["latency"]["above_threshold_seconds"] > 0
+    assert s["downtime_seconds"] == sum(i["counted_seconds"] for i in incidents)
+    assert s["breached"] and s["credit_percent"] == 50
+
+
+def test_the_script_covers_every_kind_of_evidence() -> None:
+    assert [p.start < p.end for p in SCRIPT] == [True] * len(SCRIPT)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(SCRIPT))
+    assert phase_at(0.0) is None and phase_at(0.85) is SCRIPT[-1]
+    assert {p.web for p in SCRIPT} >= {"down", "slow", "error"}
+    assert any(not p.controls_up for p in SCRIPT) and any(not p.ssh_up for p in SCRIPT)
+
+
+def test_ctrl_c_stops_collecting_and_still_reports(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "collector", "demo", "--minutes", "3", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(15)
+    child.send_signal(signal.SIGINT)
+    stdout, stderr = child.communicate(timeout=180)
+    assert child.returncode == 0, stderr
+    assert "(SIGINT)" in stdout and "written to" in stdout
+    s = summary_of(out)
+    assert 10 <= s["period_seconds"] <= 30
+    assert s["samples"]["total"] > 0
+
+
+def test_an_existing_demo_store_is_never_overwritten(
+    demo: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, out = demo
+    before = (out / "evidence.db").stat().st_size
+    again = slawitness("demo", "--minutes", "1", "--out", str(out))
+    assert again.returncode == 2
+    assert "already holds a demo evidence store" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
+    assert (out / "evidence.db").stat().st_size == before
