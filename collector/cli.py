@@ -114,9 +114,21 @@ def cli() -> None:
 @cli.command()
 @config_option
 @store_option
-@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
-def init(config_path: Path, store_path: Path | None, force: bool) -> None:
+@click.option("--force", is_flag=True, help="Overwrite an existing config (or deploy) file.")
+@click.option(
+    "--deploy",
+    type=(click.Choice(["cron", "systemd", "docker"]), click.Path(path_type=Path)),
+    default=None,
+    metavar="KIND DIR",
+    help="Instead: copy the cron, systemd or docker files into DIR, filled in for --config.",
+)
+def init(
+    config_path: Path, store_path: Path | None, force: bool, deploy: tuple[str, Path] | None
+) -> None:
     """Write a commented example config and create the evidence store."""
+    if deploy is not None:
+        _init_deploy(*deploy, config_path, force)
+        return
     if config_path.exists() and not force:
         _fail(f"{config_path}: already exists (use --force to overwrite)", EXIT_USAGE)
     template = resources.files("collector").joinpath("templates/slawitness.yml").read_text("utf-8")
@@ -128,6 +140,17 @@ def init(config_path: Path, store_path: Path | None, force: bool) -> None:
     with EvidenceStore.open(config.store, create=True) as store:
         click.echo(f"wrote {config_path}; evidence store {config.store} ({store.count()} records)")
     click.echo("edit the targets and SLA terms, then run: slawitness check-config")
+
+
+def _init_deploy(kind: str, folder: Path, config_path: Path, force: bool) -> None:
+    from collector.deploy_files import DeployError, write_deploy
+
+    try:
+        written = write_deploy(kind, folder, config_path, force=force)
+    except DeployError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    for path in written:
+        click.echo(f"wrote {path}")
 
 
 @cli.command("check-config")
