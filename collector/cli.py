@@ -9,6 +9,7 @@ report or bundle could not be made (no data, Prometheus unreachable, output not 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import traceback
@@ -107,8 +108,44 @@ def _store_path(config_path: Path, store_path: Path | None) -> Path:
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="slawitness")
-def cli() -> None:
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Print only warnings and errors (for cron): no summaries, no progress.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="The least severe messages printed on stderr.",
+)
+def cli(quiet: bool, log_level: str) -> None:
     """Collect evidence that a rented server broke its SLA."""
+    level = logging.WARNING if quiet else getattr(logging, log_level.upper())
+    _OUTPUT.quiet = quiet or level > logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+
+
+class _Output:
+    """Whether informational output is wanted (not with --quiet or a level above info)."""
+
+    quiet = False
+
+
+_OUTPUT = _Output()
+
+
+def _say(message: str) -> None:
+    """An informational line on stdout: a summary, what was written; none when quiet."""
+    if not _OUTPUT.quiet:
+        click.echo(message)
+
+
+def progress_wanted() -> bool:
+    """A progress bar only for a person watching: a terminal, and not --quiet."""
+    return not _OUTPUT.quiet and sys.stdout.isatty()
 
 
 @cli.command()
@@ -138,8 +175,8 @@ def init(
         _fail(f"{config_path}: cannot write config: {exc.strerror}", EXIT_USAGE)
     config = _load(config_path, store_path)
     with EvidenceStore.open(config.store, create=True) as store:
-        click.echo(f"wrote {config_path}; evidence store {config.store} ({store.count()} records)")
-    click.echo("edit the targets and SLA terms, then run: slawitness check-config")
+        _say(f"wrote {config_path}; evidence store {config.store} ({store.count()} records)")
+    _say("edit the targets and SLA terms, then run: slawitness check-config")
 
 
 def _init_deploy(kind: str, folder: Path, config_path: Path, force: bool) -> None:
@@ -150,7 +187,7 @@ def _init_deploy(kind: str, folder: Path, config_path: Path, force: bool) -> Non
     except DeployError as exc:
         _fail(str(exc), EXIT_USAGE)
     for path in written:
-        click.echo(f"wrote {path}")
+        _say(f"wrote {path}")
 
 
 @cli.command("check-config")
@@ -159,8 +196,8 @@ def _init_deploy(kind: str, folder: Path, config_path: Path, force: bool) -> Non
 def check_config(config_path: Path, store_path: Path | None) -> None:
     """Validate the config and print what it describes."""
     config = _load(config_path, store_path)
-    click.echo(f"{config_path}: ok")
-    click.echo(f"vantage {config.vantage}, store {config.store}")
+    _say(f"{config_path}: ok")
+    _say(f"vantage {config.vantage}, store {config.store}")
     for host in config.hosts():
         probes = ", ".join(
             f"{p.name} ({p.kind} every {format_duration(p.interval)})" for p in host.probes
@@ -168,7 +205,7 @@ def check_config(config_path: Path, store_path: Path | None) -> None:
         sla = ""
         if isinstance(host, Target) and host.sla is not None:
             sla = f"; SLA {host.sla.uptime}% per {host.sla.period} ({host.sla.timezone})"
-        click.echo(f"{host.role} {host.name} [{host.host}]: {probes}{sla}")
+        _say(f"{host.role} {host.name} [{host.host}]: {probes}{sla}")
 
 
 web_config_option = click.option(
@@ -220,7 +257,7 @@ def probe(
         if textfile is not None:
             _write_textfile(textfile, config, records, store, append_ok=True)
     for line in round_lines(attempts):
-        click.echo(line)
+        _say(line)
 
 
 def _write_textfile(
@@ -238,8 +275,11 @@ def _write_textfile(
         _fail(str(exc), EXIT_USAGE)
 
 
-def _announce(verb: str) -> Callable[[str], None]:
-    return lambda message: click.echo(f"slawitness {verb}: {message}", err=True)
+def _announce(verb: str, *, warning: bool = False) -> Callable[[str], None]:
+    """Messages of a verb on stderr through logging: info, or warnings (shown even quiet)."""
+    log = logging.getLogger(f"slawitness.{verb}")
+    emit = log.warning if warning else log.info
+    return lambda message: emit(f"slawitness {verb}: {message}")
 
 
 @cli.command()
@@ -261,7 +301,7 @@ def run(
     _check_listen(listen)
     with EvidenceStore.open(config.store, create=True) as store:
         daemon = run_daemon(config, store, listen, web_config, _announce("run"))
-    click.echo(f"slawitness run: stopped ({daemon.stop_reason})", err=True)
+    _announce("run")(f"stopped ({daemon.stop_reason})")
 
 
 @cli.command()
@@ -404,7 +444,7 @@ def report(
         out,
         chosen_formats,
         chosen_langs,
-        warn=_announce("report"),
+        warn=_announce("report", warning=True),
     )
     _print_outcome(outcome.summary, out)
 
@@ -413,7 +453,7 @@ def _print_outcome(summary: dict[str, Any], where: Path) -> None:
     incidents = summary.get("incidents", [])
     counted = sum(1 for i in incidents if i.get("counted"))
     conservative = float(summary.get("uptime_conservative") or 0.0)
-    click.echo(
+    _say(
         f"{summary['target']} {summary.get('period_label', '')}: uptime "
         f"{conservative * 100:.3f}% against {summary['sla_uptime'] * 100:g}% "
         f"({'BREACHED' if summary.get('breached') else 'met'}); "
@@ -422,8 +462,8 @@ def _print_outcome(summary: dict[str, Any], where: Path) -> None:
         f"{summary.get('currency') or ''}".rstrip()
     )
     if summary.get("claim_deadline"):
-        click.echo(f"claim deadline: {summary['claim_deadline']}")
-    click.echo(f"written to {where}")
+        _say(f"claim deadline: {summary['claim_deadline']}")
+    _say(f"written to {where}")
 
 
 @cli.command()
@@ -462,12 +502,10 @@ def bundle(
         stores,
         out,
         _csv_set(langs, {"en", "zh"}, "--lang"),
-        warn=_announce("bundle"),
+        warn=_announce("bundle", warning=True),
     )
     _print_outcome(outcome.summary, out)
-    click.echo(
-        f"bundle {info.path}: {info.files} files, {info.records} records, sha256 {info.sha256}"
-    )
+    _say(f"bundle {info.path}: {info.files} files, {info.records} records, sha256 {info.sha256}")
 
 
 @cli.command()
@@ -491,37 +529,50 @@ def demo(out_dir: Path, minutes: float) -> None:
     from collector.demo import SCRIPT, DemoError, collect, report_demo
 
     seconds = minutes * 60
-    click.echo(f"slawitness demo: probing local services for {format_duration(seconds)};")
-    click.echo("the script (Ctrl-C stops early and still reports what was collected):")
+    _say(f"slawitness demo: probing local services for {format_duration(seconds)};")
+    _say("the script (Ctrl-C stops early and still reports what was collected):")
     for phase in SCRIPT:
-        click.echo(
+        _say(
             f"  {format_duration(phase.start * seconds):>8} to"
             f" {format_duration(phase.end * seconds):>8}  {phase.label}"
         )
     try:
-        with click.progressbar(length=round(seconds), label="collecting", width=30) as bar:
+        if progress_wanted():
+            with click.progressbar(length=round(seconds), label="collecting", width=30) as bar:
 
-            def tick(elapsed: float, phase: Any) -> None:
-                bar.label = f"collecting: {phase.label}" if phase else "collecting: all up"
-                bar.update(round(elapsed) - bar.pos)
+                def tick(elapsed: float, phase: Any) -> None:
+                    bar.label = f"collecting: {phase.label}" if phase else "collecting: all up"
+                    bar.update(round(elapsed) - bar.pos)
 
-            run = collect(out_dir, seconds, tick)
+                run = collect(out_dir, seconds, tick)
+        else:
+            run = collect(out_dir, seconds, _phase_lines())
     except DemoError as exc:
         _fail(str(exc), EXIT_USAGE)
-    click.echo(
-        f"collected until {run.stopped:%H:%M:%S} UTC ({run.stop_reason}); writing the report"
-    )
-    result = report_demo(run, _announce("demo"))
+    _say(f"collected until {run.stopped:%H:%M:%S} UTC ({run.stop_reason}); writing the report")
+    result = report_demo(run, _announce("demo", warning=True))
     _print_outcome(result.summary, result.report_dir)
     for path in result.report_paths:
         if path.suffix in (".html", ".pdf"):
-            click.echo(f"  {path}")
+            _say(f"  {path}")
     if result.bundle_path is not None:
-        click.echo(f"bundle: {result.bundle_path} (check it: slawitness verify-bundle"
+        _say(f"bundle: {result.bundle_path} (check it: slawitness verify-bundle"
                    f" {result.bundle_path})")  # fmt: skip
     else:
-        click.echo(f"no bundle: {result.bundle_problem}")
-    click.echo(f"config and evidence store: {run.config_path}, {run.folder / 'evidence.db'}")
+        _say(f"no bundle: {result.bundle_problem}")
+    _say(f"config and evidence store: {run.config_path}, {run.folder / 'evidence.db'}")
+
+
+def _phase_lines() -> Callable[[float, Any], None]:
+    """Without a terminal: one line each time the demo's script changes phase."""
+    shown: list[object] = [None]
+
+    def tick(elapsed: float, phase: Any) -> None:
+        if phase is not shown[0]:
+            shown[0] = phase
+            _say(f"  {format_duration(round(elapsed)):>6}  {phase.label if phase else 'all up'}")
+
+    return tick
 
 
 @cli.command("verify-bundle")
@@ -532,7 +583,7 @@ def verify_bundle(bundle_path: Path) -> None:
 
     result = check(bundle_path)
     if result.ok:
-        click.echo(f"{bundle_path}: ok, {result.files} files and {result.records} records verified")
+        _say(f"{bundle_path}: ok, {result.files} files and {result.records} records verified")
         return
     for problem in result.problems:
         click.echo(f"{bundle_path}: {problem}")
@@ -551,7 +602,7 @@ def import_(config_path: Path, store_path: Path | None, fmt: str, file: Path) ->
     config = _load(config_path, store_path)
     with EvidenceStore.open(config.store, create=True) as store:
         result = import_jsonl(file, store, config)
-    click.echo(f"imported {result.imported} records from {file} (sha256 {result.file_sha256})")
+    _say(f"imported {result.imported} records from {file} (sha256 {result.file_sha256})")
 
 
 @cli.group()
@@ -575,7 +626,7 @@ def note_add(
         _fail("note text is empty", EXIT_USAGE)
     with EvidenceStore.open(config.store, create=True) as store:
         [appended] = store.append([note_record(Stamp.now(), config.vantage, target, text, ticket)])
-    click.echo(f"note recorded as seq {appended.seq} ({appended.hash[:16]})")
+    _say(f"note recorded as seq {appended.seq} ({appended.hash[:16]})")
 
 
 def _parse_when(value: str | None, option: str) -> int | None:
@@ -641,7 +692,7 @@ def verify(config_path: Path, store_path: Path | None) -> None:
     with EvidenceStore.open(path, readonly=True) as store:
         report = store.verify()
     if report.ok:
-        click.echo(
+        _say(
             f"{path}: chain intact, {report.count} records, head seq {report.head_seq} "
             f"hash {report.head_hash}"
         )

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import signal
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -30,6 +30,7 @@ Exporter = Callable[[asyncio.AbstractEventLoop, ProbeEnv], Callable[[], None]]
 """Starts an exporter beside the daemon (given its loop and probe resources); returns its stop."""
 
 START_JITTER_S = 5.0
+_LOG = logging.getLogger("slawitness.run")
 
 
 @dataclass
@@ -146,7 +147,7 @@ class Daemon:
             self._pending = batch + self._pending
             if self.state is not None:
                 self.state.append_failed()
-            print(f"slawitness run: cannot append {len(batch)} records: {exc}", file=sys.stderr)
+            _LOG.warning("slawitness run: cannot append %d records: %s", len(batch), exc)
             if final:
                 raise
             return
