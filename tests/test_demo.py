@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import pytest
 
 from collector.demo import SCRIPT, phase_at
 from tests.clirun import slawitness
+from tests.rig import rig_unavailable
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +108,57 @@ def test_an_existing_demo_store_is_never_overwritten(
     assert "already holds a demo evidence store" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
     assert (out / "evidence.db").stat().st_size == before
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        rig_unavailable("chromium is not installed (apt-get install chromium)")
+    return found
+
+
+HEADLESS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--hide-scrollbars"]  # fmt: skip
+COUNT_CHARTS = (
+    "<script>window.addEventListener('load', () => { document.title = 'charts:' +"
+    " [...document.images].filter(i => i.complete && i.naturalWidth > 0).length; });</script>"
+)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_demo_report_loads_with_its_charts_in_chromium(
+    demo: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path, lang: str
+) -> None:
+    _, out = demo
+    html = (out / "report" / f"report.{lang}.html").read_text("utf-8")
+    probe = tmp_path / "probe.html"  # a copy that counts the decoded chart images on load
+    probe.write_text(html.replace("</head>", COUNT_CHARTS + "</head>", 1), "utf-8")
+    dom = subprocess.run(
+        [chromium(), *HEADLESS, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert "<title>charts:4</title>" in dom.stdout, dom.stderr[-2000:]
+    shot = tmp_path / "page.png"
+    subprocess.run(
+        [chromium(), *HEADLESS, "--window-size=1000,1400", f"--screenshot={shot}",
+         (out / "report" / f"report.{lang}.html").as_uri()],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert shot.stat().st_size > 10_000
+
+
+def test_the_demo_pdfs_convert_page_by_page(
+    demo: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
+) -> None:
+    if shutil.which("pdftoppm") is None:
+        rig_unavailable("pdftoppm is not installed (apt-get install poppler-utils)")
+    _, out = demo
+    for lang in ("en", "zh"):
+        prefix = tmp_path / lang
+        subprocess.run(
+            ["pdftoppm", "-r", "40", "-png", str(out / "report" / f"report.{lang}.pdf"),
+             str(prefix)],
+            check=True, timeout=120,
+        )  # fmt: skip
+        pages = sorted(tmp_path.glob(f"{lang}-*.png"))
+        assert len(pages) >= 3 and all(page.stat().st_size > 1000 for page in pages)
