@@ -445,6 +445,7 @@ def report(
         chosen_formats,
         chosen_langs,
         warn=_announce("report", warning=True),
+        progress=_announce("report") if progress_wanted() else None,
     )
     _print_outcome(outcome.summary, out)
 
@@ -503,6 +504,7 @@ def bundle(
         out,
         _csv_set(langs, {"en", "zh"}, "--lang"),
         warn=_announce("bundle", warning=True),
+        progress=_announce("bundle") if progress_wanted() else None,
     )
     _print_outcome(outcome.summary, out)
     _say(f"bundle {info.path}: {info.files} files, {info.records} records, sha256 {info.sha256}")
@@ -690,7 +692,11 @@ def verify(config_path: Path, store_path: Path | None) -> None:
     """Recompute the hash chain; name the first record that does not match."""
     path = _store_path(config_path, store_path)
     with EvidenceStore.open(path, readonly=True) as store:
-        report = store.verify()
+        if progress_wanted():
+            with click.progressbar(length=store.count(), label="verifying", width=30) as bar:
+                report = store.verify(lambda done, count: bar.update(done - bar.pos))
+        else:
+            report = store.verify()
     if report.ok:
         _say(
             f"{path}: chain intact, {report.count} records, head seq {report.head_seq} "

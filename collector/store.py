@@ -141,6 +141,21 @@ def _raw_hash(path: str, head: Appended) -> bytes:
     return raw
 
 
+PROGRESS_EVERY = 50_000
+
+
+def _every(progress: Callable[[int, int], None], count: int) -> Callable[[int, object], None]:
+    """An `on_record` that reports progress every PROGRESS_EVERY records."""
+    done = [0]
+
+    def seen(seq: int, record: object) -> None:
+        done[0] += 1
+        if done[0] % PROGRESS_EVERY == 0:
+            progress(done[0], count)
+
+    return seen
+
+
 class EvidenceStore:
     """An open store. Use `create` or `open`; close it, or use it as a context manager."""
 
@@ -333,11 +348,14 @@ class EvidenceStore:
             paths: list[object] = [f"$.{n}" for n in names]
             yield from self._conn.execute(sql, [*paths, *params])
 
-    def verify(self) -> VerifyReport:
-        """Recompute the chain from the stored bytes, streaming, in one read snapshot."""
+    def verify(self, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+        """Recompute the chain from the stored bytes, streaming, in one read snapshot.
+
+        `progress(done, count)` is called every PROGRESS_EVERY verified records (a terminal's
+        progress bar over a big store)."""
         with self._boundary(), self._transaction("BEGIN"):
             count, head_seq, head_hash = self.shape()
-            bad = self.check_range()
+            bad = self.check_range(on_record=None if progress is None else _every(progress, count))
         bad_seq, problem = bad if bad else (None, None)
         return VerifyReport(bad is None, count, head_seq, head_hash, bad_seq, problem)
 

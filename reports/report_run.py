@@ -106,17 +106,25 @@ def make_report(
     *,
     records_sha256: str | None = None,
     warn: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ReportOutcome:
-    """Compute the SLA figures of one target over one period and write the report."""
+    """Compute the SLA figures of one target over one period and write the report.
+
+    `progress` hears of each step as it starts (a terminal's view of a long report)."""
+    step = progress or (lambda message: None)
     target = sla_target(config, target_name)
     assert target.sla is not None
     period = choice.resolve(target.sla.timezone)
+    source = prometheus or ", ".join(map(str, stores))
+    step(f"reading {source}" + ("" if prometheus else " and verifying its chain"))
     data = _load(config, target, period, stores, prometheus)
     with background_for(len(data.samples)) as background:
         writer = ReportWriter(out_dir, formats, langs, background)
         writer.start_samples_csv(data.samples)
+        step(f"computing the SLA figures from {len(data.samples):,} samples")
         result = evaluate(data.samples, target, config.controls, period, notes=data.notes)
         summary = _summary(result, data)
+        step(f"writing {', '.join(sorted(formats))} into {out_dir}")
         paths = writer.write(
             summary,
             result.timeline,
@@ -138,6 +146,7 @@ def make_bundle(
     langs: set[str],
     *,
     warn: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[ReportOutcome, BundleInfo]:
     """The report and its evidence in one zip: records staged first, then the report that
     cites them, then the zip with its manifest."""
@@ -160,6 +169,7 @@ def make_bundle(
             langs,
             records_sha256=records.chain_sha256,
             warn=warn,
+            progress=progress,
         )
         verify = list(outcome.summary.get("stores", []))
         info = write_bundle(
