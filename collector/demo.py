@@ -264,7 +264,7 @@ def report_demo(run: DemoRun, warn: Callable[[str], None]) -> DemoResult:
     zip_path = run.folder / "bundle.zip"
     try:
         make_bundle(config, run.config_path, TARGET, choice, [config.store], zip_path,
-                    {"en", "zh"}, warn=warn)  # fmt: skip
+                    {"en", "zh"}, warn=warn, formats=formats)  # fmt: skip
     except Exception as exc:
         if type(exc).__name__ not in ("RenderError", "PdfUnavailable", "BundleError"):
             raise

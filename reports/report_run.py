@@ -147,9 +147,11 @@ def make_bundle(
     *,
     warn: Callable[[str], None] | None = None,
     progress: Callable[[str], None] | None = None,
+    formats: set[str] | None = None,
 ) -> tuple[ReportOutcome, BundleInfo]:
     """The report and its evidence in one zip: records staged first, then the report that
-    cites them, then the zip with its manifest."""
+    cites them, then the zip with its manifest. `formats` (default: every one) are the
+    report's; a machine without WeasyPrint can leave out the PDF."""
     target = sla_target(config, target_name)
     assert target.sla is not None
     period = choice.resolve(target.sla.timezone)
@@ -165,7 +167,7 @@ def make_bundle(
             stores,
             None,
             report_dir,
-            {"json", "html", "pdf", "csv", "letter"},
+            formats or {"json", "html", "pdf", "csv", "letter"},
             langs,
             records_sha256=records.chain_sha256,
             warn=warn,

@@ -14,12 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from collector.demo import SCRIPT, phase_at
+from collector.demo import SCRIPT, DemoRun, phase_at, report_demo
+from reports import pdf
 from tests.clirun import slawitness
 from tests.rig import rig_unavailable
 
@@ -162,3 +164,30 @@ def test_the_demo_pdfs_convert_page_by_page(
         )  # fmt: skip
         pages = sorted(tmp_path.glob(f"{lang}-*.png"))
         assert len(pages) >= 3 and all(page.stat().st_size > 1000 for page in pages)
+
+
+def test_without_weasyprint_the_demo_still_bundles_the_rest(
+    demo: tuple[subprocess.CompletedProcess[str], Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, out = demo
+    copy = tmp_path / "demo"
+    copy.mkdir()
+    for name in ("slawitness.yml", "evidence.db"):
+        shutil.copyfile(out / name, copy / name)
+    s = summary_of(out)
+    run = DemoRun(
+        copy,
+        copy / "slawitness.yml",
+        datetime.fromisoformat(s["period_start"]),
+        datetime.fromisoformat(s["period_end"]),
+        "run time over",
+    )
+    monkeypatch.setattr(pdf, "pdf_available", lambda: False)
+    result = report_demo(run, lambda message: None)
+    assert result.bundle_path is not None and result.bundle_problem is None
+    assert not list((copy / "report").glob("*.pdf"))
+    assert summary_of(copy)["downtime_seconds"] == s["downtime_seconds"]
+    check = slawitness("verify-bundle", str(result.bundle_path))
+    assert check.returncode == 0, check.stdout + check.stderr
