@@ -125,7 +125,10 @@ def cli(quiet: bool, log_level: str) -> None:
     """Collect evidence that a rented server broke its SLA."""
     level = logging.WARNING if quiet else getattr(logging, log_level.upper())
     _OUTPUT.quiet = quiet or level > logging.INFO
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+    own = logging.getLogger("slawitness")  # libraries' loggers (httpx...) keep their defaults
+    own.handlers[:] = [logging.StreamHandler(sys.stderr)]
+    own.setLevel(level)
+    own.propagate = False
 
 
 class _Output:
