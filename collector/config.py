@@ -42,24 +42,37 @@ else:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Provider(_Strict):
     """Who rents the host out: named in reports and complaint letters."""
 
     name: str | None = None
+    """The provider's name, shown in the report and used to address the complaint letter.
+    Unset: the letter leaves the name blank."""
     account: str | None = None
+    """Your customer or contract number at the provider, shown in the report and quoted in
+    the letter's claim. Unset: the letter leaves it blank."""
     contact: str | None = None
+    """Where claims go (a support e-mail address or URL), shown in the report and as the
+    letter's recipient. Unset: the letter is addressed to the provider's name only."""
     country: str | None = None
+    """The provider's country, shown next to its name in the HTML report. Unset: not shown."""
 
 
 class Host(_Strict):
     """A probed host: a rented target or a control."""
 
     name: str = Field(min_length=1, max_length=64, pattern=_NAME)
+    """A short name for this host in records, reports and `--target` options; unique across
+    all targets and controls."""
     host: str = Field(min_length=1)
+    """The IPv4 or IPv6 address or DNS name that icmp and tcp probes reach, and that dns
+    probes ask unless they set `server`. An http probe goes to its `url`'s host instead."""
     probes: list[AnyProbeSpec] = Field(min_length=1)
+    """The checks run against this host, each at its own interval; probe names must be
+    unique within the host."""
 
     @model_validator(mode="after")
     def _unique_probe_names(self) -> Host:
@@ -75,8 +88,14 @@ class Target(Host):
     """A rented host whose SLA is watched."""
 
     role: Literal["target"] = "target"
+    """Always `target`, and best left out; every record stores it, so that evidence about
+    targets and controls is never mixed up."""
     provider: Provider = Provider()
+    """Who rents the host out and where claims go, for reports and complaint letters.
+    Default: every provider key unset."""
     sla: SlaTerms | None = None
+    """The contract terms the target is judged by. Unset: the target is still probed and
+    recorded, but gets no SLA report and no live SLA metrics."""
 
     @model_validator(mode="after")
     def _downtime_probes_exist(self) -> Target:
@@ -94,15 +113,25 @@ class Control(Host):
     """A well-known host that shows whether the user's own network was up."""
 
     role: Literal["control"] = "control"
+    """Always `control`, and best left out; every record stores it, so that a control's
+    failures are never counted against a provider."""
 
 
 class Config(_Strict):
     """The whole config file."""
 
     vantage: str = Field(min_length=1, max_length=64, pattern=_NAME)
+    """The name of the place this collector probes from, stored in every record, so that
+    evidence merged from several vantages says who saw what."""
     store: Path = Path("evidence.db")
+    """The SQLite evidence store; a relative path is relative to the config file's folder.
+    Default: `evidence.db` next to the config file."""
     targets: list[Target] = Field(min_length=1)
+    """The rented hosts whose SLA is watched."""
     controls: list[Control] = []
+    """Well-known hosts outside the provider (e.g. two unrelated public resolvers): while
+    every control fails too, a target's outage is counted as your own network's, not the
+    provider's. Default: none, so no outage can be told apart as local."""
 
     @model_validator(mode="after")
     def _unique_host_names(self) -> Config:

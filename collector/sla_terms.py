@@ -25,25 +25,37 @@ from pydantic import (
 
 from collector.probes.base import Duration
 
-Percent = float
+PERCENT = "percent"
+Percent = Annotated[float, PERCENT]
+"""A percentage as the contract writes it (`99.9`, not 0.999); the tag lets the generated
+config reference call it a percent rather than a bare number."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class DowntimeRule(_Strict):
     """Which probes must fail for a moment to count as down, and how long it must last."""
 
     probes: Literal["any", "all"] | list[str] = "any"
+    """Which of the target's probes decide that a second is down: `any` (one failing probe is
+    enough), `all` (down only while no probe succeeds), or a list of probe names (down only
+    while none of those succeeds). Default `any`."""
     min_duration: Duration = 0.0
+    """Outages shorter than this do not count as downtime, as many SLAs say (e.g. `5m`).
+    Default `0s`: every down second counts."""
 
 
 class OneOffWindow(_Strict):
     """A maintenance window announced for one date."""
 
     start: datetime
+    """When the announced window begins: an ISO 8601 date and time with a time zone, e.g.
+    `2026-10-25T02:00:00Z`."""
     end: datetime
+    """When the window ends, in the same form and after `start`; the seconds in between are
+    left out of the SLA period."""
 
     @model_validator(mode="after")
     def _ordered_and_zoned(self) -> OneOffWindow:
@@ -58,7 +70,10 @@ class RecurringWindow(_Strict):
     """A maintenance window that repeats, as a cron expression in the SLA's time zone."""
 
     cron: str
+    """When each window begins: a 5-field cron expression (minute hour day month weekday)
+    read in the SLA's `timezone`, e.g. `0 3 * * 0` for Sundays at 03:00."""
     duration: Duration
+    """How long each window lasts from its start, e.g. `1h`; must be positive."""
 
     @field_validator("cron")
     @classmethod
@@ -91,24 +106,55 @@ class CreditTier(_Strict):
     """Below `below` % uptime, `credit` % of the monthly fee is owed."""
 
     below: Percent = Field(gt=0, le=100)
+    """The tier applies when the period's uptime is strictly below this percentage; when
+    several apply, the one with the lowest `below` is claimed."""
     credit: Percent = Field(gt=0, le=100)
+    """The credit this tier owes, in percent of `monthly_fee`."""
 
 
 class SlaTerms(_Strict):
-    """One target's contract terms (DESIGN.md, "SLA engine")."""
+    """One target's contract terms, as its SLA states them.
+
+    The arithmetic on them is in `reports.sla` (DESIGN.md, "SLA engine").
+    """
 
     uptime: Percent = Field(gt=0, le=100)
+    """The promised uptime per period, in percent as the contract writes it (`99.9`); the
+    report calls the SLA breached when the measured uptime is below it."""
     period: Literal["month"] = "month"
+    """The period the uptime is measured over: a calendar month in `timezone`, the only
+    choice."""
     timezone: str = "UTC"
+    """The IANA time zone the contract counts in (e.g. `Europe/Berlin`): where months and
+    days begin, and how maintenance `cron` expressions are read. Default `UTC`."""
     downtime: DowntimeRule = DowntimeRule()
+    """What counts as down: which probes must fail, and the shortest outage that counts.
+    Default: any failing probe, and every down second counts."""
     maintenance: list[MaintenanceWindow] = []
+    """Maintenance windows the provider announced, one-off (`start`, `end`) or recurring
+    (`cron`, `duration`); their seconds are left out of the period. Default: none."""
     credits: list[CreditTier] = []
+    """The contract's credit tiers, each a `below` uptime and the `credit` it owes; no two
+    may share a `below`. Default: none, so the report claims no credit."""
     monthly_fee: Decimal | None = Field(default=None, ge=0)
+    """What the host costs per month, in `currency`, to turn the credit percentage into an
+    amount; required with `credits`. Unset: no amount is stated."""
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    """The fee's currency as an ISO 4217 code such as `USD` or `EUR`; required with
+    `monthly_fee`."""
     claim_window_days: int | None = Field(default=None, ge=1)
+    """How many days after the period ends a claim may still be filed; the report states
+    that deadline. Unset: no deadline is stated."""
     confirm_vantages: int = Field(default=1, ge=1)
+    """With stores from several vantages merged, how many vantages must see a second down
+    (and their own network up) for it to count against the provider; fewer make it
+    `unconfirmed`. Default 1: one vantage is enough."""
     latency_threshold: Duration | None = None
+    """Successful attempts slower than this (e.g. `500ms`) count as seconds above the latency
+    threshold, reported apart from downtime. Unset: latency is reported without one."""
     loss_threshold: Percent | None = Field(default=None, gt=0, le=100)
+    """Successful icmp attempts that lost more than this percentage of their echoes count as
+    seconds above the loss threshold, reported apart from downtime. Unset: no threshold."""
 
     @field_validator("timezone")
     @classmethod

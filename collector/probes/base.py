@@ -28,17 +28,30 @@ def _ip_version_text(value: object) -> object:
 
 
 class ProbeSpec(BaseModel):
-    """Keys every probe accepts. Subclasses add their own and fix `kind` to a literal."""
+    """Keys every probe accepts.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Subclasses add their own and fix `kind` to a literal.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    """The probe's name in records and reports, and in an SLA's `downtime.probes`; unique
+    within its host."""
     kind: str
+    """Which kind of probe this is; it decides which further keys the entry takes."""
     interval: Duration = 60.0
+    """How often the probe runs; each record stands for one interval. Default `60s`."""
     timeout: Duration = 5.0
+    """How long one attempt may wait before it is recorded as failed, less than `interval`;
+    for icmp it is each echo's wait, and all the echoes must fit in `interval`. Default `5s`."""
     ip_version: Annotated[Literal["auto", "4", "6"], BeforeValidator(_ip_version_text)] = "auto"
+    """The address family to probe over: `auto` (the system's preferred address for a name),
+    `4` or `6`. Default `auto`."""
     prometheus: str | None = None
-    """Selector of this probe's series in an existing Prometheus (a report source)."""
+    """A PromQL selector of this probe's one series in an existing Prometheus, e.g.
+    `probe_success{job="blackbox",instance="..."}`, read by `report --prometheus`. Unset: not
+    read from Prometheus."""
 
     @model_validator(mode="after")
     def _timeout_fits_interval(self) -> ProbeSpec:

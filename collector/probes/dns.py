@@ -37,15 +37,25 @@ class DnsSpec(ProbeSpec):
     """A dns probe's config keys; names, types and rcodes are checked at load."""
 
     kind: Literal["dns"]
+    """`dns`: one question to a DNS server."""
     query_name: str
+    """The name to ask about, e.g. `example.com`."""
     query_type: str = "A"
+    """The record type to ask for, e.g. `A`, `AAAA`, `MX` or `TXT` (any case). Default
+    `A`."""
     server: str | None = None
-    """Address (or name) of the DNS server; unset means the target's host."""
+    """The DNS server to ask: an address, or a name that is resolved first. Unset: the
+    target's `host`."""
     port: int = Field(default=53, ge=1, le=65535)
+    """The DNS server's port. Default 53."""
     transport: Literal["udp", "tcp"] = "udp"
+    """Whether the question goes over UDP or TCP. Default `udp`."""
     expect_rcode: str = "NOERROR"
+    """The response code that counts as success, e.g. `NOERROR` or `NXDOMAIN` (any case);
+    any other fails as `dns`. Default `NOERROR`."""
     expect_answer: str | None = None
-    """A substring that at least one answer record's data must contain."""
+    """Text that at least one answer record's data must contain; otherwise the attempt fails
+    as `content`. Unset: any answer, even an empty one, is accepted."""
 
     @field_validator("query_name")
     @classmethod

@@ -32,29 +32,59 @@ _RESERVED_HEADERS = {"host", "connection", "content-length", "transfer-encoding"
 class BasicAuth(BaseModel):
     """HTTP basic credentials; the password is a Secret."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
     username: str
+    """The user name, sent as written."""
     password: Secret
+    """The password: a secret, best given as `${ENV_VAR}` or `{file: PATH}`; it is sent to the
+    URL's own origin only and never recorded."""
 
 
 class HttpSpec(ProbeSpec):
     """An http probe's config keys (validated at load: a bad regex is a config error)."""
 
     kind: Literal["http"]
+    """`http`: one HTTP or HTTPS request on a fresh connection."""
     url: str
+    """The absolute `http://` or `https://` URL to request; its host, not the target's
+    `host`, is resolved and connected to. Credentials in the URL are refused: use
+    `basic_auth`."""
     method: str = "GET"
+    """The HTTP method, e.g. `GET`, `HEAD` or `POST` (sent in upper case). Default `GET`."""
     expect_status: list[int] | None = None
-    """Accepted status codes; unset means any 2xx."""
+    """The status codes that count as success, from 100 to 599; any other fails as
+    `http_status`. Unset: any 2xx."""
     expect_body: str | None = None
+    """Text the response body must contain, matched exactly; otherwise the attempt fails as
+    `content`. Unset: not checked."""
     expect_body_regex: str | None = None
+    """A Python regular expression that must match somewhere in the response body; otherwise
+    the attempt fails as `content`. Unset: not checked."""
     headers: dict[str, Secret] = Field(default_factory=dict)
+    """Extra request headers, name to value; values are secrets (`${ENV_VAR}` or
+    `{file: PATH}`), sent to the URL's own origin only. `Host`, `Connection`,
+    `Content-Length` and `Transfer-Encoding` cannot be set. Default: none."""
     basic_auth: BasicAuth | None = None
+    """HTTP basic credentials, sent to the URL's own origin only (not after a redirect to
+    another one). Unset: none are sent."""
     tls_verify: bool = True
+    """For https, whether the server's certificate chain and name are checked (against
+    `tls_ca` or the system's CAs); `false` accepts any certificate. A `tls_pin_sha256`
+    overrides it. Default `true`."""
     tls_ca: str | None = None
+    """A PEM file of the CA certificates to verify the server against, in place of the
+    system's; a relative path is relative to the config file's folder. Unset: the system's
+    CAs."""
     tls_pin_sha256: str | None = None
-    """With a pin, the pin replaces chain verification (for self-signed certificates)."""
+    """The SHA-256 fingerprint of the server's certificate (64 hex digits, colons allowed);
+    only that certificate is accepted and the chain is not checked, which suits self-signed
+    servers. Unset: no pin."""
     follow_redirects: bool = False
+    """Whether to follow redirects, up to 10 within `timeout`; `false` judges the redirect
+    response itself, so a 3xx fails unless `expect_status` lists it. Default `false`."""
     max_body_bytes: int = Field(default=1024 * 1024, ge=0)
+    """The most bytes of the response body read and checked; a longer body fails as
+    `content`. Default 1048576 (1 MiB)."""
 
     @field_validator("url")
     @classmethod

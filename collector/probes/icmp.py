@@ -28,9 +28,15 @@ class IcmpSpec(ProbeSpec):
     """An ICMP probe's config keys. `timeout` is per echo, not per attempt."""
 
     kind: Literal["icmp"]
+    """`icmp`: ICMP echo requests (ping) to the host."""
     count: int = Field(default=3, ge=1, le=100)
+    """How many echo requests one attempt sends; the attempt succeeds when any is answered,
+    and the share lost is recorded. Default 3."""
     spacing: Duration = 0.2
+    """The pause between one attempt's echo requests. Default `200ms`."""
     payload_size: int = Field(default=56, ge=0, le=65000)
+    """Bytes of data in each echo request after its 8-byte header; 56, as ping sends, makes
+    a 64-byte ICMP message. Default 56."""
 
     def attempt_budget(self) -> float:
         """The last echo leaves (count-1) x spacing after the first and may wait `timeout`."""

@@ -27,7 +27,10 @@ class TcpSpec(ProbeSpec):
     """A tcp probe's config keys."""
 
     kind: Literal["tcp"]
+    """`tcp`: open a TCP connection to the host."""
     port: int = Field(ge=1, le=65535)
+    """The TCP port to connect to; the attempt succeeds once the connection is open, and
+    closes it at once."""
 
 
 def classify_os_error(exc: OSError) -> ErrorClass:
