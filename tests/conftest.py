@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import pytest
+
 pytest_plugins = [
     "tests.rig.servers",
     "tests.rig.netns",
     "tests.rig.stores",
     "tests.rig.prometheus",
 ]
+
+
+def pytest_addoption(parser):  # type: ignore[no-untyped-def]
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        help="run the long variants of the reliability tests (more kills, rounds, examples)",
+    )
+
+
+@pytest.fixture
+def slow(request) -> bool:  # type: ignore[no-untyped-def]
+    """True under --slow: the reliability tests scale their counts up."""
+    return bool(request.config.getoption("--slow"))
