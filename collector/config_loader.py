@@ -81,8 +81,11 @@ def read_yaml_mapping(text: str, path: Path, expected: str) -> dict[str, Any]:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise ConfigError([f"{where}: invalid YAML: {exc.problem}"]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{path}: invalid YAML: {exc}"]) from None
+    except yaml.YAMLError as exc:  # e.g. a control character: a reader error, no mark
+        problem = getattr(exc, "reason", None) or str(exc).splitlines()[0]
+        position = getattr(exc, "position", None)
+        where = f"{path}: character {position + 1}" if isinstance(position, int) else str(path)
+        raise ConfigError([f"{where}: invalid YAML: {problem}"]) from None
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: expected a mapping of keys ({expected})"])
     return data

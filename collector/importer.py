@@ -147,7 +147,7 @@ def probe_record(
     if not isinstance(ok, bool):
         raise _Bad("ok", f"must be true or false, got {ok!r}")
     error = line.get("error")
-    if error is not None and error not in ERRORS:
+    if error is not None and (not isinstance(error, str) or error not in ERRORS):
         raise _Bad("error", f"must be one of {', '.join(sorted(ERRORS))} or null, got {error!r}")
     if ok and error is not None:
         raise _Bad("error", "a successful attempt has no error class (use null)")
@@ -229,7 +229,7 @@ def _name(line: dict[str, Any], key: str) -> str:
 
 def _choice(line: dict[str, Any], key: str, default: str | None, allowed: set[str]) -> str:
     value = line.get(key, default)
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         if key not in line:
             raise _Bad(key, "missing (needed for a probe the config does not name)")
         raise _Bad(key, f"must be one of {', '.join(sorted(allowed))}, got {value!r}")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+from tests.rig import SLOW_ENV
 
 pytest_plugins = [
     "tests.rig.servers",
@@ -18,6 +22,11 @@ def pytest_addoption(parser):  # type: ignore[no-untyped-def]
         action="store_true",
         help="run the long variants of the reliability tests (more kills, rounds, examples)",
     )
+
+
+def pytest_configure(config):  # type: ignore[no-untyped-def]
+    if config.getoption("--slow"):  # read at import by modules that size hypothesis runs
+        os.environ[SLOW_ENV] = "1"
 
 
 @pytest.fixture
