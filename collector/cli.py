@@ -700,6 +700,8 @@ def verify(config_path: Path, store_path: Path | None) -> None:
                 report = store.verify(lambda done, count: bar.update(done - bar.pos))
         else:
             report = store.verify()
+    for line in _clock_lines(report.unsynced, report.clock_jumps):
+        click.echo(f"{path}: {line}", err=True)
     if report.ok:
         _say(
             f"{path}: chain intact, {report.count} records, head seq {report.head_seq} "
@@ -712,6 +714,21 @@ def verify(config_path: Path, store_path: Path | None) -> None:
         f"({report.count} records stored)"
     )
     sys.exit(EXIT_TAMPERED)
+
+
+def _clock_lines(unsynced: int, jumps: Any) -> list[str]:
+    """The clock findings of a verify, one line each (warnings: they break no chain)."""
+    lines = []
+    if unsynced:
+        lines.append(f"clock: {unsynced} records were taken while the clock was not synchronised")
+    for jump in jumps[:5]:
+        lines.append(
+            f"clock: the wall clock jumped {jump.jump_ns / 1e9:+.3f} s"
+            f" between seq {jump.seq_before} and seq {jump.seq_after}"
+        )
+    if len(jumps) > 5:
+        lines.append(f"clock: {len(jumps) - 5} more wall-clock jumps")
+    return lines
 
 
 def main() -> None:

@@ -3,7 +3,8 @@
 Every field is always present (null when it does not apply), so third parties reading the
 JSON never guess whether a missing key means "none" or "not recorded". Each record carries
 both the wall clock and the monotonic clock with the kernel's boot id: a wall-clock jump
-within one boot shows up as a disagreement between the two.
+within one boot shows up as a disagreement between the two. Each also says whether the
+kernel held the clock synchronised (`clock_synced`, see `collector.clock_sync`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from collector import __version__
+from collector.clock_sync import read_clock_state
 from collector.results import JsonScalar, Result
 from collector.secrets import Secret, redact
 
@@ -33,19 +35,30 @@ BOOT_ID = _read_boot_id()
 
 @dataclass(frozen=True)
 class Stamp:
-    """When something happened: UTC wall clock and the boot's monotonic clock, in ns."""
+    """When something happened: UTC wall clock and the boot's monotonic clock, in ns, and
+    whether the kernel held the wall clock synchronised then (None: not known)."""
 
     ts_ns: int
     mono_ns: int
     boot_id: str = BOOT_ID
+    clock_synced: bool | None = None
 
     @classmethod
     def now(cls) -> Stamp:
         """CLOCK_BOOTTIME keeps counting through suspend, unlike CLOCK_MONOTONIC."""
-        return cls(ts_ns=time.time_ns(), mono_ns=time.clock_gettime_ns(time.CLOCK_BOOTTIME))
+        return cls(
+            ts_ns=time.time_ns(),
+            mono_ns=time.clock_gettime_ns(time.CLOCK_BOOTTIME),
+            clock_synced=read_clock_state().synced,
+        )
 
     def fields(self) -> dict[str, JsonScalar]:
-        return {"ts_ns": self.ts_ns, "mono_ns": self.mono_ns, "boot_id": self.boot_id}
+        return {
+            "ts_ns": self.ts_ns,
+            "mono_ns": self.mono_ns,
+            "boot_id": self.boot_id,
+            "clock_synced": self.clock_synced,
+        }
 
 
 @dataclass(frozen=True)
@@ -98,7 +111,9 @@ def probe_record(
 def collector_record(
     event: str, stamp: Stamp, vantage: str, **detail: JsonScalar
 ) -> dict[str, object]:
-    """Collector start, stop, heartbeat or cron round: proof of when the collector was alive."""
+    """Collector start, stop, heartbeat or cron round: proof of when the collector was alive,
+    with the kernel's estimate of the clock's offset and maximum error at that moment."""
+    clock = read_clock_state()
     return {
         "type": "collector",
         **stamp.fields(),
@@ -107,6 +122,8 @@ def collector_record(
         "event": event,
         "pid": os.getpid(),
         "version": __version__,
+        "clock_offset_ns": clock.offset_ns,
+        "clock_max_error_ns": clock.max_error_ns,
         "detail": dict(detail),
     }
 

@@ -37,6 +37,7 @@ from typing import Any, NamedTuple, Self
 import apsw
 
 from collector.chain import GENESIS, chain_hash, record_columns
+from collector.clock_check import ClockJump, ClockWatch
 from collector.fast_verify import first_break_fast
 from collector.migrations import APPLICATION_ID, SCHEMA_VERSION, stored_version, upgrade
 from collector.store_errors import (
@@ -105,6 +106,10 @@ class VerifyReport:
     head_hash: str | None
     first_bad_seq: int | None
     problem: str | None
+    unsynced: int = 0
+    """Records taken while the kernel did not hold the clock synchronised (flagged only)."""
+    clock_jumps: tuple[ClockJump, ...] = ()
+    """Wall-clock jumps between records of one boot (flagged only)."""
 
 
 def _connect(path: str, readonly: bool, create: bool) -> apsw.Connection:
@@ -353,11 +358,22 @@ class EvidenceStore:
 
         `progress(done, count)` is called every PROGRESS_EVERY verified records (a terminal's
         progress bar over a big store)."""
+        watch = ClockWatch()
         with self._boundary(), self._transaction("BEGIN"):
             count, head_seq, head_hash = self.shape()
-            bad = self.check_range(on_record=None if progress is None else _every(progress, count))
+            counted = None if progress is None else _every(progress, count)
+
+            def seen(seq: int, record: dict[str, object]) -> None:
+                watch(seq, record)
+                if counted is not None:
+                    counted(seq, record)
+
+            bad = self.check_range(on_record=seen)
         bad_seq, problem = bad if bad else (None, None)
-        return VerifyReport(bad is None, count, head_seq, head_hash, bad_seq, problem)
+        return VerifyReport(
+            bad is None, count, head_seq, head_hash, bad_seq, problem,
+            watch.unsynced, tuple(watch.jumps),
+        )  # fmt: skip
 
     def shape(self) -> tuple[int, int | None, str | None]:
         """(count, head seq, head hash) of the rows as stored, verified or not."""
