@@ -121,7 +121,8 @@ def error_lines(exc: ValidationError) -> list[str]:
         if error["type"] == "unknown_kind":
             path = f"{path}.kind"
         message = _plain_message(error["type"], message, error.get("input"))
-        lines.append(f"{path}: {message}" if path else message)
+        line = f"{path}: {message}" if path else message
+        lines.append(line.replace("\r", "\\r").replace("\n", "\\n"))  # one line, always
     return list(dict.fromkeys(lines))
 
 
@@ -133,6 +134,8 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
             text += f"[{part}]"
         elif ":" in part or part.startswith(("function-after[", "function-before[")):
             continue
+        elif not part.isprintable() or not part.strip() or part != part.strip():
+            text += f"[{part!r}]"  # a key of spaces or control characters, shown as such
         else:
             text += f".{part}" if text else part
     return text

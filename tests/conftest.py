@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import json
 import os
 
 import pytest
@@ -18,6 +20,12 @@ pytest_plugins = [
 
 def pytest_addoption(parser):  # type: ignore[no-untyped-def]
     parser.addoption(
+        "--figures",
+        metavar="FILE",
+        default=None,
+        help="write the reliability tests' counts (kills, records, cases) to FILE as JSON",
+    )
+    parser.addoption(
         "--slow",
         action="store_true",
         help="run the long variants of the reliability tests (more kills, rounds, examples)",
@@ -33,3 +41,21 @@ def pytest_configure(config):  # type: ignore[no-untyped-def]
 def slow(request) -> bool:  # type: ignore[no-untyped-def]
     """True under --slow: the reliability tests scale their counts up."""
     return bool(request.config.getoption("--slow"))
+
+
+_FIGURES: collections.Counter[str] = collections.Counter()
+
+
+@pytest.fixture(scope="session")
+def figures() -> collections.Counter[str]:
+    """Counts the reliability tests add to (kills survived, records checked, cases tried),
+    written by `--figures FILE` for RELIABILITY.md."""
+    return _FIGURES
+
+
+def pytest_sessionfinish(session, exitstatus):  # type: ignore[no-untyped-def]
+    target = session.config.getoption("--figures")
+    if target:
+        with open(target, "w", encoding="utf-8") as out:
+            json.dump(dict(sorted(_FIGURES.items())), out, indent=2)
+            out.write("\n")

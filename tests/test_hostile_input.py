@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 import urllib.parse
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -124,16 +125,19 @@ def check_config_text(text: str) -> None:
 
 @EXAMPLES
 @given(mutated_configs())
-def test_mutated_configs_load_or_fail_in_one_line_each(text: str) -> None:
+def test_mutated_configs_load_or_fail_in_one_line_each(figures: Counter[str], text: str) -> None:
     check_config_text(text)
+    figures["fuzz: config files tried"] += 1
 
 
 @EXAMPLES
 @given(st.text(max_size=300) | st.binary(max_size=200).map(lambda b: b.decode("latin-1")))
 @example("\x1f")  # a reader error: PyYAML's message had two lines
 @example("a: [\n")
-def test_arbitrary_files_as_config_fail_in_one_line(text: str) -> None:
+@example("? '\\n\\n  '\n: null\nvantage: x\n")  # a key of newlines: was a two-line error
+def test_arbitrary_files_as_config_fail_in_one_line(figures: Counter[str], text: str) -> None:
     check_config_text(text)
+    figures["fuzz: config files tried"] += 1
 
 
 @pytest.fixture(scope="module")
@@ -169,8 +173,9 @@ def import_files(draw: st.DrawFn) -> bytes:
 @example(json.dumps({**LINE, "kind": []}).encode())  # crashed: a list is not hashable
 @example(json.dumps({**LINE, "error": {"a": 1}}).encode())
 def test_hostile_import_files_append_nothing_or_everything(
-    import_rig: tuple[Config, Path], data: bytes
+    import_rig: tuple[Config, Path], figures: Counter[str], data: bytes
 ) -> None:
+    figures["fuzz: import files tried"] += 1
     config, folder = import_rig
     source = folder / "input.jsonl"
     source.write_bytes(data)
@@ -209,8 +214,13 @@ def exporter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Tc
     extra=st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=2),
 )
 def test_probe_parameters_never_probe_a_stranger(
-    exporter: tuple[str, TcpListener], target: str, probe: str | None, extra: dict[str, str]
+    exporter: tuple[str, TcpListener],
+    target: str,
+    probe: str | None,
+    extra: dict[str, str],
+    figures: Counter[str],
 ) -> None:
+    figures["fuzz: /probe queries tried"] += 1
     url, canary = exporter
     params = {**extra, "target": target, **({} if probe is None else {"probe": probe})}
     answer = httpx.get(f"{url}/probe?{urllib.parse.urlencode(params)}", timeout=30)

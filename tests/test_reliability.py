@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from collector.store import EvidenceStore
@@ -32,7 +33,7 @@ def tcp_config(folder: Path, port: int, probes: int, interval: str = "60s") -> P
 
 
 def test_sixteen_probe_rounds_at_once_make_one_chain(
-    tmp_path: Path, tcp_listener: TcpListener, slow: bool
+    tmp_path: Path, tcp_listener: TcpListener, slow: bool, figures: Counter[str]
 ) -> None:
     config = tcp_config(tmp_path, tcp_listener.port, probes=2)
     processes, rounds = 16, 30 if slow else 10
@@ -59,10 +60,12 @@ def test_sixteen_probe_rounds_at_once_make_one_chain(
     assert report.ok, report.problem
     assert seqs == list(range(1, rounds * processes * per_round + 1))  # one chain, no gaps
     assert per_round >= 3  # two probe records and the round's own record
+    figures["overlap: probe processes run at once, in total"] += rounds * processes
+    figures["overlap: records checked"] += len(seqs)
 
 
 def test_sigkill_at_random_moments_loses_nothing_committed(
-    tmp_path: Path, tcp_listener: TcpListener, slow: bool
+    tmp_path: Path, tcp_listener: TcpListener, slow: bool, figures: Counter[str]
 ) -> None:
     config = tcp_config(tmp_path, tcp_listener.port, probes=4, interval="100ms")
     path, kills = tmp_path / "evidence.db", 100 if slow else 30
@@ -89,4 +92,6 @@ def test_sigkill_at_random_moments_loses_nothing_committed(
                 assert report.count >= seen.seq
             assert report.count == report.head_seq  # seqs 1..n, none repeated
             checked = report.count
+            figures["crash: SIGKILLs of slawitness run survived"] += 1
+            figures["crash: records re-verified after the kills"] += report.count
     assert checked > kills * 5  # the daemon got to append between the kills

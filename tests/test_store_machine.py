@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from collector.store import EvidenceStore
+from tests.conftest import _FIGURES as FIGURES
 from tests.rig import slow_run
 from tests.rig.stores import make_record, raw_connection
 from tests.test_store_tamper import TAMPERS
@@ -33,7 +34,6 @@ class StoreMachine(RuleBasedStateMachine):
         EvidenceStore.create(self.path).close()
         self.appended: list[tuple[int, str]] = []
         self.next_record = 1
-        self.tampers = 0
 
     @rule(size=st.integers(1, 5))
     def append(self, size: int) -> None:
@@ -45,6 +45,7 @@ class StoreMachine(RuleBasedStateMachine):
     @rule()
     def crash_mid_write(self) -> None:
         """A writer dies holding the write lock with a row inserted but not committed."""
+        FIGURES["crash: writers abandoned mid-transaction (stateful test)"] += 1
         conn = apsw.Connection(str(self.path))
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(
@@ -69,7 +70,7 @@ class StoreMachine(RuleBasedStateMachine):
             report = store.verify()
         copy.unlink()
         assert not report.ok and report.first_bad_seq == expected, (kind, position, report)
-        self.tampers += 1
+        FIGURES["tamper: cases tried and detected at the right seq"] += 1
 
     @invariant()
     def intact_store_verifies_and_keeps_everything(self) -> None:

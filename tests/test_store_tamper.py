@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -156,11 +157,14 @@ def test_problem_wording(tmp_path: Path, kind: str, wording: str) -> None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), size=st.integers(2, 25), kind=st.sampled_from(sorted(TAMPERS)))
-def test_any_tamper_before_the_head_is_found(data: st.DataObject, size: int, kind: str) -> None:
+def test_any_tamper_before_the_head_is_found(
+    data: st.DataObject, size: int, kind: str, figures: Counter[str]
+) -> None:
     k = data.draw(st.integers(1, size - 1), label="position")
     with tempfile.TemporaryDirectory() as where:
         expected, _, found = _tampered_report(Path(where) / "evidence.db", size, kind, k)
     assert found == expected
+    figures["tamper: cases tried and detected at the right seq"] += 1
 
 
 def test_report_counts_and_head_describe_the_stored_rows(tmp_path: Path) -> None:
