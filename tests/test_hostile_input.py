@@ -134,7 +134,7 @@ def test_mutated_configs_load_or_fail_in_one_line_each(figures: Counter[str], te
 @given(st.text(max_size=300) | st.binary(max_size=200).map(lambda b: b.decode("latin-1")))
 @example("\x1f")  # a reader error: PyYAML's message had two lines
 @example("a: [\n")
-@example("? '\\n\\n  '\n: null\nvantage: x\n")  # a key of newlines: was a two-line error
+@example("? '\n\n  '\n: null\nvantage: x\n")  # a key of newlines: was a two-line error
 def test_arbitrary_files_as_config_fail_in_one_line(figures: Counter[str], text: str) -> None:
     check_config_text(text)
     figures["fuzz: config files tried"] += 1
