@@ -8,6 +8,7 @@ RELIABILITY.md lists the guarantees and the figures of a run.
 from __future__ import annotations
 
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 from collector.store import EvidenceStore
 from tests.clirun import write_config
 from tests.rig.loopback import TcpListener
+from tests.rig.stores import make_record
 
 COMMAND = [sys.executable, "-m", "collector"]
 
@@ -95,3 +97,30 @@ def test_sigkill_at_random_moments_loses_nothing_committed(
             figures["crash: SIGKILLs of slawitness run survived"] += 1
             figures["crash: records re-verified after the kills"] += report.count
     assert checked > kills * 5  # the daemon got to append between the kills
+
+
+def test_a_wal_torn_mid_frame_keeps_every_earlier_commit(tmp_path: Path) -> None:
+    """Power fails while the last transaction's frames are written: the store opens,
+    every earlier commit is there, the torn batch is wholly absent, the chain verifies."""
+    live, copy = tmp_path / "live", tmp_path / "copy"
+    live.mkdir()
+    copy.mkdir()
+    path = live / "evidence.db"
+    with EvidenceStore.create(path) as store:
+        committed = [
+            a for i in range(20) for a in store.append([make_record(i * 3 + j) for j in range(3)])
+        ]
+        last = store.append([make_record(1000 + j, target=f"host{j}") for j in range(40)])
+        for name in ("evidence.db", "evidence.db-wal"):  # the files as the disk holds them
+            shutil.copyfile(live / name, copy / name)
+    wal = copy / "evidence.db-wal"
+    frame = 24 + 4096
+    assert wal.stat().st_size > 4 * frame, "the batches must still be in the WAL"
+    with wal.open("r+b") as torn:
+        torn.truncate(wal.stat().st_size - frame // 2)  # half of the last frame never landed
+    with EvidenceStore.open(copy / "evidence.db") as store:
+        report = store.verify()
+        stored = [(r.seq, r.hash) for r in store.records()]
+    assert report.ok, report.problem
+    assert stored[: len(committed)] == [(a.seq, a.hash) for a in committed]
+    assert len(stored) == len(committed) and len(last) == 40  # its commit frame was torn
