@@ -29,6 +29,7 @@ from collector.config import Config
 from collector.export import iso_from_ns
 from collector.store import EvidenceStore
 from collector.store_errors import StoreError
+from reports.clock_caveats import clock_caveats
 from reports.sample_columns import ABSENT, NUMBER_COLUMNS, STRING_COLUMNS, SampleColumns
 from reports.store_scan import SampleFilter, read_store
 
@@ -220,6 +221,7 @@ def load_store_samples(
         events=_event_frame(events),
         stores=stores,
         imported=_imported(samples, imports),
+        caveats=clock_caveats(events),
     )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from collector.clock_sync import read_clock_state
+from collector.config import Config
 from collector.records import Stamp, collector_record
 from collector.store import EvidenceStore, VerifyReport
+from reports.sources import load_store_samples
 from tests.clirun import slawitness, write_config
 from tests.rig.stores import make_record
 
@@ -74,3 +76,21 @@ def test_verify_prints_the_clock_findings_and_still_passes(tmp_path: Path) -> No
     assert done.returncode == 0 and "chain intact" in done.stdout
     assert "1 records were taken while the clock was not synchronised" in done.stderr
     assert "the wall clock jumped -90.000 s between seq 2 and seq 3" in done.stderr
+
+
+def test_the_report_states_the_clock_findings(tmp_path: Path) -> None:
+    config = Config.model_validate(
+        {"vantage": "office", "targets": [{"name": "vps1", "host": "127.0.0.1",
+         "probes": [{"name": "ssh", "kind": "tcp", "port": 22}]}]}
+    )  # fmt: skip
+    beats = []
+    for i in range(1, 7):  # a heartbeat a minute; the wall clock set back 30 s after the third
+        stamp = Stamp(T0 + i * 60 * S - (30 * S if i > 3 else 0), M0 + i * 60 * S, "boot-a", i > 2)
+        beats.append(collector_record("heartbeat", stamp, "office"))
+    probes = [stamped(i) for i in range(1, 7)]
+    with EvidenceStore.create(tmp_path / "evidence.db") as store:
+        store.append([*probes, *beats])
+    data = load_store_samples([tmp_path / "evidence.db"], config, T0, T0 + 3600 * S)
+    unsynced, jump = data.caveats
+    assert "not synchronised at 2 of the 6 collector records" in unsynced
+    assert "jumped -30.000 s against its monotonic clock" in jump
