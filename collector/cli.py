@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from collector.ballast import LOW_SPACE_BYTES, free_bytes, full_since, resumed
 from collector.config import DEFAULT_CONFIG, Config, Target
 from collector.config_loader import ConfigError, load_config
 from collector.durations import format_duration
@@ -251,8 +252,18 @@ def probe(
         records.append(
             collector_record("round", started, config.vantage, probes=len(jobs), took_ms=took_ms)
         )
+        gap_since = full_since(store.path)
+        if gap_since is not None:  # earlier rounds found the disk full: say so in the chain
+            resumed_record = collector_record(
+                "resumed", started, config.vantage, reason="disk full", full_since_ns=gap_since
+            )
+            records.insert(0, resumed_record)
+        free = free_bytes(store.path)
+        if free < LOW_SPACE_BYTES:
+            _announce("probe", warning=True)(f"only {free // 2**20} MiB free for {store.path}")
         try:
             store.append(records)
+            resumed(store.path)
         except StoreError:
             if textfile is not None:
                 _write_textfile(textfile, config, records, store, append_ok=False)

@@ -18,6 +18,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from collector.ballast import full_since, resumed
 from collector.config import Config
 from collector.exporter_state import LiveState
 from collector.probes import ProbeEnv
@@ -151,6 +152,8 @@ class Daemon:
             if final:
                 raise
             return
+        if full_since(self.store.path) is not None:
+            resumed(self.store.path)  # the kept batch went in: nothing was lost
         if self.state is not None:
             ts = batch[-1].get("ts_ns")
             self.state.appended(appended[-1].seq, ts if isinstance(ts, int) else 0)

@@ -22,6 +22,7 @@ Every failure leaves this module as one of these, its message one line naming th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -36,6 +37,7 @@ from typing import Any, NamedTuple, Self
 
 import apsw
 
+from collector.ballast import keep_ballast, release_ballast
 from collector.chain import GENESIS, chain_hash, record_columns
 from collector.clock_check import ClockJump, ClockWatch
 from collector.fast_verify import first_break_fast
@@ -46,6 +48,7 @@ from collector.store_errors import (
     NotAStore,
     StoreCorrupt,
     StoreExists,
+    StoreFull,
     StoreMissing,
     StoreReadOnly,
     UnknownSchemaVersion,
@@ -199,6 +202,8 @@ class EvidenceStore:
         except BaseException:
             store.close()
             raise
+        if not readonly:
+            keep_ballast(name)
         return store
 
     def _prepare(self, *, may_initialize: bool) -> None:
@@ -271,6 +276,19 @@ class EvidenceStore:
             raise StoreReadOnly(self.path, "store was opened read-only; cannot append")
         if not rows:
             return []
+        try:
+            return self._append_rows(rows)
+        except StoreFull as exc:
+            release_ballast(self.path, time.time_ns())
+            with contextlib.suppress(apsw.Error):  # the ballast's room lets the WAL shrink
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            raise StoreFull(
+                self.path,
+                "the disk is full: this batch was not stored (everything before it is);"
+                " free some space and the next append resumes",
+            ) from exc
+
+    def _append_rows(self, rows: list[tuple[int, str, str | None, bytes]]) -> list[Appended]:
         appended: list[Appended] = []
         with self._append_lock, self._boundary(), self._transaction("BEGIN IMMEDIATE"):
             head = self.head()

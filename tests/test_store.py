@@ -294,7 +294,7 @@ def test_full_disk(small_tmpfs: Callable[[str], Path]) -> None:
             for i in range(10_000):
                 store.append([{**make_record(i), "pad": "x" * 4000}])
                 committed += 1
-        assert str(caught.value).startswith(f"{path}: disk or database is full")
+        assert str(caught.value).startswith(f"{path}: the disk is full: this batch was not stored")
         assert store.count() == committed
         assert store.verify().ok
 
