@@ -88,6 +88,15 @@ def insert_forged(conn: apsw.Connection, k: int) -> int:
     return k + 1
 
 
+def duplicate_row(conn: apsw.Connection, k: int) -> int:
+    """A copy of row k inserted right after it, with its stored hash; later rows move up."""
+    cols = "ts_ns, type, target, payload, hash"
+    copy = one_row(conn, f"SELECT {cols} FROM records WHERE seq = ?", k)
+    _renumber(conn, k + 1, 1)
+    conn.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)", (k + 1, *copy))
+    return k + 1
+
+
 def swap_rows(conn: apsw.Connection, k: int) -> int:
     """Reorder: the contents of rows k and k+1 change places, seqs stay."""
     cols = "ts_ns, type, target, payload, hash"
@@ -114,6 +123,7 @@ TAMPERS: dict[str, Callable[[apsw.Connection, int], int]] = {
         delete_row,
         delete_and_renumber,
         insert_forged,
+        duplicate_row,
         swap_rows,
         retarget_column,
     )
