@@ -25,7 +25,7 @@ from collector.probes import ProbeEnv
 from collector.records import Stamp, collector_record
 from collector.scheduler import Job, attempt
 from collector.store import EvidenceStore
-from collector.store_errors import StoreError
+from collector.store_errors import StoreError, StoreFull
 
 Exporter = Callable[[asyncio.AbstractEventLoop, ProbeEnv], Callable[[], None]]
 """Starts an exporter beside the daemon (given its loop and probe resources); returns its stop."""
@@ -60,6 +60,8 @@ class Daemon:
         self._pending: list[dict[str, object]] = []
         self._stop = asyncio.Event()
         self._secrets = self.config.secrets()
+        # read once, then kept up to date: no file lookup on every flush
+        self._disk_was_full = full_since(self.store.path) is not None
         self.stop_reason = "stopped"
 
     def request_stop(self, reason: str) -> None:
@@ -146,14 +148,16 @@ class Daemon:
             appended = await asyncio.to_thread(self.store.append, batch)
         except StoreError as exc:
             self._pending = batch + self._pending
+            self._disk_was_full = isinstance(exc, StoreFull) or self._disk_was_full
             if self.state is not None:
                 self.state.append_failed()
             _LOG.warning("slawitness run: cannot append %d records: %s", len(batch), exc)
             if final:
                 raise
             return
-        if full_since(self.store.path) is not None:
+        if self._disk_was_full:
             resumed(self.store.path)  # the kept batch went in: nothing was lost
+            self._disk_was_full = False
         if self.state is not None:
             ts = batch[-1].get("ts_ns")
             self.state.appended(appended[-1].seq, ts if isinstance(ts, int) else 0)

@@ -152,18 +152,6 @@ def _raw_hash(path: str, head: Appended) -> bytes:
 PROGRESS_EVERY = 50_000
 
 
-def _every(progress: Callable[[int, int], None], count: int) -> Callable[[int, object], None]:
-    """An `on_record` that reports progress every PROGRESS_EVERY records."""
-    done = [0]
-
-    def seen(seq: int, record: object) -> None:
-        done[0] += 1
-        if done[0] % PROGRESS_EVERY == 0:
-            progress(done[0], count)
-
-    return seen
-
-
 class EvidenceStore:
     """An open store. Use `create` or `open`; close it, or use it as a context manager."""
 
@@ -379,12 +367,11 @@ class EvidenceStore:
         watch = ClockWatch()
         with self._boundary(), self._transaction("BEGIN"):
             count, head_seq, head_hash = self.shape()
-            counted = None if progress is None else _every(progress, count)
 
             def seen(seq: int, record: dict[str, object]) -> None:
                 watch(seq, record)
-                if counted is not None:
-                    counted(seq, record)
+                if progress is not None and seq % PROGRESS_EVERY == 0:
+                    progress(seq, count)  # seqs run 1..n on an intact chain
 
             bad = self.check_range(on_record=seen)
         bad_seq, problem = bad if bad else (None, None)
@@ -424,10 +411,8 @@ class EvidenceStore:
                 )
                 if before is not None:
                     try:
-                        prev_hash = bytes.fromhex(before[1])
-                    except (TypeError, ValueError):
-                        prev_hash = b""
-                    if len(prev_hash) != 32:  # the range before names this row itself
+                        prev_hash = _raw_hash(self.path, Appended(*before))
+                    except StoreCorrupt:  # the range before names this row itself
                         return before[0], f"seq {before[0]}: malformed hash"
                     expected_seq = before[0] + 1
             if end_seq is not None:
