@@ -17,12 +17,37 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from collector.ballast import LOW_SPACE_BYTES, free_bytes, full_since, resumed
-from collector.config import DEFAULT_CONFIG, Config, Target
+from collector.checkpoints import (
+    SigningKeyError,
+    create_key,
+    is_due,
+    load_key,
+    origin,
+    public_key_path,
+)
+from collector.checkpoints import write as write_checkpoint
+from collector.cli_base import (
+    EXIT_BUG,
+    EXIT_REPORT,
+    EXIT_STORE,
+    EXIT_TAMPERED,
+    EXIT_USAGE,
+    OUTPUT,
+    announce,
+    config_option,
+    fail,
+    load,
+    progress_wanted,
+    say,
+    store_option,
+    store_path_of,
+)
+from collector.config import Config, Target
 from collector.config_loader import ConfigError, load_config
 from collector.durations import format_duration
 from collector.export import write_csv, write_jsonl
@@ -37,14 +62,8 @@ if TYPE_CHECKING:
     from collector.web_config import WebConfig
     from reports.report_run import PeriodChoice
 
-EXIT_TAMPERED, EXIT_USAGE, EXIT_STORE, EXIT_REPORT, EXIT_BUG = 1, 2, 3, 4, 70
 _REPORT_ERRORS = {"SourceError", "RenderError", "BundleError", "PdfUnavailable"}
 """Raised by `reports/`, matched by name so the cron path never imports pandas to catch them."""
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"slawitness: {message}", err=True)
-    sys.exit(code)
 
 
 class _Cli(click.Group):
@@ -58,53 +77,22 @@ class _Cli(click.Group):
                 click.echo(line, err=True)
             sys.exit(EXIT_USAGE)
         except (UnknownTarget, ListenAddressError) as exc:
-            _fail(str(exc), EXIT_USAGE)
+            fail(str(exc), EXIT_USAGE)
         except StoreError as exc:
-            _fail(str(exc), EXIT_STORE)
+            fail(str(exc), EXIT_STORE)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:  # the CLI top level: a bug, reported without hiding it
             if type(exc).__name__ in _REPORT_ERRORS:
-                _fail(str(exc), EXIT_REPORT)
+                fail(str(exc), EXIT_REPORT)
             if type(exc).__name__ in ("ImportFileError", "PeriodError"):
-                _fail(str(exc), EXIT_USAGE)
+                fail(str(exc), EXIT_USAGE)
             if os.environ.get("SLAWITNESS_DEBUG"):
                 traceback.print_exc()
-            _fail(
+            fail(
                 f"internal error: {type(exc).__name__}: {exc} (SLAWITNESS_DEBUG=1 shows more)",
                 EXIT_BUG,
             )
-
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_CONFIG,
-    show_default=True,
-    help="The config file.",
-)
-store_option = click.option(
-    "--store",
-    "store_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="The evidence store, overriding the config's `store`.",
-)
-
-
-def _load(config_path: Path, store_path: Path | None) -> Config:
-    config = load_config(config_path)
-    if store_path is not None:
-        config = config.model_copy(update={"store": store_path})
-    return config
-
-
-def _store_path(config_path: Path, store_path: Path | None) -> Path:
-    """Verbs that only read need no config when the store is named."""
-    if store_path is not None:
-        return store_path
-    return load_config(config_path, resolve_secrets=False).store
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -125,31 +113,11 @@ def _store_path(config_path: Path, store_path: Path | None) -> Path:
 def cli(quiet: bool, log_level: str) -> None:
     """Collect evidence that a rented server broke its SLA."""
     level = logging.WARNING if quiet else getattr(logging, log_level.upper())
-    _OUTPUT.quiet = quiet or level > logging.INFO
+    OUTPUT.quiet = quiet or level > logging.INFO
     own = logging.getLogger("slawitness")  # libraries' loggers (httpx...) keep their defaults
     own.handlers[:] = [logging.StreamHandler(sys.stderr)]
     own.setLevel(level)
     own.propagate = False
-
-
-class _Output:
-    """Whether informational output is wanted (not with --quiet or a level above info)."""
-
-    quiet = False
-
-
-_OUTPUT = _Output()
-
-
-def _say(message: str) -> None:
-    """An informational line on stdout: a summary, what was written; none when quiet."""
-    if not _OUTPUT.quiet:
-        click.echo(message)
-
-
-def progress_wanted() -> bool:
-    """A progress bar only for a person watching: a terminal, and not --quiet."""
-    return not _OUTPUT.quiet and sys.stdout.isatty()
 
 
 @cli.command()
@@ -163,24 +131,46 @@ def progress_wanted() -> bool:
     metavar="KIND DIR",
     help="Instead: copy the cron, systemd or docker files into DIR, filled in for --config.",
 )
+@click.option(
+    "--key-only",
+    is_flag=True,
+    help="Only create the signing key (for a config and store made before checkpoints).",
+)
 def init(
-    config_path: Path, store_path: Path | None, force: bool, deploy: tuple[str, Path] | None
+    config_path: Path,
+    store_path: Path | None,
+    force: bool,
+    deploy: tuple[str, Path] | None,
+    key_only: bool,
 ) -> None:
-    """Write a commented example config and create the evidence store."""
+    """Write a commented example config, create the evidence store and its signing key."""
     if deploy is not None:
         _init_deploy(*deploy, config_path, force)
         return
-    if config_path.exists() and not force:
-        _fail(f"{config_path}: already exists (use --force to overwrite)", EXIT_USAGE)
-    template = resources.files("collector").joinpath("templates/slawitness.yml").read_text("utf-8")
-    try:
-        config_path.write_text(template, encoding="utf-8")
-    except OSError as exc:
-        _fail(f"{config_path}: cannot write config: {exc.strerror}", EXIT_USAGE)
-    config = _load(config_path, store_path)
+    if not key_only:
+        if config_path.exists() and not force:
+            fail(f"{config_path}: already exists (use --force to overwrite)", EXIT_USAGE)
+        template = resources.files("collector").joinpath("templates/slawitness.yml")
+        try:
+            config_path.write_text(template.read_text("utf-8"), encoding="utf-8")
+        except OSError as exc:
+            fail(f"{config_path}: cannot write config: {exc.strerror}", EXIT_USAGE)
+    config = load(config_path, store_path)
     with EvidenceStore.open(config.store, create=True) as store:
-        _say(f"wrote {config_path}; evidence store {config.store} ({store.count()} records)")
-    _say("edit the targets and SLA terms, then run: slawitness check-config")
+        if not key_only:
+            say(f"wrote {config_path}; evidence store {config.store} ({store.count()} records)")
+        key_path = config.checkpoints.key
+        if key_path.exists() and not key_only:
+            say(f"keeping the signing key {key_path}")
+            return
+        try:
+            key = create_key(key_path, origin(store))
+        except SigningKeyError as exc:
+            fail(str(exc), EXIT_USAGE)
+    say(f"signing key {key_path} (keep it private); public key {public_key_path(key_path)}:")
+    say(f"  {key.verifier().encode()}")
+    if not key_only:
+        say("edit the targets and SLA terms, then run: slawitness check-config")
 
 
 def _init_deploy(kind: str, folder: Path, config_path: Path, force: bool) -> None:
@@ -189,9 +179,9 @@ def _init_deploy(kind: str, folder: Path, config_path: Path, force: bool) -> Non
     try:
         written = write_deploy(kind, folder, config_path, force=force)
     except DeployError as exc:
-        _fail(str(exc), EXIT_USAGE)
+        fail(str(exc), EXIT_USAGE)
     for path in written:
-        _say(f"wrote {path}")
+        say(f"wrote {path}")
 
 
 @cli.command("check-config")
@@ -199,9 +189,15 @@ def _init_deploy(kind: str, folder: Path, config_path: Path, force: bool) -> Non
 @store_option
 def check_config(config_path: Path, store_path: Path | None) -> None:
     """Validate the config and print what it describes."""
-    config = _load(config_path, store_path)
-    _say(f"{config_path}: ok")
-    _say(f"vantage {config.vantage}, store {config.store}")
+    config = load(config_path, store_path)
+    say(f"{config_path}: ok")
+    say(f"vantage {config.vantage}, store {config.store}")
+    try:
+        key = load_key(config.checkpoints.key).verifier()
+        every = format_duration(config.checkpoints.every)
+        say(f"checkpoints every {every}, signed by {key.name} {key.id.hex()}")
+    except SigningKeyError as exc:
+        announce("check-config", warning=True)(f"no checkpoints will be signed: {exc}")
     for host in config.hosts():
         probes = ", ".join(
             f"{p.name} ({p.kind} every {format_duration(p.interval)})" for p in host.probes
@@ -209,7 +205,7 @@ def check_config(config_path: Path, store_path: Path | None) -> None:
         sla = ""
         if isinstance(host, Target) and host.sla is not None:
             sla = f"; SLA {host.sla.uptime}% per {host.sla.period} ({host.sla.timezone})"
-        _say(f"{host.role} {host.name} [{host.host}]: {probes}{sla}")
+        say(f"{host.role} {host.name} [{host.host}]: {probes}{sla}")
 
 
 web_config_option = click.option(
@@ -241,7 +237,7 @@ def probe(
     config_path: Path, store_path: Path | None, target: str | None, textfile: Path | None
 ) -> None:
     """Run every probe once and append the results (one cron round)."""
-    config = _load(config_path, store_path)
+    config = load(config_path, store_path)
     jobs = jobs_for(config, target)
     with EvidenceStore.open(config.store, create=True) as store:
         started = Stamp.now()
@@ -260,10 +256,11 @@ def probe(
             records.insert(0, resumed_record)
         free = free_bytes(store.path)
         if free < LOW_SPACE_BYTES:
-            _announce("probe", warning=True)(f"only {free // 2**20} MiB free for {store.path}")
+            announce("probe", warning=True)(f"only {free // 2**20} MiB free for {store.path}")
         try:
             store.append(records)
             resumed(store.path)
+            _checkpoint_when_due(config, store)
         except StoreError:
             if textfile is not None:
                 _write_textfile(textfile, config, records, store, append_ok=False)
@@ -271,7 +268,19 @@ def probe(
         if textfile is not None:
             _write_textfile(textfile, config, records, store, append_ok=True)
     for line in round_lines(attempts):
-        _say(line)
+        say(line)
+
+
+def _checkpoint_when_due(config: Config, store: EvidenceStore) -> None:
+    """A cron round signs a checkpoint when the last one is `checkpoints.every` old."""
+    if not is_due(store, config.checkpoints.every, Stamp.now().ts_ns):
+        return
+    try:
+        key = load_key(config.checkpoints.key)
+    except SigningKeyError as exc:  # check-config says so; every cron round need not
+        logging.getLogger("slawitness.probe").debug("slawitness probe: no checkpoint: %s", exc)
+        return
+    write_checkpoint(store, key, config.vantage)
 
 
 def _write_textfile(
@@ -286,14 +295,7 @@ def _write_textfile(
     try:
         write_round_textfile(path, config, records, store, append_ok)
     except TextfileError as exc:
-        _fail(str(exc), EXIT_USAGE)
-
-
-def _announce(verb: str, *, warning: bool = False) -> Callable[[str], None]:
-    """Messages of a verb on stderr through logging: info, or warnings (shown even quiet)."""
-    log = logging.getLogger(f"slawitness.{verb}")
-    emit = log.warning if warning else log.info
-    return lambda message: emit(f"slawitness {verb}: {message}")
+        fail(str(exc), EXIT_USAGE)
 
 
 @cli.command()
@@ -310,12 +312,17 @@ def run(
     """Run as a daemon: each probe at its own interval, until SIGTERM or Ctrl-C."""
     from collector.serving import run_daemon
 
-    config = _load(config_path, store_path)
+    config = load(config_path, store_path)
     web_config = _web_config(web_config_path)
     _check_listen(listen)
+    key = None
+    try:
+        key = load_key(config.checkpoints.key)
+    except SigningKeyError as exc:
+        announce("run", warning=True)(f"no checkpoints will be signed: {exc}")
     with EvidenceStore.open(config.store, create=True) as store:
-        daemon = run_daemon(config, store, listen, web_config, _announce("run"))
-    _announce("run")(f"stopped ({daemon.stop_reason})")
+        daemon = run_daemon(config, store, listen, web_config, announce("run"), key)
+    announce("run")(f"stopped ({daemon.stop_reason})")
 
 
 @cli.command()
@@ -334,10 +341,10 @@ def serve(
     """Serve the store's series (and /probe) for Prometheus, where cron writes the store."""
     from collector.serving import serve_store
 
-    config = _load(config_path, store_path)
+    config = load(config_path, store_path)
     web_config = _web_config(web_config_path)
     _check_listen(listen)
-    serve_store(config, listen, web_config, _announce("serve"))
+    serve_store(config, listen, web_config, announce("serve"))
 
 
 def _check_listen(listen: str | None) -> None:
@@ -346,7 +353,7 @@ def _check_listen(listen: str | None) -> None:
     try:
         parse_listen(listen)
     except ListenAddressError as exc:
-        _fail(f"invalid value for '--listen': {exc}", EXIT_USAGE)
+        fail(f"invalid value for '--listen': {exc}", EXIT_USAGE)
 
 
 multi_store_option = click.option(
@@ -362,9 +369,9 @@ def _choice(period: str | None, start: str | None, end: str | None) -> PeriodCho
     from reports.report_run import PeriodChoice
 
     if period is not None and (start or end):
-        _fail("give either --period or --from/--to, not both", EXIT_USAGE)
+        fail("give either --period or --from/--to, not both", EXIT_USAGE)
     if period is None and not (start and end):
-        _fail("missing option: --period YYYY-MM (or --from and --to)", EXIT_USAGE)
+        fail("missing option: --period YYYY-MM (or --from and --to)", EXIT_USAGE)
     return PeriodChoice(month=period, start=start, end=end)
 
 
@@ -372,7 +379,7 @@ def _csv_set(value: str, allowed: set[str], option: str) -> set[str]:
     chosen = {item.strip() for item in value.split(",") if item.strip()}
     unknown = chosen - allowed
     if not chosen or unknown:
-        _fail(
+        fail(
             f"invalid value for '{option}': {value!r} (choose from {', '.join(sorted(allowed))})",
             EXIT_USAGE,
         )
@@ -458,8 +465,8 @@ def report(
         out,
         chosen_formats,
         chosen_langs,
-        warn=_announce("report", warning=True),
-        progress=_announce("report") if progress_wanted() else None,
+        warn=announce("report", warning=True),
+        progress=announce("report") if progress_wanted() else None,
     )
     _print_outcome(outcome.summary, out)
 
@@ -468,7 +475,7 @@ def _print_outcome(summary: dict[str, Any], where: Path) -> None:
     incidents = summary.get("incidents", [])
     counted = sum(1 for i in incidents if i.get("counted"))
     conservative = float(summary.get("uptime_conservative") or 0.0)
-    _say(
+    say(
         f"{summary['target']} {summary.get('period_label', '')}: uptime "
         f"{conservative * 100:.3f}% against {summary['sla_uptime'] * 100:g}% "
         f"({'BREACHED' if summary.get('breached') else 'met'}); "
@@ -477,8 +484,8 @@ def _print_outcome(summary: dict[str, Any], where: Path) -> None:
         f"{summary.get('currency') or ''}".rstrip()
     )
     if summary.get("claim_deadline"):
-        _say(f"claim deadline: {summary['claim_deadline']}")
-    _say(f"written to {where}")
+        say(f"claim deadline: {summary['claim_deadline']}")
+    say(f"written to {where}")
 
 
 @cli.command()
@@ -517,11 +524,11 @@ def bundle(
         stores,
         out,
         _csv_set(langs, {"en", "zh"}, "--lang"),
-        warn=_announce("bundle", warning=True),
-        progress=_announce("bundle") if progress_wanted() else None,
+        warn=announce("bundle", warning=True),
+        progress=announce("bundle") if progress_wanted() else None,
     )
     _print_outcome(outcome.summary, out)
-    _say(f"bundle {info.path}: {info.files} files, {info.records} records, sha256 {info.sha256}")
+    say(f"bundle {info.path}: {info.files} files, {info.records} records, sha256 {info.sha256}")
 
 
 @cli.command()
@@ -545,10 +552,10 @@ def demo(out_dir: Path, minutes: float) -> None:
     from collector.demo import SCRIPT, DemoError, collect, report_demo
 
     seconds = minutes * 60
-    _say(f"slawitness demo: probing local services for {format_duration(seconds)};")
-    _say("the script (Ctrl-C stops early and still reports what was collected):")
+    say(f"slawitness demo: probing local services for {format_duration(seconds)};")
+    say("the script (Ctrl-C stops early and still reports what was collected):")
     for phase in SCRIPT:
-        _say(
+        say(
             f"  {format_duration(phase.start * seconds):>8} to"
             f" {format_duration(phase.end * seconds):>8}  {phase.label}"
         )
@@ -564,19 +571,19 @@ def demo(out_dir: Path, minutes: float) -> None:
         else:
             run = collect(out_dir, seconds, _phase_lines())
     except DemoError as exc:
-        _fail(str(exc), EXIT_USAGE)
-    _say(f"collected until {run.stopped:%H:%M:%S} UTC ({run.stop_reason}); writing the report")
-    result = report_demo(run, _announce("demo", warning=True))
+        fail(str(exc), EXIT_USAGE)
+    say(f"collected until {run.stopped:%H:%M:%S} UTC ({run.stop_reason}); writing the report")
+    result = report_demo(run, announce("demo", warning=True))
     _print_outcome(result.summary, result.report_dir)
     for path in result.report_paths:
         if path.suffix in (".html", ".pdf"):
-            _say(f"  {path}")
+            say(f"  {path}")
     if result.bundle_path is not None:
-        _say(f"bundle: {result.bundle_path} (check it: slawitness verify-bundle"
+        say(f"bundle: {result.bundle_path} (check it: slawitness verify-bundle"
                    f" {result.bundle_path})")  # fmt: skip
     else:
-        _say(f"no bundle: {result.bundle_problem}")
-    _say(f"config and evidence store: {run.config_path}, {run.folder / 'evidence.db'}")
+        say(f"no bundle: {result.bundle_problem}")
+    say(f"config and evidence store: {run.config_path}, {run.folder / 'evidence.db'}")
 
 
 def _phase_lines() -> Callable[[float, Any], None]:
@@ -586,7 +593,7 @@ def _phase_lines() -> Callable[[float, Any], None]:
     def tick(elapsed: float, phase: Any) -> None:
         if phase is not shown[0]:
             shown[0] = phase
-            _say(f"  {format_duration(round(elapsed)):>6}  {phase.label if phase else 'all up'}")
+            say(f"  {format_duration(round(elapsed)):>6}  {phase.label if phase else 'all up'}")
 
     return tick
 
@@ -599,7 +606,7 @@ def verify_bundle(bundle_path: Path) -> None:
 
     result = check(bundle_path)
     if result.ok:
-        _say(f"{bundle_path}: ok, {result.files} files and {result.records} records verified")
+        say(f"{bundle_path}: ok, {result.files} files and {result.records} records verified")
         return
     for problem in result.problems:
         click.echo(f"{bundle_path}: {problem}")
@@ -615,10 +622,10 @@ def import_(config_path: Path, store_path: Path | None, fmt: str, file: Path) ->
     """Append records from another monitor (JSON lines), chained and marked with their origin."""
     from collector.importer import import_jsonl
 
-    config = _load(config_path, store_path)
+    config = load(config_path, store_path)
     with EvidenceStore.open(config.store, create=True) as store:
         result = import_jsonl(file, store, config)
-    _say(f"imported {result.imported} records from {file} (sha256 {result.file_sha256})")
+    say(f"imported {result.imported} records from {file} (sha256 {result.file_sha256})")
 
 
 @cli.group()
@@ -636,13 +643,13 @@ def note_add(
     config_path: Path, store_path: Path | None, target: str, ticket: str | None, text: str
 ) -> None:
     """Record a support contact or remark about a target."""
-    config = _load(config_path, store_path)
+    config = load(config_path, store_path)
     jobs_for(config, target)
     if not text.strip():
-        _fail("note text is empty", EXIT_USAGE)
+        fail("note text is empty", EXIT_USAGE)
     with EvidenceStore.open(config.store, create=True) as store:
         [appended] = store.append([note_record(Stamp.now(), config.vantage, target, text, ticket)])
-    _say(f"note recorded as seq {appended.seq} ({appended.hash[:16]})")
+    say(f"note recorded as seq {appended.seq} ({appended.hash[:16]})")
 
 
 def _parse_when(value: str | None, option: str) -> int | None:
@@ -651,7 +658,7 @@ def _parse_when(value: str | None, option: str) -> int | None:
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        _fail(
+        fail(
             f"invalid value for '{option}': {value!r} is not an ISO 8601 date or time", EXIT_USAGE
         )
     if when.tzinfo is None:
@@ -687,7 +694,7 @@ def export(
 ) -> None:
     """Write records to stdout as CSV or JSON lines."""
     since_ns, until_ns = _parse_when(since, "--since"), _parse_when(until, "--until")
-    path = _store_path(config_path, store_path)
+    path = store_path_of(config_path, store_path)
     with EvidenceStore.open(path, readonly=True) as store:
         rows = store.records(
             since_ns=since_ns,
@@ -699,47 +706,10 @@ def export(
         writer(rows, sys.stdout)
 
 
-@cli.command()
-@config_option
-@store_option
-def verify(config_path: Path, store_path: Path | None) -> None:
-    """Recompute the hash chain; name the first record that does not match."""
-    path = _store_path(config_path, store_path)
-    with EvidenceStore.open(path, readonly=True) as store:
-        if progress_wanted():
-            with click.progressbar(length=store.count(), label="verifying", width=30) as bar:
-                report = store.verify(lambda done, count: bar.update(done - bar.pos))
-        else:
-            report = store.verify()
-    for line in _clock_lines(report.unsynced, report.clock_jumps):
-        click.echo(f"{path}: {line}", err=True)
-    if report.ok:
-        _say(
-            f"{path}: chain intact, {report.count} records, head seq {report.head_seq} "
-            f"hash {report.head_hash}"
-        )
-        return
-    problem = (report.problem or "").removeprefix(f"seq {report.first_bad_seq}: ")
-    click.echo(
-        f"{path}: chain BROKEN at seq {report.first_bad_seq}: {problem} "
-        f"({report.count} records stored)"
-    )
-    sys.exit(EXIT_TAMPERED)
+from collector.cli_proofs import check_proof_cmd, checkpoint, prove, verify  # noqa: E402
 
-
-def _clock_lines(unsynced: int, jumps: Any) -> list[str]:
-    """The clock findings of a verify, one line each (warnings: they break no chain)."""
-    lines = []
-    if unsynced:
-        lines.append(f"clock: {unsynced} records were taken while the clock was not synchronised")
-    for jump in jumps[:5]:
-        lines.append(
-            f"clock: the wall clock jumped {jump.jump_ns / 1e9:+.3f} s"
-            f" between seq {jump.seq_before} and seq {jump.seq_after}"
-        )
-    if len(jumps) > 5:
-        lines.append(f"clock: {len(jumps) - 5} more wall-clock jumps")
-    return lines
+for _command in (verify, checkpoint, prove, check_proof_cmd):
+    cli.add_command(_command)
 
 
 def main() -> None:

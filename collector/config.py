@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from collector.probes import KINDS, ProbeSpec
+from collector.probes.base import Duration
 from collector.secrets import Secret
 from collector.sla_terms import SlaTerms
 
@@ -117,6 +118,36 @@ class Control(Host):
     failures are never counted against a provider."""
 
 
+class Timestamping(_Strict):
+    """An RFC 3161 time-stamping authority that countersigns a checkpoint once a day."""
+
+    url: str = Field(pattern=r"^https?://")
+    """The TSA's URL (for example a public TSA of your country's trust list). Requests are
+    queued in the store before they are sent, so a TSA outage never blocks probing."""
+    roots: Path | None = None
+    """PEM file of the CA certificates the TSA's answers must chain to; relative to the
+    config file's folder. Unset: answers are checked for the right hash and nonce, and the
+    certificates they carry are kept for a later check."""
+    every: Duration = 86400.0
+    """How often a checkpoint is time-stamped. Default: once a day."""
+    timeout: Duration = 10.0
+    """How long one request may take. Default: 10 s."""
+
+
+class Checkpoints(_Strict):
+    """Signed Merkle checkpoints of the store: commitments to its whole history so far."""
+
+    key: Path = Path("slawitness.key")
+    """The Ed25519 signing key that `slawitness init` creates (mode 0600); relative to the
+    config file's folder. Its public half is written beside it as `.pub`. It never goes
+    into a bundle. Default: `slawitness.key` next to the config file."""
+    every: Duration = 3600.0
+    """How often the daemon writes a checkpoint; a cron round writes one when the last is
+    this old. Default: hourly."""
+    timestamping: Timestamping | None = None
+    """Optional trusted time from an RFC 3161 authority. Default: none."""
+
+
 class Config(_Strict):
     """The whole config file."""
 
@@ -132,6 +163,8 @@ class Config(_Strict):
     """Well-known hosts outside the provider (e.g. two unrelated public resolvers): while
     every control fails too, a target's outage is counted as your own network's, not the
     provider's. Default: none, so no outage can be told apart as local."""
+    checkpoints: Checkpoints = Checkpoints()
+    """Signed checkpoints of the store's history. Default: hourly, with `slawitness.key`."""
 
     @model_validator(mode="after")
     def _unique_host_names(self) -> Config:

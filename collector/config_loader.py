@@ -100,9 +100,23 @@ def parse_config(text: str, path: Path, *, resolve_secrets: bool = True) -> Conf
         config = Config.model_validate(data, context=context)
     except ValidationError as exc:
         raise ConfigError([f"{path}: {line}" for line in error_lines(exc)]) from None
-    if not config.store.is_absolute():
-        config = config.model_copy(update={"store": base_dir / config.store.expanduser()})
-    return config
+    return _anchored(config, base_dir)
+
+
+def _anchored(config: Config, base_dir: Path) -> Config:
+    """The config with its relative paths (store, key, TSA roots) made relative to base_dir."""
+
+    def anchor(value: Path) -> Path:
+        return value if value.is_absolute() else base_dir / value.expanduser()
+
+    checkpoints = config.checkpoints
+    stamping = checkpoints.timestamping
+    if stamping is not None and stamping.roots is not None:
+        stamping = stamping.model_copy(update={"roots": anchor(stamping.roots)})
+    checkpoints = checkpoints.model_copy(
+        update={"key": anchor(checkpoints.key), "timestamping": stamping}
+    )
+    return config.model_copy(update={"store": anchor(config.store), "checkpoints": checkpoints})
 
 
 _MESSAGE_PATH = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.*)$", re.S)

@@ -41,6 +41,9 @@ METRIC_NAMES = frozenset(
         "slawitness_store_head_seq",
         "slawitness_store_head_timestamp_seconds",
         "slawitness_store_append_ok",
+        "slawitness_checkpoint_size",
+        "slawitness_checkpoint_timestamp_seconds",
+        "slawitness_checkpoint_info",
         "slawitness_collector_up",
         "slawitness_build_info",
         "slawitness_sla_uptime_ratio",
@@ -59,6 +62,28 @@ CountKey = tuple[str, str, str, str, str, str, str]
 
 
 @dataclass(frozen=True)
+class CheckpointState:
+    """The latest signed checkpoint: scraped, it becomes a copy of the history's shape
+    (size, time and root) on a Prometheus server the collector's owner may not control."""
+
+    size: int
+    ts_ns: int
+    root_hex: str
+    origin: str
+
+
+def checkpoint_state(record: Mapping[str, object]) -> CheckpointState | None:
+    """The exporter's view of a stored `checkpoint` record (None for any other record)."""
+    size, ts_ns, root = record.get("size"), record.get("ts_ns"), record.get("root")
+    note = record.get("note")
+    if record.get("type") != "checkpoint" or not isinstance(note, str):
+        return None
+    if not (isinstance(size, int) and isinstance(ts_ns, int) and isinstance(root, str)):
+        return None
+    return CheckpointState(size, ts_ns, root, note.partition("\n")[0])
+
+
+@dataclass(frozen=True)
 class StoreState:
     """The evidence store as the exporter sees it. Seqs have no gaps, so head seq = count."""
 
@@ -66,6 +91,8 @@ class StoreState:
     head_ts_ns: int | None
     append_ok: bool | None = None
     """Whether the last append succeeded; unknown (None) to a reader of someone else's store."""
+    checkpoint: CheckpointState | None = None
+    """The latest checkpoint, None before the first."""
 
 
 @dataclass(frozen=True)
@@ -275,6 +302,24 @@ def _add_store(families: _Families, vantage: list[str], store: StoreState) -> No
         families.gauge(
             "slawitness_store_append_ok", "Whether the last append succeeded.", ["vantage"]
         ).add_metric(vantage, 1.0 if store.append_ok else 0.0)
+    if store.checkpoint is not None:
+        _add_checkpoint(families, vantage, store.checkpoint)
+
+
+def _add_checkpoint(families: _Families, vantage: list[str], checkpoint: CheckpointState) -> None:
+    families.gauge(
+        "slawitness_checkpoint_size", "Records covered by the latest signed checkpoint.",
+        ["vantage"],
+    ).add_metric(vantage, float(checkpoint.size))
+    families.gauge(
+        "slawitness_checkpoint_timestamp_seconds", "When the latest checkpoint was signed.",
+        ["vantage"],
+    ).add_metric(vantage, checkpoint.ts_ns / 1e9)
+    families.gauge(
+        "slawitness_checkpoint_info",
+        "The latest checkpoint's Merkle root (one series per checkpoint, hourly by default).",
+        ["vantage", "origin", "size", "root"],
+    ).add_metric([*vantage, checkpoint.origin, str(checkpoint.size), checkpoint.root_hex], 1.0)
 
 
 class SnapshotCollector(Collector):

@@ -8,6 +8,7 @@ since its last look, and the textfile adds one round to the counts of the previo
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import Counter
@@ -17,7 +18,16 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from collector.config import Config
-from collector.exporter import PROBE_LABELS, CountKey, SlaGauge, Snapshot, StoreState, count_key
+from collector.exporter import (
+    PROBE_LABELS,
+    CheckpointState,
+    CountKey,
+    SlaGauge,
+    Snapshot,
+    StoreState,
+    checkpoint_state,
+    count_key,
+)
 from collector.store import EvidenceStore
 
 SlaSource = Callable[[], Sequence[SlaGauge]]
@@ -53,12 +63,19 @@ class LiveState:
     def appended(self, head_seq: int, head_ts_ns: int) -> None:
         """A batch is durable; the head moved."""
         with self._lock:
-            self._store = StoreState(head_seq, head_ts_ns, append_ok=True)
+            self._store = dataclasses.replace(
+                self._store, head_seq=head_seq, head_ts_ns=head_ts_ns, append_ok=True
+            )
 
     def append_failed(self) -> None:
         """A batch could not be stored (it is kept and retried)."""
         with self._lock:
-            self._store = StoreState(self._store.head_seq, self._store.head_ts_ns, False)
+            self._store = dataclasses.replace(self._store, append_ok=False)
+
+    def checkpointed(self, checkpoint: CheckpointState) -> None:
+        """A checkpoint was signed and stored."""
+        with self._lock:
+            self._store = dataclasses.replace(self._store, checkpoint=checkpoint)
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -74,13 +91,15 @@ class LiveState:
 
 
 def store_state(store: EvidenceStore, append_ok: bool | None = None) -> StoreState:
-    """The store's head: its seq (= record count) and time."""
+    """The store's head: its seq (= record count) and time, and its latest checkpoint."""
     head = store.head()
     if head is None:
         return StoreState(None, None, append_ok)
     [row] = list(store.records(after_seq=head.seq - 1, limit=1))
     ts = row.record.get("ts_ns")
-    return StoreState(head.seq, ts if isinstance(ts, int) else None, append_ok)
+    latest = store.latest("checkpoint")
+    checkpoint = None if latest is None else checkpoint_state(latest.record)
+    return StoreState(head.seq, ts if isinstance(ts, int) else None, append_ok, checkpoint)
 
 
 class StoreFollower:
@@ -97,6 +116,7 @@ class StoreFollower:
         self._counts: Counter[CountKey] = Counter()
         state = store_state(store)
         self._head_seq, self._head_ts = state.head_seq or 0, state.head_ts_ns
+        self._checkpoint = state.checkpoint
         for host in config.hosts():
             self._load_latest(host.name, {spec.name for spec in host.probes})
 
@@ -122,6 +142,7 @@ class StoreFollower:
             ts = record.get("ts_ns")
             self._head_ts = ts if isinstance(ts, int) else self._head_ts
             key = (str(record.get("target")), str(record.get("probe")))
+            self._checkpoint = checkpoint_state(record) or self._checkpoint
             if record.get("type") == "probe" and key in self._intervals:
                 self._latest[key] = record
                 self._counts[count_key(record)] += 1
@@ -138,7 +159,7 @@ class StoreFollower:
                 samples=list(self._latest.values()),
                 intervals=self._intervals,
                 counts=dict(self._counts),
-                store=StoreState(self._head_seq or None, self._head_ts),
+                store=StoreState(self._head_seq or None, self._head_ts, None, self._checkpoint),
                 collector_up=fresh,
                 sla=self._sla(),
             )

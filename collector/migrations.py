@@ -26,6 +26,9 @@ class Migration:
     version: int
     name: str
     sql: str
+    readers_need_it: bool = True
+    """False for a step that only speeds reads up (an index): a store that has not had it
+    can still be opened read-only, from read-only media, by this version."""
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -49,6 +52,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE TRIGGER records_no_delete BEFORE DELETE ON records
         BEGIN SELECT RAISE(ABORT, 'evidence records are append-only: DELETE refused'); END;
         """,
+    ),
+    Migration(
+        2,
+        "index records by type, so the latest checkpoint is found without a scan",
+        "CREATE INDEX records_type_seq ON records(type, seq);",
+        readers_need_it=False,
     ),
 )
 

@@ -31,6 +31,7 @@ from collector.exporter_state import (
 from collector.probe_on_demand import LoopThread, ProbeOnDemand
 from collector.probes import ProbeEnv
 from collector.scheduler import jobs_for
+from collector.signed_note import SigningKey
 from collector.store import EvidenceStore
 from collector.web_config import WebConfig
 
@@ -48,6 +49,7 @@ def run_daemon(
     listen: str | None,
     web_config: WebConfig | None,
     announce: Callable[[str], None],
+    signing_key: SigningKey | None = None,
 ) -> Daemon:
     """Run the daemon until a signal stops it, serving its series when `listen` is given."""
     live = _live_sla(config) if listen else None
@@ -72,7 +74,12 @@ def run_daemon(
     if live is not None:
         live.start()
     daemon = Daemon(
-        config, store, jobs_for(config), state=state, exporter=start_exporter if listen else None
+        config,
+        store,
+        jobs_for(config),
+        state=state,
+        exporter=start_exporter if listen else None,
+        signing_key=signing_key,
     )
     announce(f"{len(daemon.jobs)} probes, store {config.store}")
     try:

@@ -41,7 +41,13 @@ from collector.ballast import keep_ballast, release_ballast
 from collector.chain import GENESIS, chain_hash, record_columns
 from collector.clock_check import ClockJump, ClockWatch
 from collector.fast_verify import first_break_fast
-from collector.migrations import APPLICATION_ID, SCHEMA_VERSION, stored_version, upgrade
+from collector.migrations import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    pending,
+    stored_version,
+    upgrade,
+)
 from collector.store_errors import (
     BUSY_TIMEOUT_MS,
     JOURNAL_SIZE_LIMIT,
@@ -218,6 +224,8 @@ class EvidenceStore:
             conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         current = self._checked_version()
         if current < SCHEMA_VERSION:
+            if self.readonly and not any(m.readers_need_it for m in pending(current)):
+                return
             if self.readonly:
                 raise UnknownSchemaVersion(
                     self.path,
@@ -297,6 +305,31 @@ class EvidenceStore:
                 "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1"
             ).fetchone()
         return None if row is None else Appended(row[0], row[1])
+
+    def latest(self, rtype: str) -> StoredRecord | None:
+        """The last record of type `rtype` (by seq), or None."""
+        with self._boundary():
+            row = self._row(
+                "SELECT seq, hash, payload FROM records WHERE type = ? ORDER BY seq DESC LIMIT 1",
+                (rtype,),
+            )
+        return None if row is None else StoredRecord(row[0], row[1], json.loads(row[2]))
+
+    def hashes(self, after_seq: int, upto_seq: int) -> Iterator[tuple[int, str]]:
+        """(seq, stored hash) of after_seq < seq <= upto_seq in seq order: the Merkle leaves."""
+        with self._boundary():
+            yield from self._conn.execute(
+                "SELECT seq, hash FROM records WHERE seq > ? AND seq <= ? ORDER BY seq",
+                (after_seq, upto_seq),
+            )
+
+    def raw(self, seq: int) -> tuple[bytes, str]:
+        """The payload bytes and hash of `seq` exactly as stored (for proofs)."""
+        with self._boundary():
+            row = self._row("SELECT payload, hash FROM records WHERE seq = ?", (seq,))
+        if row is None or not isinstance(row[0], bytes) or not isinstance(row[1], str):
+            raise StoreCorrupt(self.path, f"seq {seq} is missing or malformed")
+        return row[0], row[1]
 
     def count(self) -> int:
         """How many records the store holds."""

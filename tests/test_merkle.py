@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from collector.merkle import (
     EMPTY_ROOT,
     Frontier,
+    TreeLevels,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
@@ -126,3 +127,41 @@ def test_the_frontier_gives_the_same_root_after_every_append(leaves: list[bytes]
         frontier.append(leaf)
         assert frontier.root() == root(leaves[:size])
         assert len(frontier.hashes) == bin(size).count("1")
+
+
+@given(trees, st.data())
+def test_the_levels_give_the_list_functions_proofs_for_every_prefix(
+    leaves: list[bytes], data: st.DataObject
+) -> None:
+    """A bundle proves many records with one TreeLevels; it must agree with the reference."""
+    levels = TreeLevels(b"".join(leaves))
+    size = data.draw(st.integers(1, len(leaves)))
+    prefix = leaves[:size]
+    assert levels.root(size) == root(prefix)
+    index = data.draw(st.integers(0, size - 1))
+    assert levels.inclusion_proof(index, size) == inclusion_proof(index, prefix)
+    old = data.draw(st.integers(1, size))
+    assert levels.consistency_proof(old, size) == consistency_proof(old, prefix)
+    assert levels.leaf(index) == leaves[index]
+
+
+def test_the_levels_match_the_reference_vectors() -> None:
+    levels = TreeLevels(b"".join(LEAVES))
+    assert [levels.root(n) for n in range(len(LEAVES) + 1)] == ROOTS
+    for index, size, path in INCLUSION:
+        assert levels.inclusion_proof(index, size) == [bytes.fromhex(h) for h in path]
+
+
+@given(trees)
+def test_a_frontier_resumed_from_its_hashes_continues_the_same_tree(leaves: list[bytes]) -> None:
+    """Checkpoints store the frontier so the next one hashes only the records since."""
+    half = len(leaves) // 2
+    first = Frontier()
+    for leaf in leaves[:half]:
+        first.append(leaf)
+    resumed = Frontier(first.size, first.hashes)
+    for leaf in leaves[half:]:
+        resumed.append(leaf)
+    assert resumed.root() == root(leaves)
+    with pytest.raises(ValueError, match="holds"):
+        Frontier(3, first.hashes[:1] if first.hashes else [])

@@ -1,0 +1,84 @@
+"""What every `slawitness` verb shares: exit codes, output, the config and store options.
+
+The verbs live in `collector.cli` and, for the provable-evidence verbs, `collector.cli_proofs`;
+both speak through these helpers so quiet mode, one-line errors and exit codes are the same
+everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from collector.config import DEFAULT_CONFIG, Config
+from collector.config_loader import load_config
+
+EXIT_TAMPERED, EXIT_USAGE, EXIT_STORE, EXIT_REPORT, EXIT_BUG = 1, 2, 3, 4, 70
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"slawitness: {message}", err=True)
+    sys.exit(code)
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="The config file.",
+)
+store_option = click.option(
+    "--store",
+    "store_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The evidence store, overriding the config's `store`.",
+)
+
+
+def load(config_path: Path, store_path: Path | None) -> Config:
+    config = load_config(config_path)
+    if store_path is not None:
+        config = config.model_copy(update={"store": store_path})
+    return config
+
+
+def store_path_of(config_path: Path, store_path: Path | None) -> Path:
+    """Verbs that only read need no config when the store is named."""
+    if store_path is not None:
+        return store_path
+    return load_config(config_path, resolve_secrets=False).store
+
+
+class Output:
+    """Whether informational output is wanted (not with --quiet or a level above info)."""
+
+    quiet = False
+
+
+OUTPUT = Output()
+
+
+def say(message: str) -> None:
+    """An informational line on stdout: a summary, what was written; none when quiet."""
+    if not OUTPUT.quiet:
+        click.echo(message)
+
+
+def progress_wanted() -> bool:
+    """A progress bar only for a person watching: a terminal, and not --quiet."""
+    return not OUTPUT.quiet and sys.stdout.isatty()
+
+
+def announce(verb: str, *, warning: bool = False) -> Callable[[str], None]:
+    """Messages of a verb on stderr through logging: info, or warnings (shown even quiet)."""
+    log = logging.getLogger(f"slawitness.{verb}")
+    emit = log.warning if warning else log.info
+    return lambda message: emit(f"slawitness {verb}: {message}")

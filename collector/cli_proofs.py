@@ -1,0 +1,283 @@
+"""The verbs of provable evidence: verify, checkpoint, prove, check-proof.
+
+`verify` checks the chain, the store's own checkpoints and, given a checkpoint that left the
+machine, whether the store is still the history it signed. `checkpoint` signs the store's
+tree now. `prove` writes a small file a third party can check offline with `check-proof` or
+the bundle's standalone verifier, without the store.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from collector import checkpoints, consistency
+from collector.cli_base import (
+    EXIT_TAMPERED,
+    EXIT_USAGE,
+    config_option,
+    fail,
+    load,
+    progress_wanted,
+    say,
+    store_option,
+    store_path_of,
+)
+from collector.config_loader import ConfigError, load_config
+from collector.proof_check import check_proof
+from collector.proofs import ProofError, consistency_proof, covering, inclusion_proofs
+from collector.signed_note import NoteError, VerifierKey
+from collector.store import EvidenceStore, VerifyReport
+
+key_option = click.option(
+    "--key",
+    "key_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The collector's public key (its .pub file). Default: the one beside the config's key.",
+)
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{path}: cannot read the {what}: {getattr(exc, 'strerror', None) or exc}", EXIT_USAGE)
+
+
+def _public_key(key_path: Path | None, config_path: Path) -> VerifierKey | None:
+    """The key checkpoints are checked with: --key, else the .pub beside the config's key."""
+    if key_path is None:
+        try:
+            key_path = checkpoints.public_key_path(
+                load_config(config_path, resolve_secrets=False).checkpoints.key
+            )
+        except ConfigError:
+            return None
+        if not key_path.exists():
+            return None
+    try:
+        return VerifierKey.parse(_read_text(key_path, "public key"))
+    except NoteError as exc:
+        fail(f"{key_path}: {exc}", EXIT_USAGE)
+
+
+@click.command()
+@config_option
+@store_option
+@click.option(
+    "--checkpoint",
+    "checkpoint_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A checkpoint saved earlier: prove the store still holds the history it signed.",
+)
+@key_option
+def verify(
+    config_path: Path, store_path: Path | None, checkpoint_path: Path | None, key_path: Path | None
+) -> None:
+    """Recompute the hash chain and the checkpoints; name the first thing that does not match."""
+    path = store_path_of(config_path, store_path)
+    note = None if checkpoint_path is None else _read_text(checkpoint_path, "checkpoint")
+    with EvidenceStore.open(path, readonly=True) as store:
+        report = _verify_chain(store)
+        for line in _clock_lines(report.unsynced, report.clock_jumps):
+            click.echo(f"{path}: {line}", err=True)
+        broken = not report.ok
+        if broken:
+            problem = (report.problem or "").removeprefix(f"seq {report.first_bad_seq}: ")
+            click.echo(
+                f"{path}: chain BROKEN at seq {report.first_bad_seq}: {problem} "
+                f"({report.count} records stored)"
+            )
+        else:
+            say(
+                f"{path}: chain intact, {report.count} records, head seq {report.head_seq} "
+                f"hash {report.head_hash}"
+            )
+        own = consistency.own_checkpoints_problem(store)
+        if own is not None:
+            click.echo(f"{path}: {own.message}")
+            broken = True
+        if note is not None:
+            broken = _against_file(store, note, checkpoint_path, key_path, config_path) or broken
+    if broken:
+        sys.exit(EXIT_TAMPERED)
+
+
+def _verify_chain(store: EvidenceStore) -> VerifyReport:
+    if not progress_wanted():
+        return store.verify()
+    with click.progressbar(length=store.count(), label="verifying", width=30) as bar:
+        return store.verify(lambda done, count: bar.update(done - bar.pos))
+
+
+def _against_file(
+    store: EvidenceStore, note: str, where: Path | None, key_path: Path | None, config: Path
+) -> bool:
+    """Hold the store against a saved checkpoint; True when it is not consistent."""
+    key = _public_key(key_path, config)
+    if key is None:
+        latest = checkpoints.latest(store)
+        if latest is None:
+            fail(f"{where}: no public key to check it with (give --key FILE.pub)", EXIT_USAGE)
+        key = latest.key
+        click.echo(f"{where}: checked with the key the store names ({key.encode()})", err=True)
+    try:
+        found = consistency.against(store, note, key)
+    except NoteError as exc:
+        click.echo(f"{where}: {exc}")
+        return True
+    if found.verdict == "consistent":
+        say(f"{where}: {found.message}")
+        return False
+    click.echo(f"{where}: {found.message}")
+    return True
+
+
+def _clock_lines(unsynced: int, jumps: tuple) -> list[str]:  # type: ignore[type-arg]
+    """The clock findings of a verify, one line each (warnings: they break no chain)."""
+    lines = []
+    if unsynced:
+        lines.append(f"clock: {unsynced} records were taken while the clock was not synchronised")
+    for jump in jumps[:5]:
+        lines.append(
+            f"clock: the wall clock jumped {jump.jump_ns / 1e9:+.3f} s"
+            f" between seq {jump.seq_before} and seq {jump.seq_after}"
+        )
+    if len(jumps) > 5:
+        lines.append(f"clock: {len(jumps) - 5} more wall-clock jumps")
+    return lines
+
+
+@click.command()
+@config_option
+@store_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also save the signed checkpoint here (to keep or send elsewhere).",
+)
+def checkpoint(config_path: Path, store_path: Path | None, out: Path | None) -> None:
+    """Sign the Merkle root of every record stored now, and append it to the store."""
+    config = load(config_path, store_path)
+    key = _signing_key(config.checkpoints.key)
+    with EvidenceStore.open(config.store) as store:
+        written = checkpoints.write(store, key, config.vantage)
+    if out is not None:
+        try:
+            out.write_text(written.note, encoding="utf-8")
+        except OSError as exc:
+            fail(f"{out}: cannot write the checkpoint: {exc.strerror}", EXIT_USAGE)
+    tree = written.checkpoint
+    say(
+        f"checkpoint of {tree.size} records, root {tree.root.hex()}, signed by"
+        f" {written.key.name} {written.key.id.hex()}, stored as seq {written.seq}"
+    )
+
+
+def _signing_key(path: Path) -> checkpoints.SigningKey:
+    try:
+        return checkpoints.load_key(path)
+    except checkpoints.SigningKeyError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+@click.command()
+@config_option
+@store_option
+@click.option("--seq", "seqs", type=int, multiple=True, help="A record to prove (repeatable).")
+@click.option(
+    "--since",
+    "since_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Instead: prove the latest checkpoint extends this earlier one (a consistency proof).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the proof here (default: standard output). With several --seq, a folder.",
+)
+def prove(
+    config_path: Path,
+    store_path: Path | None,
+    seqs: tuple[int, ...],
+    since_path: Path | None,
+    out: Path | None,
+) -> None:
+    """Write a proof a third party can check offline, without the store."""
+    if bool(seqs) == (since_path is not None):
+        fail("give either --seq N (one or more) or --since CHECKPOINT", EXIT_USAGE)
+    path = store_path_of(config_path, store_path)
+    with EvidenceStore.open(path, readonly=True) as store:
+        try:
+            if since_path is not None:
+                proofs = [_consistency(store, _read_text(since_path, "checkpoint"), since_path)]
+            else:
+                at = covering(store, max(seqs))
+                proofs = inclusion_proofs(store, seqs, at)
+        except ProofError as exc:
+            fail(f"{path}: {exc}", EXIT_USAGE)
+    _write_proofs(proofs, out)
+
+
+def _consistency(store: EvidenceStore, note: str, where: Path) -> dict[str, object]:
+    latest = checkpoints.latest(store)
+    if latest is None:
+        raise ProofError("the store holds no checkpoint yet (run: slawitness checkpoint)")
+    try:
+        found = consistency.against(store, note, latest.key)
+    except NoteError as exc:
+        raise ProofError(f"{where}: {exc}") from None
+    if found.verdict != "consistent":
+        raise ProofError(f"{where}: {found.message}")
+    return consistency_proof(store, note, latest, found.checkpoint.size)
+
+
+def _write_proofs(proofs: list[dict[str, object]], out: Path | None) -> None:
+    texts = [json.dumps(p, ensure_ascii=False, indent=1) + "\n" for p in proofs]
+    if out is None:
+        for text in texts:
+            click.echo(text, nl=False)
+        return
+    try:
+        if len(proofs) == 1:
+            out.write_text(texts[0], encoding="utf-8")
+            say(f"wrote {out}")
+            return
+        out.mkdir(parents=True, exist_ok=True)
+        for proof, text in zip(proofs, texts, strict=True):
+            (out / f"seq-{proof['seq']}.json").write_text(text, encoding="utf-8")
+        say(f"wrote {len(proofs)} proofs into {out}")
+    except OSError as exc:
+        fail(f"{out}: cannot write the proof: {exc.strerror}", EXIT_USAGE)
+
+
+@click.command("check-proof")
+@click.argument("proof_path", metavar="FILE", type=click.Path(path_type=Path))
+@key_option
+@config_option
+def check_proof_cmd(proof_path: Path, key_path: Path | None, config_path: Path) -> None:
+    """Check a proof file offline: record hash, Merkle path, checkpoint signature."""
+    text = _read_text(proof_path, "proof")
+    try:
+        proof = json.loads(text)
+    except json.JSONDecodeError as exc:
+        problem = f"not a proof file (not JSON: {exc.msg} at line {exc.lineno})"
+        fail(f"{proof_path}: {problem}", EXIT_USAGE)
+    result = check_proof(proof, _public_key(key_path, config_path))
+    for line in result.facts:
+        say(f"{proof_path}: {line}")
+    for line in result.unchecked:
+        click.echo(f"{proof_path}: {line}", err=True)
+    for line in result.problems:
+        click.echo(f"{proof_path}: FAILED: {line}")
+    if not result.ok:
+        sys.exit(EXIT_TAMPERED)
+    say(f"{proof_path}: proof OK")
