@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.rig.netns",
     "tests.rig.stores",
     "tests.rig.prometheus",
+    "tests.rig.tsa",
 ]
 
 
