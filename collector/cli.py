@@ -261,6 +261,7 @@ def probe(
             store.append(records)
             resumed(store.path)
             _checkpoint_when_due(config, store)
+            _timestamp_when_due(config, store)
         except StoreError:
             if textfile is not None:
                 _write_textfile(textfile, config, records, store, append_ok=False)
@@ -281,6 +282,15 @@ def _checkpoint_when_due(config: Config, store: EvidenceStore) -> None:
         logging.getLogger("slawitness.probe").debug("slawitness probe: no checkpoint: %s", exc)
         return
     write_checkpoint(store, key, config.vantage)
+
+
+def _timestamp_when_due(config: Config, store: EvidenceStore) -> None:
+    """After the round is stored: a trusted timestamp when one is due (never before)."""
+    settings = config.checkpoints.timestamping
+    if settings is not None:
+        from collector.timestamping import step
+
+        step(store, settings, config.vantage)
 
 
 def _write_textfile(

@@ -83,7 +83,14 @@ def against(store: EvidenceStore, note: str, key: VerifierKey) -> Consistency:
             f" seq {size + 1}-{m} are gone",
             checkpoint, size,
         )  # fmt: skip
-    tree = leaves(store, size)
+    try:
+        tree = leaves(store, size)
+    except StoreCorrupt as exc:  # a row gone from the middle: the tree cannot be rebuilt
+        return Consistency(
+            "rewritten",
+            f"REWRITTEN: the records the checkpoint signed are not all there ({exc.problem})",
+            checkpoint, size,
+        )  # fmt: skip
     if m == 0 or tree.root(m) == checkpoint.root:
         proof = tuple(tree.consistency_proof(m, size)) if m else ()
         return Consistency(
@@ -159,7 +166,14 @@ def own_checkpoints_problem(
                 f"checkpoint at seq {item.seq} signed {size} records; the store holds"
                 f" {held}: TRUNCATED",
             )  # fmt: skip
-        frontier = checkpoints.extend(frontier, store, size)
+        try:
+            frontier = checkpoints.extend(frontier, store, size)
+        except StoreCorrupt as exc:
+            return OwnCheckpointProblem(
+                item.seq, size, good,
+                f"checkpoint at seq {item.seq} signed {size} records that are not all there"
+                f" ({exc.problem}): REWRITTEN between seq {good + 1} and seq {size}",
+            )  # fmt: skip
         if frontier.root() != item.checkpoint.root:
             return OwnCheckpointProblem(
                 item.seq, size, good,

@@ -157,11 +157,19 @@ class Daemon:
             await self._sleep_until(loop.time() + min(every, 60.0))
 
     def _checkpoint_if_due(self, key: SigningKey) -> checkpoints.StoredCheckpoint | None:
+        """A checkpoint when due, then a trusted timestamp when one is due (network I/O
+        here, in this thread, never in the probes' loop)."""
         every = self.config.checkpoints.every
+        stamping = self.config.checkpoints.timestamping
+        written = None
         with EvidenceStore.open(self.store.path) as store:
-            if not checkpoints.is_due(store, every, Stamp.now().ts_ns):
-                return None
-            return checkpoints.write(store, key, self.config.vantage)
+            if checkpoints.is_due(store, every, Stamp.now().ts_ns):
+                written = checkpoints.write(store, key, self.config.vantage)
+            if stamping is not None:
+                from collector.timestamping import step
+
+                step(store, stamping, self.config.vantage)
+        return written
 
     async def _sleep_until(self, deadline: float) -> None:
         delay = deadline - asyncio.get_running_loop().time()

@@ -211,6 +211,14 @@ class Frontier:
         self.size = size
         self.hashes: list[bytes] = list(hashes)
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Frontier) and (self.size, self.hashes) == (
+            other.size,
+            other.hashes,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: appending changes it
+
     def append(self, leaf: bytes) -> None:
         self.hashes.append(leaf)
         self.size += 1
