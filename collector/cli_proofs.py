@@ -104,8 +104,34 @@ def verify(
             broken = True
         if note is not None:
             broken = _against_file(store, note, checkpoint_path, key_path, config_path) or broken
+        broken = _timestamps(store, config_path) or broken
     if broken:
         sys.exit(EXIT_TAMPERED)
+
+
+def _timestamps(store: EvidenceStore, config_path: Path) -> bool:
+    """List the stored trusted timestamps, each checked again; True when one fails."""
+    from collector.timestamping import stored_timestamps
+
+    roots = None
+    try:
+        stamping = load_config(config_path, resolve_secrets=False).checkpoints.timestamping
+        if stamping is not None and stamping.roots is not None:
+            roots = stamping.roots.read_bytes()
+    except (ConfigError, OSError):
+        pass
+    bad = False
+    for stamp in stored_timestamps(store, roots):
+        if stamp.problem is None:
+            checked = "chain checked against the TSA roots" if roots else "roots not given"
+            say(
+                f"{store.path}: timestamp seq {stamp.seq}: checkpoint of {stamp.size} records"
+                f" existed by {stamp.gen_time} ({stamp.tsa or stamp.url}; {checked})"
+            )
+        else:
+            click.echo(f"{store.path}: timestamp seq {stamp.seq} FAILED: {stamp.problem}")
+            bad = True
+    return bad
 
 
 def _verify_chain(store: EvidenceStore) -> VerifyReport:

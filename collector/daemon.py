@@ -143,6 +143,10 @@ class Daemon:
         """
         loop = asyncio.get_running_loop()
         every = self.config.checkpoints.every
+        # the first look once every probe has run and been flushed once: a new store's
+        # first checkpoint then covers its first round
+        settle = self.settings.start_jitter_s + 2 * self.settings.flush_interval_s
+        await self._sleep_until(loop.time() + settle)
         while not self._stop.is_set():
             try:
                 written = await asyncio.to_thread(self._checkpoint_if_due, key)

@@ -128,3 +128,44 @@ def _note_of(store: EvidenceStore, request: StoredRecord) -> bytes:
     assert isinstance(seq, int)
     [checkpoint] = store.records(after_seq=seq - 1, limit=1)
     return str(checkpoint.record.get("note")).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class StoredTimestamp:
+    """A stored answer checked again: what it says, or why it no longer checks out."""
+
+    seq: int
+    size: int
+    url: str
+    gen_time: str | None
+    tsa: str | None
+    problem: str | None
+
+
+def stored_timestamps(store: EvidenceStore, roots_pem: bytes | None) -> list[StoredTimestamp]:
+    """Every stored timestamp, re-checked against its request and the checkpoint it is for."""
+    from collector.tsa import TsaError, check_response
+
+    requests = {r.seq: r for r in store.records(types=[REQUEST])}
+    found = []
+    for answer in store.records(types=[RESPONSE]):
+        request = requests.get(int(str(answer.record.get("request_seq"))))
+        url = str(answer.record.get("url"))
+        if request is None:
+            found.append(StoredTimestamp(answer.seq, 0, url, None, None, "its request is missing"))
+            continue
+        size = int(str(request.record.get("size")))
+        try:
+            stamp = check_response(
+                base64.b64decode(str(request.record["request"])),
+                base64.b64decode(str(answer.record["response"])),
+                _note_of(store, request),
+                roots_pem=roots_pem,
+            )
+        except (TsaError, ValueError, KeyError) as exc:
+            found.append(StoredTimestamp(answer.seq, size, url, None, None, str(exc)))
+            continue
+        found.append(
+            StoredTimestamp(answer.seq, size, url, stamp.gen_time.isoformat(), stamp.tsa_name, None)
+        )
+    return found
