@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from collector.chain import chain_hash, parse_payload
 from collector.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -90,6 +91,21 @@ def signed_checkpoint(
     return checkpoint
 
 
+def describe_record(record: Mapping[str, object]) -> str:
+    """One line a person can read: what was recorded, about whom, when, with what result."""
+    ts_ns = record.get("ts_ns")
+    when = (
+        datetime.fromtimestamp(ts_ns // 10**9, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        if isinstance(ts_ns, int)
+        else "an unknown time"
+    )
+    words = (record.get("type"), record.get("target"), record.get("probe"))
+    what = " ".join(str(w) for w in words if w)
+    if "ok" in record:
+        what += " ok" if record["ok"] else f" FAILED ({record.get('error')})"
+    return f"{what} at {when}"
+
+
 def check_inclusion(proof: Mapping[str, object], trusted: VerifierKey | None) -> ProofResult:
     """One record, its chain hash and its audit path to a signed checkpoint."""
     result = ProofResult("inclusion")
@@ -108,10 +124,7 @@ def check_inclusion(proof: Mapping[str, object], trusted: VerifierKey | None) ->
         result.problems.append(f"seq {seq}: the hash does not match the payload")
     try:
         record = parse_payload(raw)
-        result.facts.append(
-            f"seq {seq}: {record.get('type')} {record.get('target') or ''} ts_ns"
-            f" {record.get('ts_ns')}, hash {stored.hex()}"
-        )
+        result.facts.append(f"seq {seq}: {describe_record(record)}, hash {stored.hex()}")
     except ValueError as exc:
         result.problems.append(f"seq {seq}: {exc}")
     if checkpoint is None:
