@@ -2,12 +2,12 @@
 
 A bundle is attached to a complaint, so its reader is the provider, a lawyer or an
 arbitrator with nothing but the zip. This module is what `slawitness verify-bundle` runs,
-and it stays in the standard library (plus `collector.chain`, the record format itself) so
-the check works on a machine without pandas and can be re-implemented from the bundle's
-README alone. It never extracts anything to disk: members are read in memory, and a name
-that is absolute or climbs out with `..` is a problem, not a path.
+and it stays in the standard library (plus the stdlib-only record format, Merkle, signed
+note and proof modules) so the check works on a machine without pandas, and so the bundle's
+own `verify.py`, which embeds these modules, runs the very same checks on the unzipped
+folder (`main` is its command line). Nothing is extracted: members are read as streams.
 
-Two checks, every problem named:
+The checks, every problem named with its member:
 - `MANIFEST.sha256` (coreutils `sha256sum` format) lists every other member with its
   SHA-256: a listed file that is missing, an unlisted extra member and a changed file are
   each named.
@@ -15,54 +15,47 @@ Two checks, every problem named:
   `records/chain.json` (first and last seq, the hash before the first record, the last
   record's hash). Each line is `{"seq", "hash", "payload"}` with the payload exactly as
   hashed; the first seq whose hash, link or position is wrong is named with its file.
+- `records/<name>.sqlite`, the segment as an SQLite file, holds exactly the JSONL's rows
+  (seq, hash, payload bytes) and names the same store, first seq and hash before it.
+- `proofs/<name>/` anchors the segment in a signed checkpoint (`bundle_proof_check`); a
+  segment without it is chained but not anchored, which is said, not failed.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
+import sys
 import zipfile
-import zlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
+from collector.bundle_members import READ_ERRORS, FolderMembers, Members, ZipMembers, unsafe_name
+from collector.bundle_proof_check import check_anchor, proof_files
 from collector.chain import link_problem, parse_payload
+from collector.snapshot_check import check_snapshot
 
 MANIFEST = "MANIFEST.sha256"
 CHAIN_FILE = "records/chain.json"
 RECORDS_PREFIX = "records/"
 _MANIFEST_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_READ_ERRORS = (
-    zipfile.BadZipFile, zlib.error, OSError, RuntimeError, NotImplementedError, EOFError
-)  # fmt: skip
-"""What reading one damaged, encrypted or oddly compressed member can raise."""
 
 
 @dataclass(frozen=True)
 class BundleCheck:
-    """The verdict: `ok` when `problems` is empty; how many files and records were checked."""
+    """The verdict: `ok` when `problems` is empty; how many files, records and proofs were
+    checked; `notes` say what was not checked or what a reader should compare (the key)."""
 
     ok: bool
     problems: list[str]
     files: int
     records: int
-
-
-def unsafe_name(name: str) -> str | None:
-    """Why a member name could escape an extraction folder (or confuse sha256sum), or None."""
-    if not name or "\\" in name or "\n" in name or "\r" in name or "\0" in name:
-        return "contains a backslash, a line break or a NUL"
-    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-        return "is an absolute path"
-    if any(part in ("", ".", "..") for part in name.rstrip("/").split("/")):
-        return "has an empty, '.' or '..' path component"
-    return None
+    notes: list[str] = field(default_factory=list)
+    proofs: int = 0
 
 
 def parse_record_line(line: bytes) -> tuple[int, str, bytes]:
@@ -127,49 +120,39 @@ def check_segment(lines: Iterable[bytes], declared: Mapping[str, object]) -> tup
 
 
 def verify_bundle(zip_path: Path) -> BundleCheck:
-    """Re-check a bundle's manifest and every records segment; never raises for bad input."""
+    """Re-check a bundle zip; never raises for bad input."""
     try:
         archive = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         return BundleCheck(False, [f"{zip_path}: not a readable zip file ({exc})"], 0, 0)
     with archive:
         problems: list[str] = []
-        members = _members(archive, problems)
-        files = _check_manifest(archive, members, problems)
-        records = _check_records(archive, members, problems)
-    return BundleCheck(not problems, problems, files, records)
+        return _check(ZipMembers(archive, problems), problems)
 
 
-def _members(archive: zipfile.ZipFile, problems: list[str]) -> dict[str, zipfile.ZipInfo]:
-    """The bundle's file members by name; unsafe and duplicated names become problems."""
-    members: dict[str, zipfile.ZipInfo] = {}
-    for info in archive.infolist():
-        why = unsafe_name(info.filename)
-        if why is not None:
-            problems.append(f"{info.filename!r}: unsafe member name ({why})")
-        elif info.filename in members:
-            problems.append(f"{info.filename}: appears twice in the zip")
-        elif not info.is_dir():
-            members[info.filename] = info
-    return members
+def verify_folder(folder: Path) -> BundleCheck:
+    """Re-check an unzipped bundle, as its `verify.py` does; never raises for bad input."""
+    if not (folder / MANIFEST).is_file():
+        why = "no MANIFEST.sha256 in it" if folder.is_dir() else "not a folder"
+        return BundleCheck(False, [f"{folder}: not an unzipped bundle ({why})"], 0, 0)
+    problems: list[str] = []
+    return _check(FolderMembers(folder, problems), problems)
 
 
-def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, problems: list[str]) -> bytes | None:
-    try:
-        return archive.read(info)
-    except _READ_ERRORS as exc:
-        problems.append(f"{info.filename}: cannot be read from the zip ({exc})")
-        return None
+def _check(members: Members, problems: list[str]) -> BundleCheck:
+    notes: list[str] = []
+    files = _check_manifest(members, problems)
+    records, proofs = _check_records(members, problems, notes)
+    unique = list(dict.fromkeys(notes))
+    return BundleCheck(not problems, problems, files, records, unique, proofs)
 
 
-def _check_manifest(
-    archive: zipfile.ZipFile, members: Mapping[str, zipfile.ZipInfo], problems: list[str]
-) -> int:
+def _check_manifest(members: Members, problems: list[str]) -> int:
     """Check every manifest line against its member; returns how many files matched."""
-    if MANIFEST not in members:
+    if MANIFEST not in members.names:
         problems.append(f"{MANIFEST}: missing, so no file can be checked")
         return 0
-    raw = _read(archive, members[MANIFEST], problems)
+    raw = members.read(MANIFEST, problems)
     if raw is None:
         return 0
     listed: dict[str, str] = {}
@@ -184,64 +167,55 @@ def _check_manifest(
         else:
             listed[match.group(2)] = match.group(1).lower()
     matched = 0
+    present = set(members.names)
     for name, expected in listed.items():
-        if name not in members:
+        if name not in present:
             problems.append(f"{name}: listed in {MANIFEST} but missing from the bundle")
-        elif _sha256(archive, members[name], problems) not in (expected, None):
+        elif members.sha256(name, problems) not in (expected, None):
             problems.append(f"{name}: changed (SHA-256 differs from {MANIFEST})")
         else:
             matched += 1
-    for name in sorted(set(members) - set(listed) - {MANIFEST}):
+    for name in sorted(present - set(listed) - {MANIFEST}):
         problems.append(f"{name}: not listed in {MANIFEST} (added after the bundle was made)")
     return matched
 
 
-def _sha256(archive: zipfile.ZipFile, info: zipfile.ZipInfo, problems: list[str]) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with archive.open(info) as stream:
-            for chunk in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(chunk)
-    except _READ_ERRORS as exc:
-        problems.append(f"{info.filename}: cannot be read from the zip ({exc})")
-        return None
-    return digest.hexdigest()
-
-
-def _check_records(
-    archive: zipfile.ZipFile, members: Mapping[str, zipfile.ZipInfo], problems: list[str]
-) -> int:
-    """Check each records file against its chain.json entry; returns records verified."""
-    files = sorted(n for n in members if n.startswith(RECORDS_PREFIX) and n.endswith(".jsonl"))
-    segments = _declared_segments(archive, members, problems)
+def _check_records(members: Members, problems: list[str], notes: list[str]) -> tuple[int, int]:
+    """Check each records file against its chain.json entry, its SQLite snapshot and its
+    proofs; returns how many records and proofs verified."""
+    files = [n for n in members.names if n.startswith(RECORDS_PREFIX) and n.endswith(".jsonl")]
+    segments = _declared_segments(members, problems)
     if segments is None:
-        return 0
-    total = 0
+        return 0, 0
+    total = proved = 0
     for name in files:
         declared = segments.get(name)
         if not isinstance(declared, dict):
             problems.append(f"{name}: not described in {CHAIN_FILE}")
             continue
         try:
-            with archive.open(members[name]) as stream:
-                count, problem = check_segment(_lines(stream), declared)
-        except _READ_ERRORS as exc:
-            count, problem = 0, f"cannot be read from the zip ({exc})"
+            count, problem = check_segment(members.lines(name), declared)
+        except READ_ERRORS as exc:
+            count, problem = 0, f"cannot be read ({exc})"
         total += count
         if problem is not None:
             problems.append(f"{name}: {problem}")
+        base = name[len(RECORDS_PREFIX) : -len(".jsonl")]
+        snapshot = f"{RECORDS_PREFIX}{base}.sqlite"
+        check_snapshot(members, snapshot, declared, _records(members, name), problems, notes)
+        proofs = proof_files(members, base, problems)
+        rows = _rows(members, name, set(proofs))
+        proved += check_anchor(members, base, declared, proofs, rows, problems, notes)
     for name in sorted(set(segments) - set(files)):
         problems.append(f"{name}: described in {CHAIN_FILE} but missing from the bundle")
-    return total
+    return total, proved
 
 
-def _declared_segments(
-    archive: zipfile.ZipFile, members: Mapping[str, zipfile.ZipInfo], problems: list[str]
-) -> dict[str, object] | None:
-    if CHAIN_FILE not in members:
+def _declared_segments(members: Members, problems: list[str]) -> dict[str, object] | None:
+    if CHAIN_FILE not in members.names:
         problems.append(f"{CHAIN_FILE}: missing, so no records file can be checked")
         return None
-    raw = _read(archive, members[CHAIN_FILE], problems)
+    raw = members.read(CHAIN_FILE, problems)
     if raw is None:
         return None
     try:
@@ -255,7 +229,44 @@ def _declared_segments(
     return segments
 
 
-def _lines(stream: IO[bytes]) -> Iterable[bytes]:
-    """Lines split at b"\\n" only: a payload may hold U+2028, which str.splitlines splits at."""
-    for line in stream:
-        yield line.rstrip(b"\n")
+def _records(members: Members, name: str) -> Iterator[tuple[int, str, bytes]]:
+    """The records file's rows as far as they parse (check_segment names a bad line)."""
+    try:
+        for line in members.lines(name):
+            yield parse_record_line(line)
+    except (ValueError, *READ_ERRORS):
+        return
+
+
+def _rows(members: Members, name: str, seqs: set[int]) -> dict[int, tuple[str, bytes]]:
+    """(hash, payload) of the wanted seqs in a records file."""
+    if not seqs:
+        return {}
+    return {
+        seq: (digest, payload) for seq, digest, payload in _records(members, name) if seq in seqs
+    }
+
+
+def main(argv: Sequence[str] | None = None, default: Path | None = None) -> int:
+    """The standalone verifier's command line: `python3 verify.py [BUNDLE_DIR | BUNDLE.zip]`.
+
+    Checks the folder `default` (verify.py's own) or the one given; prints one line per
+    finding, then `OK: ...` (exit 0) or `FAILED: ...` (exit 1).
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    if len(args) > 1 or (args and args[0] in ("-h", "--help")):
+        print("usage: python3 verify.py [BUNDLE_DIR | BUNDLE.zip]")
+        return 2
+    where = Path(args[0]) if args else (default or Path.cwd())
+    check = verify_bundle(where) if where.is_file() else verify_folder(where)
+    for note in check.notes:
+        print(f"note: {note}")
+    for problem in check.problems:
+        print(f"problem: {problem}")
+    counts = f"{check.files} files, {check.records} records, {check.proofs} proofs"
+    if check.ok:
+        print(f"OK: {where}: {counts} verified")
+        return 0
+    found = f"{len(check.problems)} problem{'s' if len(check.problems) != 1 else ''}"
+    print(f"FAILED: {where}: {found} ({counts} verified)")
+    return 1

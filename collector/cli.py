@@ -611,12 +611,17 @@ def _phase_lines() -> Callable[[float, Any], None]:
 @cli.command("verify-bundle")
 @click.argument("bundle_path", metavar="FILE", type=click.Path(path_type=Path))
 def verify_bundle(bundle_path: Path) -> None:
-    """Re-check a bundle's manifest hashes and its records' chain segments."""
+    """Re-check a bundle: manifest, chain segments, snapshots, proofs and checkpoints."""
     from collector.bundle_check import verify_bundle as check
 
     result = check(bundle_path)
+    for note in result.notes:
+        say(f"{bundle_path}: {note}")
     if result.ok:
-        say(f"{bundle_path}: ok, {result.files} files and {result.records} records verified")
+        say(
+            f"{bundle_path}: ok, {result.files} files, {result.records} records"
+            f" and {result.proofs} proofs verified"
+        )
         return
     for problem in result.problems:
         click.echo(f"{bundle_path}: {problem}")

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from collector import checkpoints
 from collector.config_loader import load_config
 from collector.daemon import Daemon, DaemonSettings
 from collector.demo_targets import TcpService, WebMode, WebService, free_port
@@ -178,11 +179,17 @@ def collect(
         config_path.write_text(yaml.safe_dump(demo_config(stage, seconds), sort_keys=False))
         config = load_config(config_path)
         with EvidenceStore.open(config.store, create=True) as store:
+            key_path = config.checkpoints.key
+            key = (
+                checkpoints.load_key(key_path)
+                if key_path.exists()
+                else checkpoints.create_key(key_path, checkpoints.origin(store))
+            )
             settings = DaemonSettings(
                 flush_interval_s=0.5, heartbeat_interval_s=5.0, start_jitter_s=0.0,
                 run_for_s=seconds,
             )  # fmt: skip
-            daemon = Daemon(config, store, jobs_for(config), settings=settings)
+            daemon = Daemon(config, store, jobs_for(config), settings=settings, signing_key=key)
             _sleep_into_second(ROUND_AT)
             started = datetime.now(UTC)
             conductor = _Conductor(stage, seconds, probe_interval(seconds), on_tick)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from collector.chain import chain_hash, parse_payload
 from collector.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -94,11 +94,10 @@ def signed_checkpoint(
 def describe_record(record: Mapping[str, object]) -> str:
     """One line a person can read: what was recorded, about whom, when, with what result."""
     ts_ns = record.get("ts_ns")
-    when = (
-        datetime.fromtimestamp(ts_ns // 10**9, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        if isinstance(ts_ns, int)
-        else "an unknown time"
-    )
+    when = "an unknown time"
+    if isinstance(ts_ns, int):  # timezone.utc, not UTC: verify.py runs on older Pythons too
+        moment = datetime.fromtimestamp(ts_ns // 10**9, timezone.utc)  # noqa: UP017
+        when = moment.strftime("%Y-%m-%d %H:%M:%S UTC")
     words = (record.get("type"), record.get("target"), record.get("probe"))
     what = " ".join(str(w) for w in words if w)
     if "ok" in record:

@@ -5,6 +5,12 @@ An incident keeps its full start, end and duration even when it crosses the peri
 inside the period count, and only when the whole incident lasts at least `min_duration`.
 Its attribution is the state covering most of its seconds, ties going to the state with the
 higher precedence (maintenance > local > unconfirmed > provider).
+
+An incident cites the records it rests on, so a bundle can prove them one by one:
+`evidence_seqs` holds the seq of its first failing sample of the target and, when there is
+one, of the successful sample that ended it (the earliest one starting at its end second);
+`evidence_vantages[i]` is the vantage whose store holds `evidence_seqs[i]` (a seq is only
+unique within one store). Samples without a record (Prometheus) are never cited.
 """
 
 from __future__ import annotations
@@ -91,7 +97,10 @@ def find_incidents(
         vantage: segment_counts(down, starts, ends) > 0
         for vantage, down in obs.down_by_vantage.items()
     }
-    probes_of, errors_of = _failures(prepared, target, probes, starts + obs.w0, ends + obs.w0)
+    probes_of, errors_of, first_of = _failures(
+        prepared, target, probes, starts + obs.w0, ends + obs.w0
+    )
+    ended_by = _recoveries(prepared, target, probes, ends + obs.w0)
     listed: list[dict[str, Any]] = []
     for i in range(starts.size):
         listed.append(
@@ -105,9 +114,56 @@ def find_incidents(
                 "attribution": STATE_NAMES[attribution[i]],
                 "counted": bool(counted[i]),
                 "vantages": sorted(v for v, hit in seen.items() if hit[i]),
+                **_evidence(first_of.get(i), ended_by.get(i)),
             }
         )
     return Incidents(listed, starts, ends, counted)
+
+
+Cited = tuple[str, int]
+"""A sample's vantage and seq."""
+
+
+def _evidence(first: Cited | None, ended: Cited | None) -> dict[str, list[Any]]:
+    cited = [c for c in (first, ended) if c is not None]
+    return {"evidence_seqs": [s for _, s in cited], "evidence_vantages": [v for v, _ in cited]}
+
+
+def _earliest(
+    prepared: PreparedSamples, rows: np.ndarray, groups: np.ndarray, rank: np.ndarray | None = None
+) -> dict[int, Cited]:
+    """Per group: the vantage and seq of its earliest sample (by `rank`, then ts, then seq)
+    that has a record (seq >= 1)."""
+    if "seq" not in prepared.frame.columns or rows.size == 0:
+        return {}
+    seqs = prepared.column("seq", rows).astype(np.int64)
+    keep = seqs >= 1
+    rows, groups, seqs = rows[keep], groups[keep], seqs[keep]
+    ranks = np.zeros(rows.size, np.int8) if rank is None else rank[keep]
+    order = np.lexsort((seqs, prepared.column("ts_ns", rows), ranks, groups))
+    firsts = order[np.flatnonzero(np.diff(groups[order], prepend=-1))]
+    vantages = prepared.column("vantage", rows[firsts])
+    return {int(groups[i]): (str(v), int(seqs[i])) for i, v in zip(firsts, vantages, strict=True)}
+
+
+def _recoveries(
+    prepared: PreparedSamples, target: str, probes: Sequence[str] | None, ends: np.ndarray
+) -> dict[int, Cited]:
+    """Per incident: the successful sample of the target that starts at its end second,
+    preferring one whose series failed just before (under `probes: any` a probe that never
+    failed does not end an incident); none when the incident ends because samples stop."""
+    rows = prepared.positions(target, probes)
+    rows = rows[prepared.code[rows] == 1]
+    if rows.size == 0 or ends.size == 0:
+        return {}
+    which = np.searchsorted(ends, prepared.start_s[rows])
+    hit = which < ends.size
+    hit[hit] &= ends[which[hit]] == prepared.start_s[rows[hit]]
+    rows, which = rows[hit], which[hit]
+    series_start = np.zeros(prepared.code.size + 1, bool)
+    series_start[[s.lo for s in prepared.series]] = True
+    recovers = ~series_start[rows] & (prepared.code[np.maximum(rows - 1, 0)] == 2)
+    return _earliest(prepared, rows, which, np.where(recovers, 0, 1).astype(np.int8))
 
 
 def _failures(
@@ -116,19 +172,21 @@ def _failures(
     probes: Sequence[str] | None,
     starts: np.ndarray,
     ends: np.ndarray,
-) -> tuple[dict[int, list[str]], dict[int, dict[str, int]]]:
-    """Per incident (by index): the probes that failed during it and the failing samples
-    per error class. A failing sample belongs to the first incident its seconds overlap."""
+) -> tuple[dict[int, list[str]], dict[int, dict[str, int]], dict[int, Cited]]:
+    """Per incident (by index): the probes that failed during it, the failing samples per
+    error class and the first failing sample. A failing sample belongs to the first
+    incident its seconds overlap."""
     rows = prepared.positions(target, probes)
     rows = rows[prepared.code[rows] == 2]
     if rows.size == 0 or starts.size == 0:
-        return {}, {}
+        return {}, {}, {}
     first_s = prepared.start_s[rows]
     last_s = np.maximum(prepared.end_s[rows], first_s + 1)
     which = np.searchsorted(ends, first_s, side="right")
     inside = which < starts.size
     inside[inside] &= starts[which[inside]] < last_s[inside]
     rows = rows[inside]
+    first_of = _earliest(prepared, rows, which[inside])
     picked = pd.DataFrame(
         {
             "incident": which[inside],
@@ -141,4 +199,4 @@ def _failures(
     errors_of: dict[int, dict[str, int]] = {}
     for (i, error), count in picked.groupby(["incident", "error"]).size().items():
         errors_of.setdefault(int(i), {})[str(error)] = int(count)
-    return probes_of, errors_of
+    return probes_of, errors_of, first_of

@@ -16,6 +16,7 @@ from typing import Any
 from collector.config import Config, Target
 from reports.background import background_for
 from reports.bundle import BundleInfo, stage_records, write_bundle
+from reports.bundle_proofs import anchor_stores, prove
 from reports.period import Period, month_period, span_period
 from reports.prometheus_source import load_prometheus_samples
 from reports.render import ReportWriter
@@ -149,16 +150,22 @@ def make_bundle(
     progress: Callable[[str], None] | None = None,
     formats: set[str] | None = None,
 ) -> tuple[ReportOutcome, BundleInfo]:
-    """The report and its evidence in one zip: records staged first, then the report that
-    cites them, then the zip with its manifest. `formats` (default: every one) are the
-    report's; a machine without WeasyPrint can leave out the PDF."""
+    """The report and its evidence in one zip: the stores anchored first (a fresh signed
+    checkpoint of the config's own store), their records staged, then the report that cites
+    them, the proofs of the records it cites, and the zip with its manifest. `formats`
+    (default: every one) are the report's; a machine without WeasyPrint can leave out the
+    PDF."""
     target = sla_target(config, target_name)
     assert target.sla is not None
     period = choice.resolve(target.sla.timezone)
     since, until = period.start_ns - MARGIN_NS, period.end_ns + MARGIN_NS
     hosts = [target.name, *(c.name for c in config.controls)]
+    step = progress or (lambda message: None)
+    step("signing a checkpoint of the evidence store")
+    anchors, key = anchor_stores(config, stores)
     with tempfile.TemporaryDirectory(prefix="slawitness-bundle-") as staging:
-        records = stage_records(Path(staging), stores, hosts, since, until)
+        limits = [anchor.limit for anchor in anchors]
+        records = stage_records(Path(staging), stores, hosts, since, until, limits=limits)
         report_dir = Path(staging) / "report"
         outcome = make_report(
             config,
@@ -173,6 +180,8 @@ def make_bundle(
             warn=warn,
             progress=progress,
         )
+        step("proving the cited records")
+        proofs = prove(records, anchors, outcome.summary, key, warn)
         verify = list(outcome.summary.get("stores", []))
         info = write_bundle(
             zip_path,
@@ -182,6 +191,7 @@ def make_bundle(
             config=config,
             verify_results=verify,
             period_end_ns=period.end_ns,
+            proofs=proofs,
         )
     return outcome, info
 

@@ -192,8 +192,8 @@ def test_layout_and_coreutils_sha256sum_accepts_the_manifest(rig: Rig, tmp_path:
     info = rig.bundle()
     names = set(_members(info.path))
     assert names == {
-        "MANIFEST.sha256", "README.txt", "config.yml", "verify.json",
-        "records/chain.json", "records/office.jsonl",
+        "MANIFEST.sha256", "README.txt", "config.yml", "verify.json", "verify.py",
+        "versions.json", "records/chain.json", "records/office.jsonl", "records/office.sqlite",
         "report/summary.json", "report/report.html", "report/charts/uptime.png",
         "report/letter.zh.txt",
     }  # fmt: skip
@@ -378,9 +378,10 @@ def test_dropped_record_line_is_named(rig: Rig, where: str) -> None:
     tampered = _rewrite(bundle, rig.tmp / "t.zip", _edit_record(seq, _drop), fix_manifest=True)
     check = verify_bundle(tampered)
     assert not check.ok
-    assert len(check.problems) == 1
+    assert len(check.problems) == 2, check.problems
     assert check.problems[0].startswith(f"records/office.jsonl: seq {seq}")
     assert "missing" in check.problems[0] or "previous hash" in check.problems[0]
+    assert check.problems[1].startswith("records/office.sqlite: "), "it still holds the line"
 
 
 def test_two_stores_give_two_verified_records_files(rig: Rig) -> None:
@@ -401,7 +402,8 @@ def test_two_stores_give_two_verified_records_files(rig: Rig) -> None:
     problems = verify_bundle(tampered).problems
     assert problems == [
         f"records/home.jsonl: seq {needed[2]}: hash does not match its payload"
-        " and the previous hash"
+        " and the previous hash",
+        f"records/home.sqlite: seq {needed[2]}: its hash or payload differs from its records file",
     ]
 
 

@@ -45,6 +45,8 @@ def test_the_demo_reports_and_bundles(demo: tuple[subprocess.CompletedProcess[st
         assert (out / "report" / name).is_file()
     check = slawitness("verify-bundle", str(out / "bundle.zip"))
     assert check.returncode == 0, check.stdout + check.stderr
+    assert "anchored in a checkpoint" in check.stdout, "the demo's bundle is signed"
+    assert "not anchored" not in check.stdout + done.stderr
     assert slawitness("verify", "--config", str(out / "slawitness.yml")).returncode == 0
 
 

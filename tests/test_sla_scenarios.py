@@ -70,12 +70,16 @@ def test_ten_minute_provider_outage_is_counted_and_credited() -> None:
     # 1 - 600 / 2,678,400 = 99.9776 %: under 99.99, not under 99.9 -> 10 % of 40.00.
     assert s["uptime_conservative"] == pytest.approx(1 - 600 / OCT, rel=1e-15)
     assert (s["breached"], s["credit_percent"], s["credit_amount"]) == (True, 10, "4.00")
+    # It cites web's first failing sample and web's success at 10:10 that ended it.
+    web = frame[frame["probe"] == "web"].set_index("ts_ns")["seq"]
+    cited = [int(web[at(t) * NS]) for t in ("2026-10-03T10:00:00Z", "2026-10-03T10:10:00Z")]
     assert s["incidents"] == [
         {
             "start": "2026-10-03T10:00:00Z", "end": "2026-10-03T10:10:00Z",
             "duration_seconds": 600, "counted_seconds": 600, "probes": ["web"],
             "errors": {"timeout": 10}, "attribution": "provider", "counted": True,
-            "vantages": ["office"],
+            "vantages": ["office"], "evidence_seqs": cited,
+            "evidence_vantages": ["office", "office"],
         }
     ]  # fmt: skip
     day = result.daily.set_index("date").loc["2026-10-03"]

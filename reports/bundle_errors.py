@@ -1,0 +1,7 @@
+"""The one error a bundle can fail with, apart from the report's own (`render_errors`)."""
+
+from __future__ import annotations
+
+
+class BundleError(Exception):
+    """The bundle could not be written; the message says why in one line."""
