@@ -7,13 +7,17 @@ cite their hash), summary.json is written first and every other output is drawn 
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from collector.config import Config, Target
+from collector.store import EvidenceStore
+from collector.timestamping import stored_timestamps
 from reports.background import background_for
 from reports.bundle import BundleInfo, stage_records, write_bundle
 from reports.bundle_proofs import anchor_stores, prove
@@ -95,6 +99,28 @@ def _summary(result: SlaResult, data: SourceData) -> dict[str, Any]:
     return summary
 
 
+def stamps_since(config: Config, stores: Sequence[Path], start_ns: int) -> list[dict[str, Any]]:
+    """The trusted timestamps made since the period began, each checked again: a stamp
+    after the period still proves its records existed by then, unchanged."""
+    settings = config.checkpoints.timestamping
+    roots = None
+    if settings is not None and settings.roots is not None:
+        try:
+            roots = settings.roots.read_bytes()
+        except OSError as exc:
+            problem = f"cannot read the TSA roots: {exc.strerror}"
+            raise SourceError(f"{settings.roots}: {problem}") from None
+    start = datetime.fromtimestamp(start_ns / 1e9, UTC)
+    found = []
+    for path in stores:
+        with EvidenceStore.open(path, readonly=True) as store:
+            for stamp in stored_timestamps(store, roots):
+                if stamp.gen_time is None or datetime.fromisoformat(stamp.gen_time) >= start:
+                    checked = {"store": str(path), "roots_checked": bool(roots)}
+                    found.append({**dataclasses.asdict(stamp), **checked})
+    return found
+
+
 def make_report(
     config: Config,
     target_name: str,
@@ -125,6 +151,8 @@ def make_report(
         step(f"computing the SLA figures from {len(data.samples):,} samples")
         result = evaluate(data.samples, target, config.controls, period, notes=data.notes)
         summary = _summary(result, data)
+        if prometheus is None:
+            summary["timestamps"] = stamps_since(config, stores, period.start_ns)
         step(f"writing {', '.join(sorted(formats))} into {out_dir}")
         paths = writer.write(
             summary,

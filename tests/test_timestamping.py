@@ -4,11 +4,13 @@ the network, kept through outages and crashes, never in the way of probing."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,7 @@ def _config(folder: Path, port: int, tsa: LocalTsa, **stamping: object) -> Path:
                 "probes": [
                     {"name": "ssh", "kind": "tcp", "port": port, "interval": "2s", "timeout": "1s"}
                 ],
+                "sla": {"uptime": 99.9, "credits": [{"below": 99.9, "credit": 10}], "monthly_fee": 5, "currency": "USD"},
             }
         ],
     )
@@ -168,3 +171,26 @@ def test_the_daemon_keeps_probing_while_the_tsa_hangs(
         child.send_signal(signal.SIGTERM)
         _, err = child.communicate(timeout=30)
     assert child.returncode == 0, err
+
+
+def test_the_report_lists_the_timestamps(
+    tmp_path: Path, tcp_listener: TcpListener, local_tsa: LocalTsa
+) -> None:
+    config = _config(tmp_path, tcp_listener.port, local_tsa)
+    assert slawitness("probe", "--config", str(config)).returncode == 0
+    now = datetime.now(UTC)
+    span = [(now - timedelta(hours=1)).isoformat(), (now + timedelta(minutes=1)).isoformat()]
+    out = tmp_path / "report"
+    done = slawitness(
+        "report", "--config", str(config), "--target", "vps1", "--from", span[0],
+        "--to", span[1], "--format", "json,html", "--lang", "en,zh", "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    [stamp] = summary["timestamps"]
+    assert stamp["problem"] is None and stamp["roots_checked"] is True
+    assert stamp["size"] > 0 and "TSA" in (stamp["tsa"] or "") + stamp["url"]
+    assert datetime.fromisoformat(stamp["gen_time"]) - now < timedelta(minutes=1)
+    html = (out / "report.en.html").read_text()
+    assert "Trusted timestamps" in html and "checked against the authority" in html
+    assert "可信时间戳" in (out / "report.zh.html").read_text()
