@@ -721,9 +721,10 @@ def export(
         writer(rows, sys.stdout)
 
 
+from collector.cli_keeping import backup, seal  # noqa: E402
 from collector.cli_proofs import check_proof_cmd, checkpoint, prove, verify  # noqa: E402
 
-for _command in (verify, checkpoint, prove, check_proof_cmd):
+for _command in (verify, checkpoint, prove, check_proof_cmd, backup, seal):
     cli.add_command(_command)
 
 

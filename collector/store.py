@@ -460,6 +460,10 @@ class EvidenceStore:
                 rows, prev_hash=prev_hash, expected_seq=expected_seq, on_record=on_record
             )
 
+    def connection(self) -> apsw.Connection:
+        """The SQLite connection, for SQLite's online backup API (collector.backup) only."""
+        return self._conn
+
     def close(self) -> None:
         """Close the connection (idempotent); later calls raise StoreError."""
         self._conn.close()

@@ -81,6 +81,7 @@ def write_bundle(
     verify_results: list[dict],
     period_end_ns: int,
     proofs: Proofs | None = None,
+    folder: str = "report",
 ) -> BundleInfo:
     """Write the bundle to `zip_path` (atomically) and describe it.
 
@@ -96,7 +97,7 @@ def write_bundle(
     ]
     if proofs is not None:
         needles += proofs.forbidden
-    members: dict[str, Path | bytes] = dict(_report_members(report_dir, zip_path))
+    members: dict[str, Path | bytes] = dict(_report_members(report_dir, zip_path, folder))
     members.update(records.members)
     members[CHAIN_FILE] = records.chain_bytes
     members["config.yml"] = redacted_config(config_path, config).encode("utf-8")
@@ -130,8 +131,11 @@ def _readme() -> bytes:
     return resources.files("reports").joinpath("templates/bundle_readme.txt").read_bytes()
 
 
-def _report_members(report_dir: Path, zip_path: Path) -> Iterator[tuple[str, Path]]:
-    """Every regular file under `report_dir` as `report/<relative path>`.
+def _report_members(
+    report_dir: Path, zip_path: Path, folder: str = "report"
+) -> Iterator[tuple[str, Path]]:
+    """Every regular file under `report_dir` as `<folder>/<relative path>` (`report/`; a
+    sealed archive's description goes under `seal/`).
 
     Symbolic links are left out (they could pull in any file), and so is the bundle itself
     when `--out` points into the report folder, so a rerun does not pack the last bundle.
@@ -142,7 +146,7 @@ def _report_members(report_dir: Path, zip_path: Path) -> Iterator[tuple[str, Pat
     for path in sorted(report_dir.rglob("*")):
         if path.is_symlink() or not path.is_file() or path.resolve() in own:
             continue
-        name = "report/" + path.relative_to(report_dir).as_posix()
+        name = f"{folder}/" + path.relative_to(report_dir).as_posix()
         if unsafe_name(name) is not None:
             raise BundleError(f"{path}: file name cannot go into a bundle ({unsafe_name(name)})")
         yield name, path

@@ -1,0 +1,98 @@
+"""`slawitness backup DEST`: a copy of the store that is known to be good before it is kept.
+
+A file copy of a live WAL database can miss its last commits or be torn mid-write; SQLite's
+online backup API copies a consistent snapshot page by page while the collector goes on
+appending. The copy is then opened on its own, its chain verified, and its head checked
+against the store's record at the same seq, so a copy that would not verify is never left
+behind as if it were one. The copy is switched out of WAL mode, so it is one complete file.
+
+The store then gets a chained `backup` record (where, how many records, the head's hash and
+the file's SHA-256): evidence of when the evidence was put in safe keeping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import apsw
+
+from collector.records import Stamp
+from collector.store import EvidenceStore
+from collector.store_errors import StoreError, translate
+
+PAGES_PER_STEP = 4096
+"""Pages copied per step; between steps the collector's appends go on."""
+
+
+class BackupError(Exception):
+    """The backup could not be made or did not verify (one line naming the file)."""
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    """A verified copy: where, how many records, its head, and the file's SHA-256."""
+
+    path: Path
+    records: int
+    head_seq: int | None
+    head_hash: str | None
+    sha256: str
+
+
+def _copy(source: EvidenceStore, dest: Path) -> None:
+    partial = dest.with_name(dest.name + ".partial")
+    partial.unlink(missing_ok=True)
+    try:
+        target = apsw.Connection(str(partial))
+        try:
+            with target.backup("main", source.connection(), "main") as copying:
+                while not copying.done:
+                    copying.step(PAGES_PER_STEP)
+            target.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            target.close()
+        os.replace(partial, dest)
+    except apsw.Error as exc:
+        partial.unlink(missing_ok=True)
+        raise translate(str(dest), exc) from exc
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"{dest}: cannot write the backup: {exc.strerror}") from None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def backup(store: EvidenceStore, dest: Path, vantage: str) -> BackupInfo:
+    """Copy `store` to `dest` (which must not exist), verify the copy, record the backup."""
+    if dest.exists() or dest.is_symlink():
+        raise BackupError(f"{dest}: already exists; a backup never replaces a file")
+    if not dest.parent.is_dir():
+        raise BackupError(f"{dest}: directory {dest.parent} does not exist")
+    _copy(store, dest)
+    try:
+        with EvidenceStore.open(dest, readonly=True) as copy:
+            report = copy.verify()
+    except StoreError as exc:
+        raise BackupError(f"{dest}: the copy cannot be read ({exc.problem})") from None
+    if not report.ok:
+        raise BackupError(f"{dest}: the copy does not verify: {report.problem}")
+    if report.head_seq is not None and store.raw(report.head_seq)[1] != report.head_hash:
+        raise BackupError(f"{dest}: the copy's head seq {report.head_seq} differs from the store's")
+    info = BackupInfo(dest, report.count, report.head_seq, report.head_hash, _sha256(dest))
+    store.append([
+        {
+            "type": "backup", **Stamp.now().fields(), "vantage": vantage, "target": None,
+            "path": str(dest.resolve()), "records": info.records, "head_seq": info.head_seq,
+            "head_hash": info.head_hash, "sha256": info.sha256,
+        }
+    ])  # fmt: skip
+    return info

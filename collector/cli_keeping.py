@@ -1,0 +1,73 @@
+"""The verbs of long-term keeping: backup (a verified copy) and seal (a closed month archived).
+
+Evidence must still check out years later, after the collector is gone: `backup` copies the
+whole store through SQLite's backup API and verifies the copy; `seal` writes a closed
+month's records, signed checkpoint and proofs as an archive that verifies on its own.
+Nothing is ever deleted from a store, sealed and backed up or not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from collector.backup import BackupError
+from collector.backup import backup as copy_store
+from collector.cli_base import (
+    EXIT_REPORT,
+    EXIT_STORE,
+    announce,
+    config_option,
+    fail,
+    load,
+    say,
+    store_option,
+)
+from collector.store import EvidenceStore
+
+
+@click.command("backup")
+@config_option
+@store_option
+@click.argument("dest", metavar="DEST", type=click.Path(path_type=Path))
+def backup(config_path: Path, store_path: Path | None, dest: Path) -> None:
+    """Copy the store to DEST (SQLite's backup API), verify the copy, and record it."""
+    config = load(config_path, store_path)
+    with EvidenceStore.open(config.store) as store:
+        try:
+            info = copy_store(store, dest, config.vantage)
+        except BackupError as exc:
+            fail(str(exc), EXIT_STORE)
+    say(
+        f"backup {info.path}: {info.records} records verified, head seq {info.head_seq}"
+        f" hash {info.head_hash}, file sha256 {info.sha256}"
+    )
+
+
+@click.command("seal")
+@config_option
+@store_option
+@click.option("--period", "month", required=True, help="The closed month to seal, YYYY-MM (UTC).")
+@click.option(
+    "--out",
+    "zip_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The archive to write (default: seal-VANTAGE-YYYY-MM.zip).",
+)
+def seal(config_path: Path, store_path: Path | None, month: str, zip_path: Path | None) -> None:
+    """Write a closed month as a signed archive that verifies without the store."""
+    from reports.seal import BundleError
+    from reports.seal import seal as write_seal
+
+    config = load(config_path, store_path)
+    out = zip_path or Path(f"seal-{config.vantage}-{month}.zip")
+    try:
+        info = write_seal(config, config_path, month, out, announce("seal", warning=True))
+    except BundleError as exc:
+        fail(str(exc), EXIT_REPORT)
+    say(
+        f"sealed {info.month}: seq {info.first_seq}-{info.last_seq}, anchored in a checkpoint"
+        f" of {info.checkpoint_size} records; {out} sha256 {info.bundle.sha256}"
+    )
