@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -653,17 +654,33 @@ def note() -> None:
 @store_option
 @click.option("--target", required=True, help="The target the note is about.")
 @click.option("--ticket", default=None, help="The provider's ticket or case number.")
+@click.option(
+    "--claim",
+    default=None,
+    metavar="PERIOD",
+    help="This note records the claim filed for PERIOD (YYYY-MM): `status` stops reminding.",
+)
 @click.argument("text")
 def note_add(
-    config_path: Path, store_path: Path | None, target: str, ticket: str | None, text: str
+    config_path: Path,
+    store_path: Path | None,
+    target: str,
+    ticket: str | None,
+    claim: str | None,
+    text: str,
 ) -> None:
     """Record a support contact or remark about a target."""
     config = load(config_path, store_path)
     jobs_for(config, target)
     if not text.strip():
         fail("note text is empty", EXIT_USAGE)
+    if claim is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", claim):
+        fail(f"--claim {claim!r}: expected a period like 2026-10", EXIT_USAGE)
+    record = note_record(Stamp.now(), config.vantage, target, text, ticket)
+    if claim is not None:
+        record["claim"] = claim
     with EvidenceStore.open(config.store, create=True) as store:
-        [appended] = store.append([note_record(Stamp.now(), config.vantage, target, text, ticket)])
+        [appended] = store.append([record])
     say(f"note recorded as seq {appended.seq} ({appended.hash[:16]})")
 
 
@@ -723,8 +740,9 @@ def export(
 
 from collector.cli_keeping import backup, seal  # noqa: E402
 from collector.cli_proofs import check_proof_cmd, checkpoint, prove, verify  # noqa: E402
+from collector.cli_status import status  # noqa: E402
 
-for _command in (verify, checkpoint, prove, check_proof_cmd, backup, seal):
+for _command in (verify, checkpoint, prove, check_proof_cmd, backup, seal, status):
     cli.add_command(_command)
 
 
