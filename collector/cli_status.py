@@ -38,7 +38,8 @@ def status(config_path: Path, store_path: Path | None, as_json: bool) -> None:
 
 def _human(seconds: int) -> str:
     """`2d 3h`, `43m 12s`: the two largest units, for a person reading a terminal."""
-    parts, rest = [], seconds
+    parts: list[str] = []
+    rest = seconds
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if rest >= size or (unit == "s" and not parts):
             parts.append(f"{rest // size}{unit}")
