@@ -19,6 +19,8 @@ import socket
 import time
 from dataclasses import dataclass
 
+from collector.results import JsonScalar
+
 _FAMILIES = {"auto": socket.AF_UNSPEC, "4": socket.AF_INET, "6": socket.AF_INET6}
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 
@@ -34,6 +36,11 @@ class Resolved:
     address: str
     family: int
     duration_ns: int
+
+    def evidence(self) -> dict[str, JsonScalar]:
+        """What a record's `detail` keeps of it: the address used and its IP version (4 or
+        6), so a dual-stack target's records say which family each attempt went over."""
+        return {"address": self.address, "ip_version": 6 if self.family == socket.AF_INET6 else 4}
 
 
 def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -58,7 +58,7 @@ def test_answering_host_is_up_with_every_rtt(netns_host: NetnsHost) -> None:
     assert len(rtts) == 4 and all(rtt > 0 for rtt in rtts)
     assert result.loss_ppm == 0
     assert result.latency_ns == int(statistics.median(rtts))
-    assert result.detail == {"address": netns_host.address}
+    assert result.detail == {"address": netns_host.address, "ip_version": 4}
 
 
 def test_dropped_echoes_are_a_timeout(netns_host: NetnsHost) -> None:

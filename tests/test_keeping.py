@@ -17,8 +17,8 @@ from collector.store import EvidenceStore
 from tests.clirun import slawitness, write_config
 from tests.rig.stores import fill, start_append_worker
 
-TARGET = [{"name": "vps1", "host": "127.0.0.1",
-           "probes": [{"name": "ping", "kind": "icmp", "interval": "60s", "timeout": "2s"}]}]  # fmt: skip
+PING = {"name": "ping", "kind": "icmp", "interval": "60s", "timeout": "2s"}
+TARGET = [{"name": "vps1", "host": "127.0.0.1", "probes": [PING]}]
 
 
 def _setup(folder: Path, records: int = 40, *, key: bool = True) -> Path:

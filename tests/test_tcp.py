@@ -34,7 +34,7 @@ def test_kind_must_be_tcp() -> None:
 def test_connect_succeeds_and_is_timed(tcp_listener: TcpListener) -> None:
     result = attempt("127.0.0.1", tcp_listener.port)
     assert result.ok and result.error is None
-    assert result.detail == {"port": tcp_listener.port, "address": "127.0.0.1"}
+    assert result.detail == {"port": tcp_listener.port, "address": "127.0.0.1", "ip_version": 4}
     assert isinstance(result.phases_ns, dict)
     assert result.phases_ns["resolve"] == 0  # an address is not resolved
     assert result.phases_ns["connect"] > 0

@@ -35,7 +35,12 @@ def _config(folder: Path, port: int, tsa: LocalTsa, **stamping: object) -> Path:
                 "probes": [
                     {"name": "ssh", "kind": "tcp", "port": port, "interval": "2s", "timeout": "1s"}
                 ],
-                "sla": {"uptime": 99.9, "credits": [{"below": 99.9, "credit": 10}], "monthly_fee": 5, "currency": "USD"},
+                "sla": {
+                    "uptime": 99.9,
+                    "credits": [{"below": 99.9, "credit": 10}],
+                    "monthly_fee": 5,
+                    "currency": "USD",
+                },
             }
         ],
     )

@@ -144,7 +144,7 @@ async def probe(host: str, spec: DnsSpec, env: ProbeEnv) -> Result:
         async with asyncio.timeout(spec.timeout):
             resolved = await resolve(spec.server or host, spec.ip_version, spec.timeout)
             phases["resolve"] = resolved.duration_ns
-            detail["address"] = resolved.address
+            detail.update(resolved.evidence())
             response = await _ask(spec, resolved.address, resolved.family, query, phases)
     except Exception as exc:  # the probe boundary: a failure is data, never an exception
         error, message = _classify(exc)

@@ -104,11 +104,11 @@ async def _attempt(
     method = spec.method
     for hop in range(MAX_REDIRECTS + 1):
         host = url.raw_host.decode("ascii")
-        for stale in ("address", "status", "http_version", "cert_not_after_ns"):
+        for stale in ("address", "ip_version", "status", "http_version", "cert_not_after_ns"):
             detail.pop(stale, None)  # a hop reports its own; no address yet: timeout is `dns`
         resolved = await resolve(host, spec.ip_version, spec.timeout)
         add_phases(phases, {"resolve": resolved.duration_ns})
-        detail["address"] = resolved.address
+        detail.update(resolved.evidence())
         same_origin = (url.scheme, url.raw_host, url.port) == origin
         headers = httpx.Headers({"Host": url.netloc.decode("ascii"), "Connection": "close"})
         headers["User-Agent"] = "slawitness"

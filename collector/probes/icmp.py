@@ -19,7 +19,7 @@ from pydantic import Field
 from collector.icmp_engine import EchoOutcome, EchoStatus, IcmpEngine
 from collector.probes.base import Duration, ProbeEnv, ProbeSpec
 from collector.resolve import ResolveError, resolve
-from collector.results import ErrorClass, Result
+from collector.results import ErrorClass, JsonScalar, Result
 
 _UNREACHABLE_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH})
 
@@ -67,22 +67,21 @@ async def probe(host: str, spec: IcmpSpec, env: ProbeEnv) -> Result:
             return Result.failure(ErrorClass.DNS, str(exc))
         except TimeoutError:
             return Result.failure(ErrorClass.DNS, f"resolving {host} timed out")
-        family, address = resolved.family, resolved.address
-        engine = await _engine(env, family)
+        engine = await _engine(env, resolved.family)
         echoes: list[asyncio.Task[EchoOutcome]] = []
         for index in range(spec.count):
             if index:
                 await asyncio.sleep(spec.spacing)
             echoes.append(
-                asyncio.create_task(engine.echo(address, spec.timeout, spec.payload_size))
+                asyncio.create_task(engine.echo(resolved.address, spec.timeout, spec.payload_size))
             )
         outcomes = await asyncio.gather(*echoes)
-        return _classify(outcomes, address)
+        return _classify(outcomes, resolved.evidence())
     except Exception as exc:  # the probe boundary: a failure is data, never an exception
         return Result.failure(ErrorClass.OTHER, f"{type(exc).__name__}: {exc}")
 
 
-def _classify(outcomes: list[EchoOutcome], address: str) -> Result:
+def _classify(outcomes: list[EchoOutcome], where: dict[str, JsonScalar]) -> Result:
     """One Result from the echoes' outcomes; the only ErrorClass mapping of this kind."""
     rtts = [o.rtt_ns if o.status is EchoStatus.REPLY else None for o in outcomes]
     received = [rtt for rtt in rtts if rtt is not None]
@@ -94,7 +93,7 @@ def _classify(outcomes: list[EchoOutcome], address: str) -> Result:
             latency_ns=int(statistics.median(received)),
             phases_ns=rtts,
             loss_ppm=loss_ppm,
-            detail={"address": address},
+            detail=dict(where),
         )
     error, message = ErrorClass.TIMEOUT, f"no reply to {len(outcomes)} echo(es)"
     for outcome in outcomes:
@@ -105,4 +104,4 @@ def _classify(outcomes: list[EchoOutcome], address: str) -> Result:
             unreachable = outcome.errno in _UNREACHABLE_ERRNOS
             error = ErrorClass.UNREACHABLE if unreachable else ErrorClass.OTHER
             message = outcome.message
-    return Result.failure(error, message, phases_ns=rtts, loss_ppm=loss_ppm, address=address)
+    return Result.failure(error, message, phases_ns=rtts, loss_ppm=loss_ppm, detail=where)

@@ -67,7 +67,7 @@ async def probe(host: str, spec: TcpSpec, env: ProbeEnv) -> Result:
             except TimeoutError:
                 raise ResolveError(f"no answer from the resolver for {host}") from None
             phases["resolve"] = resolved.duration_ns
-            detail["address"] = resolved.address
+            detail.update(resolved.evidence())
             start = time.monotonic_ns()
             await _connect(resolved.address, spec.port)
             phases["connect"] = time.monotonic_ns() - start

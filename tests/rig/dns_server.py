@@ -21,9 +21,10 @@ class DnsServer:
 
     `records` maps names to A/AAAA addresses; names in `servfail` get SERVFAIL, names in
     `silent` never get an answer (the client times out), any other name gets NXDOMAIN.
+    `port` 0 takes a free one; a system resolver pointed at this server needs 53.
     """
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.records: dict[str, list[str]] = {
             "www.example.test.": ["192.0.2.10", "192.0.2.11"],
@@ -36,7 +37,7 @@ class DnsServer:
         self._stop = threading.Event()
         self._tcp = socket.socket(family, socket.SOCK_STREAM)
         self._tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._tcp.bind((host, 0))
+        self._tcp.bind((host, port))
         self.port: int = self._tcp.getsockname()[1]
         self._udp = socket.socket(family, socket.SOCK_DGRAM)
         self._udp.bind((host, self.port))

@@ -10,12 +10,16 @@ No traffic leaves this machine: every address used belongs to the namespace.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
+import os
 import random
 import secrets
 import subprocess
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pytest
 
@@ -71,6 +75,41 @@ def _run(*args: str, stdin: str | None = None) -> str:
 def ns_exec(host: NetnsHost, *args: str, stdin: str | None = None) -> str:
     """Run a command inside the namespace."""
     return _run("ip", "netns", "exec", host.namespace, *args, stdin=stdin)
+
+
+_CLONE_NEWNET = 0x40000000
+_T = TypeVar("_T")
+
+
+def open_inside(host: NetnsHost, build: Callable[[], _T]) -> _T:
+    """`build()` called in a thread that has joined the namespace, and what it returned.
+
+    A socket belongs for life to the namespace it was created in, so a rig server built this
+    way (they bind in their constructor) listens on the namespace host's addresses, while its
+    threads, started afterwards from here, run in ours. Only that one thread ever moves.
+    """
+    outcome: list[_T] = []
+    failure: list[BaseException] = []
+
+    def join_and_build() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(f"/run/netns/{host.namespace}", os.O_RDONLY)
+            try:
+                if libc.setns(fd, _CLONE_NEWNET) != 0:
+                    raise RigError(f"setns {host.namespace}: {os.strerror(ctypes.get_errno())}")
+            finally:
+                os.close(fd)
+            outcome.append(build())
+        except BaseException as exc:  # handed to the caller's thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=join_and_build, name=f"in-{host.namespace}")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 def _used_octets() -> set[int]:
