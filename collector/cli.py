@@ -50,9 +50,11 @@ from collector.cli_base import (
 )
 from collector.config import Config, Target
 from collector.config_loader import ConfigError, load_config
+from collector.diagnostics import diagnose_failures
 from collector.durations import format_duration
 from collector.export import write_csv, write_jsonl
 from collector.listen import DEFAULT_LISTEN, ListenAddressError, parse_listen
+from collector.notify import notify_round
 from collector.records import Stamp, collector_record, note_record
 from collector.round_summary import round_lines
 from collector.scheduler import UnknownTarget, jobs_for, run_round_once
@@ -259,10 +261,13 @@ def probe(
         if free < LOW_SPACE_BYTES:
             announce("probe", warning=True)(f"only {free // 2**20} MiB free for {store.path}")
         try:
-            store.append(records)
+            appended = store.append(records)
             resumed(store.path)
+            stored = [(a.seq, r) for a, r in zip(appended, records, strict=True)]
+            diagnose_failures(store, config, stored)
             _checkpoint_when_due(config, store)
             _timestamp_when_due(config, store)
+            notify_round(config, store)
         except StoreError:
             if textfile is not None:
                 _write_textfile(textfile, config, records, store, append_ok=False)
@@ -684,6 +689,13 @@ def note_add(
     say(f"note recorded as seq {appended.seq} ({appended.hash[:16]})")
 
 
+RECORD_TYPES = (
+    "probe", "note", "collector", "import", "diagnosis", "checkpoint",
+    "timestamp_request", "timestamp", "timestamp_failed", "backup", "seal",
+)  # fmt: skip
+"""Every record type slawitness writes, for `export --type`."""
+
+
 def _parse_when(value: str | None, option: str) -> int | None:
     if value is None:
         return None
@@ -710,7 +722,7 @@ def _parse_when(value: str | None, option: str) -> int | None:
 @click.option(
     "--type",
     "kind",
-    type=click.Choice(["all", "probe", "note", "collector"]),
+    type=click.Choice(["all", *RECORD_TYPES]),
     default="all",
     show_default=True,
     help="Only records of this type.",
@@ -739,10 +751,11 @@ def export(
 
 
 from collector.cli_keeping import backup, seal  # noqa: E402
+from collector.cli_notify import notify  # noqa: E402
 from collector.cli_proofs import check_proof_cmd, checkpoint, prove, verify  # noqa: E402
 from collector.cli_status import status  # noqa: E402
 
-for _command in (verify, checkpoint, prove, check_proof_cmd, backup, seal, status):
+for _command in (verify, checkpoint, prove, check_proof_cmd, backup, seal, status, notify):
     cli.add_command(_command)
 
 

@@ -134,6 +134,21 @@ class Timestamping(_Strict):
     """How long one request may take. Default: 10 s."""
 
 
+class Diagnostics(_Strict):
+    """Path traces and a fresh DNS answer when a target fails, kept as chained evidence."""
+
+    enabled: bool = True
+    """Trace the paths (with `mtr`) when a target's probe fails. Default: on."""
+    every: Duration = 600.0
+    """At most one diagnosis per target this often, while it keeps failing, so a flapping
+    host cannot flood the store. Default: 10 minutes."""
+    count: int = Field(default=3, ge=1, le=20)
+    """Probes per hop in each trace. Default: 3."""
+    resolver: str | None = Field(default=None, pattern=r"^[0-9.]+(:[0-9]+)?$")
+    """IPv4 address (and :port) of the DNS server asked for the fresh resolution of a failing
+    target's name, e.g. a public resolver in another network. Default: the system's."""
+
+
 class Checkpoints(_Strict):
     """Signed Merkle checkpoints of the store: commitments to its whole history so far."""
 
@@ -146,6 +161,23 @@ class Checkpoints(_Strict):
     this old. Default: hourly."""
     timestamping: Timestamping | None = None
     """Optional trusted time from an RFC 3161 authority. Default: none."""
+
+
+class Notifications(_Strict):
+    """Messages to you when something happens, through apprise (for set-ups without
+    Alertmanager); each one sent is also chained as a note, evidence that you acted."""
+
+    urls: list[Secret] = Field(min_length=1)
+    """Where to send, as apprise URLs (`mailto://`, `json://`, `slack://`, `tgram://`,
+    `wecombot://`, `dingtalk://`, `feishu://` and every other service apprise knows). Each
+    is a secret: best given as `${ENV_VAR}` or `{file: PATH}`; records and logs name a
+    channel only as `urls[N] (scheme)`."""
+    remind_before: Duration = 7 * 86400.0
+    """How long before a breached period's claim deadline (`claim_window_days`) to remind
+    you that it has not been claimed yet. Default: 7 days."""
+    timeout: Duration = 10.0
+    """How long one channel may take to send one message before it counts as failed.
+    Default: 10 s."""
 
 
 class Config(_Strict):
@@ -163,8 +195,13 @@ class Config(_Strict):
     """Well-known hosts outside the provider (e.g. two unrelated public resolvers): while
     every control fails too, a target's outage is counted as your own network's, not the
     provider's. Default: none, so no outage can be told apart as local."""
+    diagnostics: Diagnostics = Diagnostics()
+    """Path traces when a target fails. Default: on, at most every 10 minutes per target."""
     checkpoints: Checkpoints = Checkpoints()
     """Signed checkpoints of the store's history. Default: hourly, with `slawitness.key`."""
+    notifications: Notifications | None = None
+    """Messages on incident opened and closed, SLA breached this period and claim deadline
+    approaching, sent through apprise. Unset: none are sent."""
 
     @model_validator(mode="after")
     def _unique_host_names(self) -> Config:

@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from collector import checkpoints
 from collector.ballast import full_since, resumed
 from collector.config import Config
+from collector.diagnostics import diagnose_failures
 from collector.exporter import CheckpointState
 from collector.exporter_state import LiveState
+from collector.notify import notify_later
 from collector.probes import ProbeEnv
 from collector.records import Stamp, collector_record
 from collector.scheduler import Job, attempt
@@ -68,6 +70,7 @@ class Daemon:
         # read once, then kept up to date: no file lookup on every flush
         self._disk_was_full = full_since(self.store.path) is not None
         self.stop_reason = "stopped"
+        self._diagnosing: asyncio.Task[None] | None = None
 
     def request_stop(self, reason: str) -> None:
         """Ask the loops to finish; the stop record says why."""
@@ -100,6 +103,8 @@ class Daemon:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await env.aclose()
+            if self._diagnosing is not None:  # a trace under way finishes and is stored
+                await asyncio.gather(self._diagnosing, return_exceptions=True)
             self._pending.append(
                 collector_record("stop", Stamp.now(), vantage, reason=self.stop_reason)
             )
@@ -208,3 +213,24 @@ class Daemon:
         if self.state is not None:
             ts = batch[-1].get("ts_ns")
             self.state.appended(appended[-1].seq, ts if isinstance(ts, int) else 0)
+        self._diagnose([(a.seq, r) for a, r in zip(appended, batch, strict=True)])
+        notify_later(self.config, self.store.path, batch)
+
+    def _diagnose(self, stored: list[tuple[int, dict[str, object]]]) -> None:
+        """Trace the paths of the batch's failing targets in the background: a trace takes
+        seconds, and neither the flushes nor the probes wait for it. One at a time."""
+        failing = [
+            (seq, r) for seq, r in stored if r.get("type") == "probe" and r.get("ok") is False
+        ]
+        if not failing or not self.config.diagnostics.enabled or self._stop.is_set():
+            return
+        if self._diagnosing is not None and not self._diagnosing.done():
+            return  # the next failing batch asks again; the rate limit lives in the store
+        self._diagnosing = asyncio.create_task(asyncio.to_thread(self._diagnose_now, failing))
+
+    def _diagnose_now(self, failing: list[tuple[int, dict[str, object]]]) -> None:
+        try:
+            with EvidenceStore.open(self.store.path) as store:
+                diagnose_failures(store, self.config, failing)
+        except StoreError as exc:
+            _LOG.warning("slawitness run: cannot store a diagnosis: %s", exc)

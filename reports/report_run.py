@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.config import Config, Target
+from collector.diagnostics import DIAGNOSIS, path_verdict
 from collector.store import EvidenceStore
 from collector.timestamping import stored_timestamps
 from reports.background import background_for
@@ -121,6 +122,31 @@ def stamps_since(config: Config, stores: Sequence[Path], start_ns: int) -> list[
     return found
 
 
+def attach_paths(
+    summary: dict[str, Any], stores: Sequence[Path], target: str, period: Period
+) -> None:
+    """Each incident's first path trace, when one was taken during it: the hop where the
+    path stopped answering, and whether that is the provider's side or upstream."""
+    found = []
+    for path in stores:
+        with EvidenceStore.open(path, readonly=True) as store:
+            rows = store.records(target=target, types=[DIAGNOSIS], since_ns=period.start_ns,
+                                 until_ns=period.end_ns + MARGIN_NS)  # fmt: skip
+            found += [row.record for row in rows]
+    for incident in summary.get("incidents") or []:
+        start = datetime.fromisoformat(incident["start"].replace("Z", "+00:00")).timestamp()
+        end = datetime.fromisoformat(incident["end"].replace("Z", "+00:00")).timestamp()
+        for diagnosis in found:
+            attempt = diagnosis.get("attempt")
+            ts_ns = attempt.get("ts_ns") if isinstance(attempt, dict) else None
+            # incident bounds are whole seconds, rounded to the nearest: allow for it
+            if isinstance(ts_ns, int) and start - 1 <= ts_ns / 1e9 < end:
+                verdict = path_verdict(diagnosis)
+                if verdict is not None:
+                    incident["path"] = verdict
+                    break
+
+
 def make_report(
     config: Config,
     target_name: str,
@@ -153,6 +179,7 @@ def make_report(
         summary = _summary(result, data)
         if prometheus is None:
             summary["timestamps"] = stamps_since(config, stores, period.start_ns)
+            attach_paths(summary, stores, target.name, period)
         step(f"writing {', '.join(sorted(formats))} into {out_dir}")
         paths = writer.write(
             summary,

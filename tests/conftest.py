@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.rig.stores",
     "tests.rig.prometheus",
     "tests.rig.tsa",
+    "tests.rig.routed",
 ]
 
 

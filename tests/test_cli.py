@@ -91,9 +91,11 @@ def test_probe_round_records_up_and_down_and_the_chain_verifies(
     [round_record] = export_jsonl(config, "--type", "collector")
     assert round_record["event"] == "round" and round_record["detail"]["probes"] == 4
 
+    traced = {r["target"] for r in export_jsonl(config, "--type", "diagnosis")}
+    assert traced == {"closed", "silent"}, "each failing target's path is traced once"
     verified = slawitness("verify", "--config", str(config))
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert "chain intact, 5 records, head seq 5" in verified.stdout
+    assert "chain intact, 7 records, head seq 7" in verified.stdout
 
 
 def test_probe_round_never_imports_the_report_stack(
@@ -127,7 +129,11 @@ def test_eight_overlapping_rounds_keep_one_chain(tmp_path: Path, tcp_listener: T
     with EvidenceStore.open(tmp_path / "evidence.db", readonly=True) as store:
         report = store.verify()
         assert report.ok, report.problem
-        assert report.count == 8 * (len(targets) + 1)
+        rounds = list(store.records(types=["probe", "collector"]))
+        assert len(rounds) == 8 * (len(targets) + 1)
+        traced = len(list(store.records(types=["diagnosis"])))
+        assert 1 <= traced <= 8, "overlapping rounds may each trace the closed target once"
+        assert report.count == len(rounds) + traced
         seqs = [row.seq for row in store.records()]
         assert seqs == list(range(1, report.count + 1))
         pids = {row.record["pid"] for row in store.records(types=["collector"])}
@@ -257,7 +263,8 @@ def test_an_empty_file_becomes_a_store_on_the_first_round(tmp_path: Path) -> Non
     assert slawitness("verify", "--config", str(config)).returncode == 3
     assert slawitness("probe", "--config", str(config)).returncode == 0
     verified = slawitness("verify", "--config", str(config))
-    assert verified.returncode == 0 and "chain intact, 2 records" in verified.stdout
+    assert verified.returncode == 0 and "chain intact, 3 records" in verified.stdout
+    assert [r["type"] for r in export_jsonl(config)] == ["probe", "collector", "diagnosis"]
 
 
 def test_verify_names_the_first_tampered_record(tmp_path: Path, tcp_listener: TcpListener) -> None:
