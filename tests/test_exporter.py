@@ -173,7 +173,8 @@ def test_textfile_that_cannot_be_written_is_one_line(mixed_config: Path, tmp_pat
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "cannot write the textfile" in done.stderr
     with EvidenceStore.open(tmp_path / "evidence.db", readonly=True) as store:
-        assert store.count() == 8, "the round's records are kept even when the textfile fails"
+        kept = store.count() - len(list(store.records(types=["diagnosis"])))
+        assert kept == 8, "the round's records are kept even when the textfile fails"
 
 
 def test_serve_follows_the_store_and_probe_appends(mixed_config: Path, tmp_path: Path) -> None:
@@ -187,7 +188,8 @@ def test_serve_follows_the_store_and_probe_appends(mixed_config: Path, tmp_path:
         assert value(samples, "slawitness_collector_up") == 1.0
         assert slawitness("probe", "--config", str(mixed_config)).returncode == 0
         after = parse_metrics(httpx.get(url + "/metrics").text)
-        assert value(after, "slawitness_store_head_seq") == 16.0
+        # two rounds of 8 records, and one trace of the failing vps2 (at most one per 10 min)
+        assert value(after, "slawitness_store_head_seq") == 17.0
         assert (
             value(after, "slawitness_probes_total", target="vps2", probe="ssh", error="refused")
             == 1.0
