@@ -3,9 +3,9 @@
 A provider's support first asks for a traceroute from the moment it failed. When a target's
 probe fails, and again every `diagnostics.every` while it keeps failing, the collector
 traces the path to the target and to each control (`mtr --report --json`, from Debian's
-mtr-tiny) and resolves the target's name afresh, and appends one chained `diagnosis` record
-that names the failing attempt. At most one diagnosis per target per `every`, so a flapping
-host cannot flood the store.
+mtr-tiny, or `collector.traceroute` where mtr is not installed), resolves the target's
+name afresh, and appends one chained `diagnosis` record that names the failing attempt.
+At most one diagnosis per target per `every`, so a flapping host cannot flood the store.
 
 Hops are stored as [address or null, loss in ppm, average RTT in ns or null]: the record
 format allows no floats. `path_verdict` reads a diagnosis back: after which hop the target's
@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import shutil
+import socket
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Any
 from collector.config import Config, Control, Target
 from collector.records import Stamp
 from collector.store import EvidenceStore
+from collector.traceroute import traceroute
 
 DIAGNOSIS = "diagnosis"
 TRACE_TIMEOUT_S = 30.0
@@ -41,11 +43,13 @@ class Trace:
     hops: tuple[tuple[str | None, int, int | None], ...] = ()
     reached: bool = False
     error: str | None = None
+    tool: str = "mtr"
+    """`mtr`, or `traceroute` (our own) where mtr is not installed."""
 
     def as_record(self) -> dict[str, object]:
         return {
             "to": self.to, "role": self.role, "host": self.host, "reached": self.reached,
-            "hops": [list(hop) for hop in self.hops], "error": self.error,
+            "hops": [list(hop) for hop in self.hops], "error": self.error, "tool": self.tool,
         }  # fmt: skip
 
 
@@ -58,10 +62,11 @@ def _is_address(host: str) -> bool:
 
 
 def trace(to: str, role: str, host: str, count: int, ip_version: str = "auto") -> Trace:
-    """The path to `host` by mtr (`count` probes per hop, numeric, one attempt)."""
+    """The path to `host`: by mtr (`count` probes per hop, numeric, one attempt), or by our
+    own ICMP traceroute when mtr is not installed."""
     mtr = shutil.which("mtr")
     if mtr is None:
-        return Trace(to, role, host, error="mtr is not installed (Debian package mtr-tiny)")
+        return _own_trace(to, role, host, count, ip_version)
     family = {"4": ["-4"], "6": ["-6"]}.get(str(ip_version), [])
     command = [mtr, "--report", "--json", "-n", "-c", str(count), "-i", "0.2", "-G", "1",
                *family, host]  # fmt: skip
@@ -76,7 +81,18 @@ def trace(to: str, role: str, host: str, count: int, ip_version: str = "auto") -
         return Trace(to, role, host, error=f"mtr failed: {message or done.returncode}")
     hops = tuple(_hop(hub) for hub in hubs)
     reached = bool(hops) and hops[-1][0] is not None and hops[-1][1] < 1_000_000
-    return Trace(to, role, host, hops, reached and _same(hops[-1][0], host))
+    return Trace(to, role, host, hops, reached and _same(hops[-1][0], host), tool="mtr")
+
+
+def _own_trace(to: str, role: str, host: str, count: int, ip_version: str) -> Trace:
+    family = {"4": socket.AF_INET, "6": socket.AF_INET6}.get(str(ip_version), 0)
+    try:
+        address = str(socket.getaddrinfo(host, None, family, socket.SOCK_RAW)[0][4][0])
+        hops, reached = traceroute(address, count)
+    except OSError as exc:
+        return Trace(to, role, host, error=f"traceroute failed: {exc.strerror or exc}",
+                     tool="traceroute")  # fmt: skip
+    return Trace(to, role, host, tuple(hops), reached, tool="traceroute")
 
 
 def _hop(hub: Mapping[str, Any]) -> tuple[str | None, int, int | None]:
@@ -146,7 +162,6 @@ def diagnose(
                     "ts_ns": attempt.get("ts_ns"), "error": attempt.get("error")},
         "paths": [t.as_record() for t in traces],
         "dns": found_dns,
-        "tool": "mtr",
         "took_ms": took_ms,
     }  # fmt: skip
 

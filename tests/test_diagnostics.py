@@ -4,6 +4,7 @@ the path stops, on whose side, rate-limited, and a fresh DNS answer."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -132,11 +133,26 @@ def test_a_fresh_resolution_of_the_name(tmp_path: Path, dns_server: DnsServer) -
     assert record["attempt"] == {"seq": 7, "probe": "ping", "ts_ns": 1, "error": None}
 
 
-def test_without_mtr_the_diagnosis_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", "/nonexistent")
-    found = diagnostics.trace("vps1", "target", "127.0.0.1", 1)
-    assert found.error == "mtr is not installed (Debian package mtr-tiny)"
-    assert diagnostics.path_verdict({"paths": [found.as_record()]}) is None
+def test_without_mtr_our_own_traceroute_finds_where_it_stops(
+    tmp_path: Path, routed_net: RoutedNet
+) -> None:
+    config = _config(tmp_path, routed_net, count=1)
+    routed_net.drop_forward("edge", routed_net.target)
+    done = subprocess.run(
+        [sys.executable, "-m", "collector", "probe", "--config", str(config)],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PATH": "/nonexistent"},  # no mtr to be found
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [found] = _diagnoses(tmp_path)
+    paths = {p["to"]: p for p in found["paths"]}
+    assert {p["tool"] for p in paths.values()} == {"traceroute"}
+    assert paths["resolver"]["reached"] and not paths["vps1"]["reached"]
+    assert [h[0] for h in paths["vps1"]["hops"]][:3] == [routed_net.isp, routed_net.edge, None]
+    assert diagnostics.path_verdict(found) == {
+        "last_hop": 2, "last_address": routed_net.edge, "hops": len(paths["vps1"]["hops"]),
+        "side": "provider",
+    }  # fmt: skip
 
 
 def test_the_report_shows_where_the_path_stopped(tmp_path: Path, routed_net: RoutedNet) -> None:
