@@ -14,6 +14,7 @@ half (`.pub`, a verifier key line) is what a third party checks against.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,18 +133,26 @@ def stored(store: EvidenceStore) -> list[StoredCheckpoint]:
     return found
 
 
+def leaf_hashes(store: EvidenceStore, after: int, upto: int) -> Iterator[bytes]:
+    """The Merkle leaves of seq after+1..upto, in order; StoreCorrupt on a gap or a bad hash."""
+    expected = after + 1
+    for seq, digest in store.hashes(after, upto):
+        if seq != expected:
+            break
+        try:
+            yield leaf_hash(bytes.fromhex(digest))
+        except ValueError:
+            raise StoreCorrupt(store.path, f"seq {seq} has a malformed hash") from None
+        expected += 1
+    if expected != upto + 1:
+        raise StoreCorrupt(store.path, f"seq {expected} missing; run slawitness verify")
+
+
 def extend(frontier: Frontier, store: EvidenceStore, size: int) -> Frontier:
     """`frontier` grown with the records after it up to `size`, or StoreCorrupt on a gap."""
     grown = Frontier(frontier.size, frontier.hashes)
-    for seq, digest in store.hashes(frontier.size, size):
-        if seq != grown.size + 1:
-            raise StoreCorrupt(store.path, f"seq {grown.size + 1} missing; run slawitness verify")
-        try:
-            grown.append(leaf_hash(bytes.fromhex(digest)))
-        except ValueError:
-            raise StoreCorrupt(store.path, f"seq {seq} has a malformed hash") from None
-    if grown.size != size:
-        raise StoreCorrupt(store.path, f"seq {grown.size + 1} missing; run slawitness verify")
+    for leaf in leaf_hashes(store, frontier.size, size):
+        grown.append(leaf)
     return grown
 
 

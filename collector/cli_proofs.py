@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -26,6 +27,7 @@ from collector.cli_base import (
     store_option,
     store_path_of,
 )
+from collector.clock_check import ClockJump
 from collector.config_loader import ConfigError, load_config
 from collector.proof_check import check_proof
 from collector.proofs import ProofError, consistency_proof, covering, inclusion_proofs
@@ -164,7 +166,7 @@ def _against_file(
     return True
 
 
-def _clock_lines(unsynced: int, jumps: tuple) -> list[str]:  # type: ignore[type-arg]
+def _clock_lines(unsynced: int, jumps: Sequence[ClockJump]) -> list[str]:
     """The clock findings of a verify, one line each (warnings: they break no chain)."""
     lines = []
     if unsynced:

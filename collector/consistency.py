@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from collector import checkpoints
-from collector.merkle import Frontier, TreeLevels, leaf_hash
+from collector.merkle import Frontier, TreeLevels
 from collector.signed_note import Checkpoint, NoteError, VerifierKey, verify_note
 from collector.store import EvidenceStore
 from collector.store_errors import StoreCorrupt
@@ -45,17 +45,7 @@ class Consistency:
 
 def leaves(store: EvidenceStore, size: int) -> TreeLevels:
     """The Merkle tree of the store's first `size` records, from their stored hashes."""
-    chunks = []
-    expected = 1
-    for seq, digest in store.hashes(0, size):
-        if seq != expected:
-            raise StoreCorrupt(store.path, f"seq {expected} missing; run slawitness verify")
-        try:
-            chunks.append(leaf_hash(bytes.fromhex(digest)))
-        except ValueError:
-            raise StoreCorrupt(store.path, f"seq {seq} has a malformed hash") from None
-        expected += 1
-    return TreeLevels(b"".join(chunks))
+    return TreeLevels(b"".join(checkpoints.leaf_hashes(store, 0, size)))
 
 
 def read_checkpoint(note: str, key: VerifierKey) -> Checkpoint:

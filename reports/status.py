@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from collector.alerts import deciding_probes, is_down, latest_probe_records
 from collector.config import Config, Target
 from collector.store import EvidenceStore
 from reports.live import MARGIN_NS, current_period
@@ -57,35 +58,37 @@ class TargetStatus:
         return asdict(self)
 
 
-def _latest(store: EvidenceStore, target: Target, now_ns: int) -> dict[str, str]:
-    """Each probe's latest result, or `stale` when it is too old to say."""
-    wanted = {spec.name: spec.interval for spec in target.probes}
-    found: dict[str, str] = {}
-    rows = store.records(target=target.name, types=["probe"], newest_first=True, limit=2000)
-    for row in rows:
-        name = str(row.record.get("probe"))
-        if name not in wanted or name in found:
-            continue
-        ts_ns = row.record.get("ts_ns")
-        age = now_ns - ts_ns if isinstance(ts_ns, int) else None
-        if age is None or age > STALE_INTERVALS * wanted[name] * 1e9:
-            found[name] = "stale"
-        else:
-            found[name] = "ok" if row.record.get("ok") else f"failed ({row.record.get('error')})"
-        if len(found) == len(wanted):
-            break
-    return found
+Latest = dict[str, dict[str, object]]
+"""Probe name -> its latest record."""
 
 
-def _state(target: Target, probes: dict[str, str]) -> str:
-    if not probes:
+def _fresh(target: Target, latest: Latest, now_ns: int) -> Latest:
+    """The latest records recent enough to say anything about now."""
+    intervals = {spec.name: spec.interval for spec in target.probes}
+    return {
+        name: record for name, record in latest.items()
+        if isinstance(ts := record.get("ts_ns"), int)
+        and now_ns - ts <= STALE_INTERVALS * intervals[name] * 1e9
+    }  # fmt: skip
+
+
+def _results(target: Target, latest: Latest, fresh: Latest) -> dict[str, str]:
+    """Each probe's latest result as a word, `stale` when too old to say."""
+    return {
+        spec.name: "stale" if spec.name not in fresh else
+        "ok" if fresh[spec.name].get("ok") else f"failed ({fresh[spec.name].get('error')})"
+        for spec in target.probes if spec.name in latest
+    }  # fmt: skip
+
+
+def _state(target: Target, latest: Latest, fresh: Latest) -> str:
+    """DOWN by the target's downtime rule (the one notifications use) over fresh records."""
+    if not latest:
         return "UNKNOWN"
-    rule = target.sla.downtime.probes if target.sla is not None else "any"
-    names = [p.name for p in target.probes] if isinstance(rule, str) else list(rule)
-    failing = [n for n in names if probes.get(n, "").startswith("failed")]
-    if (rule == "all" and failing and len(failing) == len(names)) or (rule != "all" and failing):
+    if is_down(target, fresh):
         return "DOWN"
-    return "STALE" if any(probes.get(n) in (None, "stale") for n in names) else "UP"
+    names, _ = deciding_probes(target)
+    return "STALE" if any(n not in fresh for n in names) else "UP"
 
 
 def _evaluate(
@@ -115,9 +118,12 @@ def target_status(
     config: Config, target: Target, stores: Sequence[Path], now_ns: int
 ) -> TargetStatus:
     with EvidenceStore.open(stores[0], readonly=True) as store:
-        probes = _latest(store, target, now_ns)
+        latest = latest_probe_records(store, target, config.vantage)
         claimed = _claims(store, target.name)
-    status = TargetStatus(target.name, _state(target, probes), probes)
+    fresh = _fresh(target, latest, now_ns)
+    status = TargetStatus(
+        target.name, _state(target, latest, fresh), _results(target, latest, fresh)
+    )
     if target.sla is None:
         return status
     period = current_period(target.sla.timezone, now_ns)

@@ -153,7 +153,7 @@ def test_the_daemon_keeps_probing_while_the_tsa_hangs(
     tmp_path: Path, tcp_listener: TcpListener, local_tsa: LocalTsa
 ) -> None:
     config = _config(tmp_path, tcp_listener.port, local_tsa, timeout="8s")
-    local_tsa.delay = 7.0
+    local_tsa.delay = 600.0  # never answers within the test; cut short by its reset
     child = subprocess.Popen(
         [sys.executable, "-m", "collector", "run", "--config", str(config)],
         stdout=subprocess.DEVNULL,
@@ -164,13 +164,12 @@ def test_the_daemon_keeps_probing_while_the_tsa_hangs(
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and local_tsa.requests == 0:
             time.sleep(0.05)
-        asked = time.monotonic()
         assert local_tsa.requests == 1
-        time.sleep(5)  # the TSA is still holding the request
+        time.sleep(5)  # the TSA holds the request all along
         with EvidenceStore.open(tmp_path / "evidence.db", readonly=True) as store:
             probes = [r for r in store.records(types=["probe"])]
             answered = list(store.records(types=["timestamp"]))
-        assert not answered and time.monotonic() - asked < 7
+        assert not answered
         assert len(probes) >= 3, "probes every 2 s went on while the TSA held the request"
     finally:
         child.send_signal(signal.SIGTERM)
