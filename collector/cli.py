@@ -425,7 +425,7 @@ def note_add(
 
 RECORD_TYPES = (
     "probe", "note", "collector", "import", "diagnosis", "checkpoint",
-    "timestamp_request", "timestamp", "timestamp_failed", "backup", "seal",
+    "timestamp_request", "timestamp", "timestamp_failed", "backup", "seal", "attachment",
 )  # fmt: skip
 """Every record type slawitness writes, for `export --type`."""
 
@@ -484,6 +484,7 @@ def export(
         writer(rows, sys.stdout)
 
 
+from collector.cli_attach import attach  # noqa: E402
 from collector.cli_keeping import backup, seal  # noqa: E402
 from collector.cli_notify import notify  # noqa: E402
 from collector.cli_proofs import check_proof_cmd, checkpoint, prove, verify  # noqa: E402
@@ -492,7 +493,7 @@ from collector.cli_status import status  # noqa: E402
 
 for _command in (
     report, bundle, demo, verify_bundle, verify, checkpoint, prove, check_proof_cmd,
-    backup, seal, status, notify,
+    backup, seal, status, notify, attach,
 ):  # fmt: skip
     cli.add_command(_command)
 

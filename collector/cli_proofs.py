@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from collector import checkpoints, consistency
+from collector.attachments import ATTACHMENT, check_files
 from collector.cli_base import (
     EXIT_TAMPERED,
     EXIT_USAGE,
@@ -107,6 +108,7 @@ def verify(
         if note is not None:
             broken = _against_file(store, note, checkpoint_path, key_path, config_path) or broken
         broken = _timestamps(store, config_path) or broken
+        broken = _attachments(store) or broken
     if broken:
         sys.exit(EXIT_TAMPERED)
 
@@ -134,6 +136,21 @@ def _timestamps(store: EvidenceStore, config_path: Path) -> bool:
             click.echo(f"{store.path}: timestamp seq {stamp.seq} FAILED: {stamp.problem}")
             bad = True
     return bad
+
+
+def _attachments(store: EvidenceStore) -> bool:
+    """Hold every attached file against the hash its record names; True when one is missing
+    or changed."""
+    checks = check_files(store.path, store.records(types=[ATTACHMENT]))
+    bad = [check for check in checks if check.problem is not None]
+    for check in bad:
+        click.echo(
+            f"{store.path}: attachment seq {check.seq} ({check.name}, sha256 {check.sha256}):"
+            f" {check.problem}"
+        )
+    if checks and not bad:
+        say(f"{store.path}: {len(checks)} attachments, every file present and unchanged")
+    return bool(bad)
 
 
 def _verify_chain(store: EvidenceStore) -> VerifyReport:

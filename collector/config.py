@@ -11,7 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    model_validator,
+)
 
 from collector.probes import KINDS, ProbeSpec
 from collector.probes.base import Duration
@@ -180,6 +188,17 @@ class Notifications(_Strict):
     Default: 10 s."""
 
 
+class Attachments(_Strict):
+    """Documents kept beside the measurements (`slawitness attach`): the contract, invoices,
+    payment receipts and support correspondence, each under its SHA-256 name in the folder
+    beside the store (`evidence.attachments/` for `evidence.db`)."""
+
+    max_size: ByteSize = ByteSize(100 * 2**20)
+    """The largest file `attach` takes (`100MiB`, `20MB`, `1GiB`): a bigger one is refused
+    with a message, so a mistaken path cannot fill the disk the evidence lives on. Default:
+    100 MiB."""
+
+
 class Config(_Strict):
     """The whole config file."""
 
@@ -202,6 +221,9 @@ class Config(_Strict):
     notifications: Notifications | None = None
     """Messages on incident opened and closed, SLA breached this period and claim deadline
     approaching, sent through apprise. Unset: none are sent."""
+    attachments: Attachments = Attachments()
+    """Contract, invoices and correspondence attached as evidence. Default: files up to
+    100 MiB."""
 
     @model_validator(mode="after")
     def _unique_host_names(self) -> Config:

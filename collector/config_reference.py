@@ -13,12 +13,12 @@ import sys
 import types
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel, BeforeValidator, ByteSize
 from pydantic.fields import FieldInfo
 
 from collector.config import Config
@@ -51,6 +51,8 @@ _SCALARS: dict[Any, str] = {
     Decimal: "decimal number",
     Path: "file path",
     datetime: "date and time with a zone (`2026-10-25T02:00:00Z`)",
+    ByteSize: "size (`100MiB`, `20MB`)",
+    date: "date (`2026-10-01`)",
     Secret: "secret (text, `${ENV_VAR}` or `{file: PATH}`)",
 }
 _COUNTABLE = {"string", "integer", "number", "mapping", "probe"}
@@ -149,6 +151,8 @@ def _default(field: FieldInfo) -> str:
         return "the defaults of its keys"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
+    if isinstance(value, ByteSize):
+        return f"`{value.human_readable(separator=' ')}`"
     if isinstance(value, float) and _is_duration(field.metadata):
         return f"`{format_duration(value)}`"
     return f"`{value}`"

@@ -7,7 +7,7 @@ day the report is due. Percentages are written as in the contract (`uptime: 99.9
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -112,6 +112,46 @@ class CreditTier(_Strict):
     """The credit this tier owes, in percent of `monthly_fee`."""
 
 
+SlaTerm = Literal[
+    "uptime", "downtime", "maintenance", "credits", "monthly_fee", "claim_window_days",
+    "latency_threshold", "loss_threshold",
+]  # fmt: skip
+"""The terms a citation can point at one by one (`sla.source.terms`)."""
+
+
+class SlaSource(_Strict):
+    """Where the SLA terms are written, so a reader can check the numbers against it: an
+    attached contract (`slawitness attach --kind contract`) or a web page and when it was
+    read. The report shows the citation next to each term."""
+
+    attachment: str | None = Field(default=None, pattern=r"^[0-9a-f]{12,64}$")
+    """The SHA-256 of the attached contract, as `slawitness attach` printed it (at least its
+    first 12 hex digits). The report and the bundle carry that file."""
+    page: int | None = Field(default=None, ge=1)
+    """The page the SLA terms are on. Unset: no page is cited."""
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    """The web page the terms were read on, when they are not in an attached file; needs
+    `read_on`."""
+    read_on: date | None = None
+    """The date the `url` was read (`2026-10-01`): web pages change."""
+    terms: dict[SlaTerm, str] = {}
+    """Where each term is, when they are on different pages, e.g. `{uptime: "p. 4 §2.1",
+    credits: "p. 5 §3"}`; a term not listed cites `page`. Default: none."""
+
+    @field_validator("attachment", mode="before")
+    @classmethod
+    def _lower_hex(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_place(self) -> SlaSource:
+        if (self.attachment is None) == (self.url is None):
+            raise ValueError("give either attachment (a SHA-256) or url, not both or neither")
+        if self.url is not None and self.read_on is None:
+            raise ValueError("read_on: needed with url (the date the page was read)")
+        return self
+
+
 class SlaTerms(_Strict):
     """One target's contract terms, as its SLA states them.
 
@@ -155,6 +195,9 @@ class SlaTerms(_Strict):
     loss_threshold: Percent | None = Field(default=None, gt=0, le=100)
     """Successful icmp attempts that lost more than this percentage of their echoes count as
     seconds above the loss threshold, reported apart from downtime. Unset: no threshold."""
+    source: SlaSource | None = None
+    """Where these terms are written: an attached contract (and page) or a web page and the
+    date it was read. Unset: the report cites no source."""
 
     @field_validator("timezone")
     @classmethod
