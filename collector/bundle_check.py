@@ -19,6 +19,8 @@ The checks, every problem named with its member:
   (seq, hash, payload bytes) and names the same store, first seq and hash before it.
 - `proofs/<name>/` anchors the segment in a signed checkpoint (`bundle_proof_check`); a
   segment without it is chained but not anchored, which is said, not failed.
+- `attachments/<sha256>/<name>`, the documents of the complaint file, each hash the name
+  says and named by an attachment record the bundle vouches for (`bundle_attachment_check`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from collector.bundle_attachment_check import check_attachments
 from collector.bundle_members import READ_ERRORS, FolderMembers, Members, ZipMembers, unsafe_name
 from collector.bundle_proof_check import check_anchor, proof_files
 from collector.chain import link_problem, parse_payload
@@ -56,6 +59,7 @@ class BundleCheck:
     records: int
     notes: list[str] = field(default_factory=list)
     proofs: int = 0
+    attachments: int = 0
 
 
 def parse_record_line(line: bytes) -> tuple[int, str, bytes]:
@@ -142,9 +146,11 @@ def verify_folder(folder: Path) -> BundleCheck:
 def _check(members: Members, problems: list[str]) -> BundleCheck:
     notes: list[str] = []
     files = _check_manifest(members, problems)
-    records, proofs = _check_records(members, problems, notes)
+    vouched: dict[str, dict[str, object]] = {}
+    records, proofs = _check_records(members, problems, notes, vouched)
+    attachments = check_attachments(members, vouched, problems, notes)
     unique = list(dict.fromkeys(notes))
-    return BundleCheck(not problems, problems, files, records, unique, proofs)
+    return BundleCheck(not problems, problems, files, records, unique, proofs, attachments)
 
 
 def _check_manifest(members: Members, problems: list[str]) -> int:
@@ -180,9 +186,15 @@ def _check_manifest(members: Members, problems: list[str]) -> int:
     return matched
 
 
-def _check_records(members: Members, problems: list[str], notes: list[str]) -> tuple[int, int]:
+def _check_records(
+    members: Members,
+    problems: list[str],
+    notes: list[str],
+    vouched: dict[str, dict[str, object]],
+) -> tuple[int, int]:
     """Check each records file against its chain.json entry, its SQLite snapshot and its
-    proofs; returns how many records and proofs verified."""
+    proofs; returns how many records and proofs verified. The attachment records of the
+    segments and proofs that check out go into `vouched`, by the SHA-256 they name."""
     files = [n for n in members.names if n.startswith(RECORDS_PREFIX) and n.endswith(".jsonl")]
     segments = _declared_segments(members, problems)
     if segments is None:
@@ -200,12 +212,16 @@ def _check_records(members: Members, problems: list[str], notes: list[str]) -> t
         total += count
         if problem is not None:
             problems.append(f"{name}: {problem}")
+        else:
+            _vouch(_attachment_records(members, name), vouched)
         base = name[len(RECORDS_PREFIX) : -len(".jsonl")]
         snapshot = f"{RECORDS_PREFIX}{base}.sqlite"
         check_snapshot(members, snapshot, declared, _records(members, name), problems, notes)
         proofs = proof_files(members, base, problems)
         rows = _rows(members, name, set(proofs))
-        proved += check_anchor(members, base, declared, proofs, rows, problems, notes)
+        proven: dict[int, dict[str, object]] = {}
+        proved += check_anchor(members, base, declared, proofs, rows, problems, notes, proven)
+        _vouch(proven.items(), vouched)
     for name in sorted(set(segments) - set(files)):
         problems.append(f"{name}: described in {CHAIN_FILE} but missing from the bundle")
     return total, proved
@@ -238,6 +254,25 @@ def _records(members: Members, name: str) -> Iterator[tuple[int, str, bytes]]:
         return
 
 
+def _attachment_records(members: Members, name: str) -> Iterator[tuple[int, dict[str, object]]]:
+    """The attachment records of a records file (lines without the word are not parsed)."""
+    try:
+        for line in members.lines(name):
+            if b"attachment" in line:
+                seq, _, payload = parse_record_line(line)
+                yield seq, parse_payload(payload)
+    except (ValueError, *READ_ERRORS):
+        return
+
+
+def _vouch(
+    records: Iterable[tuple[int, dict[str, object]]], vouched: dict[str, dict[str, object]]
+) -> None:
+    for seq, record in records:
+        if record.get("type") == "attachment" and isinstance(record.get("sha256"), str):
+            vouched.setdefault(str(record["sha256"]), {**record, "seq": seq})
+
+
 def _rows(members: Members, name: str, seqs: set[int]) -> dict[int, tuple[str, bytes]]:
     """(hash, payload) of the wanted seqs in a records file."""
     if not seqs:
@@ -264,6 +299,8 @@ def main(argv: Sequence[str] | None = None, default: Path | None = None) -> int:
     for problem in check.problems:
         print(f"problem: {problem}")
     counts = f"{check.files} files, {check.records} records, {check.proofs} proofs"
+    if check.attachments:
+        counts += f", {check.attachments} attachments"
     if check.ok:
         print(f"OK: {where}: {counts} verified")
         return 0

@@ -62,10 +62,13 @@ def check_anchor(
     rows: Mapping[int, tuple[str, bytes]],
     problems: list[str],
     notes: list[str],
+    proven: dict[int, dict[str, object]] | None = None,
 ) -> int:
     """Check one segment's checkpoint and proofs; how many proofs passed.
 
     `proofs` is `proof_files`' answer, `rows` the JSONL's (hash, payload) for those seqs.
+    A proof may be of a record before the segment (an attachment record made long before the
+    period): the proof then carries the record alone. Each record proved goes into `proven`.
     A segment with no proofs folder is not a problem (the collector had no key) but a note.
     """
     folder, jsonl = proof_folder(base), f"records/{base}.jsonl"
@@ -95,6 +98,8 @@ def check_anchor(
         )
         if len(problems) == mine and record is not None:
             passed += 1
+            if proven is not None:
+                proven[seq] = record
             notes.append(f"{name}: seq {seq} proved: {describe_record(record)}")
     if len(problems) == before and key is not None and checkpoint is not None:
         notes.append(
@@ -189,9 +194,13 @@ def _check_proof_file(
         problems.append(f"{name}: holds seq {proof.get('seq')!r}, not {seq}")
     if note is not None and proof.get("checkpoint") != note:
         problems.append(f"{name}: its checkpoint is not the bundle's {CHECKPOINT_FILE}")
-    if row is None:
+    first, last = declared.get("first_seq"), declared.get("last_seq")
+    inside = type(first) is int and type(last) is int and first <= seq <= last
+    if row is None and inside:
         problems.append(f"{name}: seq {seq} is not in {jsonl}")
-    elif proof.get("hash") != row[0] or not _same_text(proof.get("payload"), row[1]):
+    elif row is not None and (
+        proof.get("hash") != row[0] or not _same_text(proof.get("payload"), row[1])
+    ):
         problems.append(f"{name}: its record differs from seq {seq} in {jsonl}")
     if seq == declared.get("last_seq") and proof.get("hash") != declared.get("last_hash"):
         problems.append(f"{name}: its hash is not the segment's last_hash in records/chain.json")

@@ -37,6 +37,7 @@ MODULES = (
     "bundle_members",
     "bundle_proof_check",
     "snapshot_check",
+    "bundle_attachment_check",
     "bundle_check",
 )
 """Embedded in this order: each imports only from those before it."""
@@ -49,8 +50,8 @@ _HEADER = '''\
     python3 verify.py BUNDLE_DIR       (or BUNDLE.zip)
 
 Checks MANIFEST.sha256, each records/*.jsonl hash chain against records/chain.json, each
-records/*.sqlite snapshot against its records file, and each proofs/*/ checkpoint and
-inclusion proof; prints one line per finding, then OK (exit 0) or FAILED (exit 1).
+records/*.sqlite snapshot against its records file, each proofs/*/ checkpoint and
+inclusion proof, and each attachments/<sha256>/ document against its hash; prints one line per finding, then OK (exit 0) or FAILED (exit 1).
 Python 3.11 or later, standard library only; signatures are checked when the `cryptography`
 package is installed, and the script says so when it is not.
 

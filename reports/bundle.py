@@ -11,6 +11,8 @@ Layout (every path is a zip member; `MANIFEST.sha256` covers all the others)::
     proofs/<name>/...      per store with a signed checkpoint covering its segment: the
                            checkpoint, its public key, inclusion proofs (`bundle_proofs`)
     report/...             every file of the report folder (summary.json, HTML, PDF, ...)
+    attachments/<sha256>/<name>   the documents of the report's complaint file
+                           (`reports.bundle_attachments`), each under its hash
     verify.json            each store's `verify` result, each segment's check and anchor
     verify.py              the standalone checker (`collector.standalone_verifier`)
     versions.json          the slawitness, SQLite and Python versions that made it
@@ -27,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -82,13 +84,14 @@ def write_bundle(
     period_end_ns: int,
     proofs: Proofs | None = None,
     folder: str = "report",
+    attachments: Mapping[str, Path] | None = None,
 ) -> BundleInfo:
     """Write the bundle to `zip_path` (atomically) and describe it.
 
     `period_end_ns` dates every member; `proofs` are the signed evidence of the segments
     (none: every segment is said to be chained but not anchored). Raises BundleError when
     the config cannot be read, or when a secret value or the private signing key would end
-    up in a member.
+    up in a member. `attachments` are the documents carried (member name -> stored file).
     """
     needles = [
         (f"the value of a config secret ({s.source})", s.reveal().encode("utf-8"))
@@ -113,6 +116,7 @@ def write_bundle(
     )
     if proofs is not None:
         members.update(proofs.members)
+    members.update(attachments or {})
     members["README.txt"] = _readme()
     try:
         members["verify.py"] = verify_script().encode("utf-8")

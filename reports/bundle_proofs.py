@@ -6,7 +6,7 @@ key commits to the store's history; an inclusion proof shows one record is in it
 bundle carries, per store whose segment a checkpoint covers (`proofs/<name>/`): the signed
 checkpoint, the public key, a proof of the segment's last record (which anchors all of it:
 the chain links every record to the last one) and a proof of each record the report cites
-(`evidence_seqs` of its incidents).
+(`evidence_seqs` of its incidents, the attachment records of its complaint file).
 
 Which checkpoint: before the records are staged, the config's own store gets a fresh one
 when the signing key loads, so it covers everything the report reads (its segment is cut at
@@ -147,7 +147,10 @@ def _prove_segment(
         return {**entry, "problem": f"{why}; the segment ends at seq {last}"}
     try:
         with EvidenceStore.open(anchor.store, readonly=True) as store:
-            seqs = sorted({s for v, s in cited if first <= s < last and _vantage(store, s) == v})
+            size = at.checkpoint.size
+            seqs = sorted(
+                {s for v, s in cited if s <= size and s != last and _vantage(store, s) == v}
+            )
             made = inclusion_proofs(store, [*seqs, last], at)
     except (StoreError, ProofError, apsw.Error) as exc:
         return {**entry, "problem": f"cannot make the proofs: {exc}"}
@@ -178,11 +181,16 @@ def _vantage(store: EvidenceStore, seq: int) -> object:
 
 
 def cited_records(summary: Mapping[str, Any]) -> list[tuple[str, int]]:
-    """(vantage, seq) of every record the report's incidents cite."""
+    """(vantage, seq) of every record the report cites: its incidents' evidence and the
+    attachment records of its complaint file (often made long before the period, so
+    proved on their own rather than carried in a segment)."""
     found = []
     for incident in summary.get("incidents") or []:
         seqs, vantages = incident.get("evidence_seqs") or [], incident.get("evidence_vantages")
         found += [(v, s) for v, s in zip(vantages or [], seqs, strict=False) if type(s) is int]
+    for attached in (summary.get("complaint_file") or {}).get("attachments") or []:
+        if type(attached.get("seq")) is int and isinstance(attached.get("vantage"), str):
+            found.append((attached["vantage"], attached["seq"]))
     return found
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,13 @@ import jinja2
 import pandas as pd
 import yaml
 
+from reports.complaint_view import (
+    attachment_groups,
+    citation,
+    format_size,
+    short_hash,
+    term_places,
+)
 from reports.fonts import CSS_FONT_STACK
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -113,6 +121,8 @@ def template_environment(*, autoescape: bool, **options: Any) -> jinja2.Environm
         duration=format_duration,
         ms=format_ms,
         errors=format_errors,
+        size=format_size,
+        short_hash=short_hash,
     )
     return env
 
@@ -129,7 +139,11 @@ def render_html(
     lang: str = "en",
     warnings: list[str] | None = None,
 ) -> str:
-    """The whole report as one HTML document in `lang` (en or zh)."""
+    """The whole report as one HTML document in `lang` (en or zh).
+
+    The complaint file (attached documents, the correspondence timeline) and the citations
+    of the SLA terms appear only when the summary has them (see `reports.complaint_view`).
+    """
     if lang not in TEXT:
         raise ValueError(f"unknown report language {lang!r} (use en or zh)")
     text = TEXT[lang]
@@ -140,6 +154,8 @@ def render_html(
     ]
     records = daily.to_dict("records") if daily is not None else []
     days = [{**day, "quiet": _quiet(day)} for day in records]
+    complaint = summary.get("complaint_file")
+    source = summary.get("sla_source")
     return (
         environment()
         .get_template("report.html.j2")
@@ -155,6 +171,11 @@ def render_html(
             font_stack=CSS_FONT_STACK,
             caveats=list(summary.get("caveats") or []),
             rule=describe_rule(summary.get("downtime_rule"), text),
+            complaint=complaint,
+            groups=attachment_groups(complaint),
+            timeline=list((complaint or {}).get("timeline") or []),
+            cite=partial(citation, source, text),
+            places=term_places(source, text),
         )
     )
 

@@ -3,7 +3,9 @@
 The letters state only what summary.json says, and cite the evidence by hash: the SHA-256 of
 the period's records file (written when the bundle is made) and of summary.json exactly as
 written. A reader holding the bundle can recompute both. The templates are plain Markdown,
-so user-supplied text (provider names, notes) is escaped for Markdown, not HTML.
+so user-supplied text (provider names, notes, e-mail subjects) is escaped for Markdown, not
+HTML. When the summary carries a complaint file, the letters also name the attached contract,
+invoices and payment receipts by hash and quote the support correspondence in time order.
 """
 
 from __future__ import annotations
@@ -14,10 +16,18 @@ from typing import Any
 
 import jinja2
 
+from reports.complaint_view import (
+    attachment_member,
+    letter_documents,
+    letter_messages,
+    message_files,
+    term_places,
+)
 from reports.html import TEXT, template_environment
 
 LETTER_LANGS: tuple[str, ...] = ("en", "zh")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+_BACKTICKS = re.compile(r"`+")
 
 
 def escape_markdown(value: Any) -> str:
@@ -26,10 +36,22 @@ def escape_markdown(value: Any) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
 
 
+def code_span(value: Any) -> str:
+    """Text as a Markdown code span, whatever backticks it holds: the fence is one backtick
+    longer than the longest run inside (CommonMark), so a file name cannot close it early."""
+    text = " ".join(("" if value is None else str(value)).splitlines())
+    if not text:
+        return ""
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def letter_environment() -> jinja2.Environment:
     """Jinja for Markdown: no HTML autoescape (the `md` filter escapes), strict names."""
     env = template_environment(autoescape=False, keep_trailing_newline=True)
     env.filters["md"] = escape_markdown
+    env.filters["code"] = code_span
     return env
 
 
@@ -40,6 +62,9 @@ def render_letter(
     if lang not in LETTER_LANGS:
         raise ValueError(f"unknown letter language {lang!r} (use en or zh)")
     incidents = list(summary.get("incidents") or [])
+    complaint = summary.get("complaint_file")
+    source = summary.get("sla_source") or None
+    messages = letter_messages(complaint)
     text = (
         letter_environment()
         .get_template(f"letter.{lang}.md.j2")
@@ -53,6 +78,13 @@ def render_letter(
             tier=summary.get("credit_tier"),
             summary_sha256=summary_sha256,
             records_sha256=records_sha256,
+            documents=letter_documents(complaint),
+            messages=messages,
+            message_files=message_files(complaint, messages),
+            source=source,
+            source_member=attachment_member(complaint, (source or {}).get("attachment")),
+            source_places=term_places(source, TEXT[lang]),
+            list_joiner=TEXT[lang]["list_joiner"],
         )
     )
     # Optional sections leave runs of blank lines behind; Markdown needs only one.

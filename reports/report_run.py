@@ -21,7 +21,9 @@ from collector.store import EvidenceStore
 from collector.timestamping import stored_timestamps
 from reports.background import background_for
 from reports.bundle import BundleInfo, stage_records, write_bundle
+from reports.bundle_attachments import carried_attachments
 from reports.bundle_proofs import anchor_stores, prove
+from reports.complaint_file import complaint_file
 from reports.period import Period, month_period, span_period
 from reports.prometheus_source import load_prometheus_samples
 from reports.render import ReportWriter
@@ -180,6 +182,10 @@ def make_report(
         if prometheus is None:
             summary["timestamps"] = stamps_since(config, stores, period.start_ns)
             attach_paths(summary, stores, target.name, period)
+        held = stores if prometheus is None else [path for path in stores if path.is_file()]
+        summary["complaint_file"], summary["sla_source"] = complaint_file(
+            held, target, period, summary
+        )
         step(f"writing {', '.join(sorted(formats))} into {out_dir}")
         paths = writer.write(
             summary,
@@ -237,6 +243,7 @@ def make_bundle(
         )
         step("proving the cited records")
         proofs = prove(records, anchors, outcome.summary, key, warn)
+        documents = carried_attachments(outcome.summary, records.segments, proofs.anchors, warn)
         verify = list(outcome.summary.get("stores", []))
         info = write_bundle(
             zip_path,
@@ -247,6 +254,7 @@ def make_bundle(
             verify_results=verify,
             period_end_ns=period.end_ns,
             proofs=proofs,
+            attachments=documents,
         )
     return outcome, info
 
