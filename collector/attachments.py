@@ -278,6 +278,28 @@ def file_problem(folder: Path, sha256: str) -> str | None:
     return None
 
 
+def copy_folder(
+    source_store: str | os.PathLike[str], dest_store: str | os.PathLike[str], digests: Iterable[str]
+) -> tuple[int, list[str]]:
+    """Copy the named files from one store's attachments folder to another's, each checked
+    against its hash on the way (a backup without its documents would lose evidence). How
+    many were copied, and why any could not be."""
+    source, dest = folder_of(source_store), folder_of(dest_store)
+    copied, problems = 0, []
+    for digest in sorted(set(digests)):
+        problem = file_problem(source, digest)
+        if problem is None:
+            incoming = copy_in(source / digest, dest, max_size=2**62)
+            if incoming.sha256 == digest:
+                incoming.keep()
+                copied += 1
+                continue
+            incoming.discard()
+            problem = "file changed while it was copied"
+        problems.append(f"attachment {digest}: {problem}")
+    return copied, problems
+
+
 def bundle_member(sha256: str, name: str) -> str:
     """Where a file goes in a bundle: `attachments/<sha256>/<name>`, the name made safe (no
     folders, no control characters) so a reader sees what it is and can check its hash

@@ -7,7 +7,9 @@ against the store's record at the same seq, so a copy that would not verify is n
 behind as if it were one. The copy is switched out of WAL mode, so it is one complete file.
 
 The store then gets a chained `backup` record (where, how many records, the head's hash and
-the file's SHA-256): evidence of when the evidence was put in safe keeping.
+the file's SHA-256): evidence of when the evidence was put in safe keeping. The attached
+documents the copy's records name go with it, into the copy's own attachments folder, each
+checked against its hash.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import apsw
 
+from collector.attachments import ATTACHMENT, AttachError, copy_folder
 from collector.records import Stamp
 from collector.store import EvidenceStore
 from collector.store_errors import StoreError, translate
@@ -40,6 +43,9 @@ class BackupInfo:
     head_seq: int | None
     head_hash: str | None
     sha256: str
+    attachments: int = 0
+    problems: tuple[str, ...] = ()
+    """Attachments that could not be copied (missing or changed in the store's folder)."""
 
 
 def _copy(source: EvidenceStore, dest: Path) -> None:
@@ -87,12 +93,20 @@ def backup(store: EvidenceStore, dest: Path, vantage: str) -> BackupInfo:
         raise BackupError(f"{dest}: the copy does not verify: {report.problem}")
     if report.head_seq is not None and store.raw(report.head_seq)[1] != report.head_hash:
         raise BackupError(f"{dest}: the copy's head seq {report.head_seq} differs from the store's")
-    info = BackupInfo(dest, report.count, report.head_seq, report.head_hash, _sha256(dest))
+    with EvidenceStore.open(dest, readonly=True) as copy:
+        digests = [str(row.record.get("sha256")) for row in copy.records(types=[ATTACHMENT])]
+    try:
+        copied, problems = copy_folder(store.path, dest, digests)
+    except AttachError as exc:
+        raise BackupError(f"{dest}: cannot copy the attachments: {exc}") from None
+    info = BackupInfo(dest, report.count, report.head_seq, report.head_hash, _sha256(dest),
+                      copied, tuple(problems))  # fmt: skip
     store.append([
         {
             "type": "backup", **Stamp.now().fields(), "vantage": vantage, "target": None,
             "path": str(dest.resolve()), "records": info.records, "head_seq": info.head_seq,
-            "head_hash": info.head_hash, "sha256": info.sha256,
+            "head_hash": info.head_hash, "sha256": info.sha256, "attachments": copied,
+            "attachments_missing": len(problems),
         }
     ])  # fmt: skip
     return info

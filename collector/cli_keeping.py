@@ -43,6 +43,10 @@ def backup(config_path: Path, store_path: Path | None, dest: Path) -> None:
         f"backup {info.path}: {info.records} records verified, head seq {info.head_seq}"
         f" hash {info.head_hash}, file sha256 {info.sha256}"
     )
+    if info.attachments:
+        say(f"backup {info.path}: {info.attachments} attachments copied and checked")
+    for problem in info.problems:
+        click.echo(f"slawitness backup: {problem}; not in the backup", err=True)
 
 
 @click.command("seal")

@@ -327,3 +327,30 @@ def test_export_lists_attachment_records(setup: Path) -> None:
     done = slawitness("export", "--config", str(setup / "slawitness.yml"), "--type", "attachment")
     [line] = [json.loads(li) for li in done.stdout.splitlines()]
     assert line["type"] == "attachment" and line["name"] == "c.pdf" and line["size"] == 11
+
+
+def test_a_backup_carries_the_documents_and_verifies_on_its_own(setup: Path) -> None:
+    (setup / "c.pdf").write_bytes(drawing("pdf", "contract"))
+    (setup / "i.pdf").write_bytes(drawing("pdf", "invoice"))
+    (setup / "gone.pdf").write_bytes(b"%PDF-1.4 gone\n")
+    for name, kind in (("c.pdf", "contract"), ("i.pdf", "invoice"), ("gone.pdf", "other")):
+        assert attach(setup, "--target", "vps1", "--kind", kind, name)[0] == 0
+    gone = hashlib.sha256(b"%PDF-1.4 gone\n").hexdigest()
+    (folder_of(setup / "evidence.db") / gone).unlink()
+    safe = setup / "safe"
+    safe.mkdir()
+    done = slawitness("backup", "--config", str(setup / "slawitness.yml"), str(safe / "copy.db"))
+    assert done.returncode == 0, done.stderr
+    assert "2 attachments copied and checked" in done.stdout
+    assert f"attachment {gone}: file MISSING from" in done.stderr
+    copied = sorted(p.name for p in (safe / "copy.attachments").iterdir())
+    assert copied == sorted(hashlib.sha256((setup / n).read_bytes()).hexdigest()
+                            for n in ("c.pdf", "i.pdf"))  # fmt: skip
+    check = slawitness("verify", "--store", str(safe / "copy.db"))
+    assert check.returncode == 1
+    [line] = [li for li in check.stdout.splitlines() if "attachment seq" in li]
+    assert "(gone.pdf" in line and "MISSING" in line
+    with EvidenceStore.open(setup / "evidence.db", readonly=True) as store:
+        record = store.latest("backup")
+    assert record is not None
+    assert (record.record["attachments"], record.record["attachments_missing"]) == (2, 1)
