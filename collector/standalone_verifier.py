@@ -51,7 +51,8 @@ _HEADER = '''\
 
 Checks MANIFEST.sha256, each records/*.jsonl hash chain against records/chain.json, each
 records/*.sqlite snapshot against its records file, each proofs/*/ checkpoint and
-inclusion proof, and each attachments/<sha256>/ document against its hash; prints one line per finding, then OK (exit 0) or FAILED (exit 1).
+inclusion proof, and each attachments/<sha256>/ document against its hash; prints one
+line per finding, then OK (exit 0) or FAILED (exit 1).
 Python 3.11 or later, standard library only; signatures are checked when the `cryptography`
 package is installed, and the script says so when it is not.
 
