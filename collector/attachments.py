@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from collector.records import Stamp
-from collector.store import StoredRecord
+from collector.store import EvidenceStore, StoredRecord
 
 ATTACHMENT = "attachment"
 DOCUMENT_KINDS: tuple[str, ...] = ("contract", "invoice", "payment", "correspondence", "other")
@@ -276,6 +276,27 @@ def file_problem(folder: Path, sha256: str) -> str | None:
     if held != sha256:
         return f"file CHANGED: its SHA-256 is now {held}"
     return None
+
+
+def cited_problem(store_path: Path, target: str, prefix: str) -> str | None:
+    """Why `sla.source.attachment` does not name exactly one intact file attached to the
+    target (None: it does), so `check-config` can say so long before the report is due."""
+    if not store_path.exists():
+        return f"the store {store_path} does not exist yet, so no file is attached"
+    with EvidenceStore.open(store_path, readonly=True) as store:
+        held = {
+            str(r.record.get("sha256")) for r in store.records(target=target, types=[ATTACHMENT])
+        }
+    hashes = sorted(digest for digest in held if digest.startswith(prefix))
+    if not hashes:
+        return (
+            f"no file attached to {target} has a SHA-256 starting {prefix}"
+            f" (slawitness attach --target {target} --kind contract FILE)"
+        )
+    if len(hashes) > 1:
+        return f"{len(hashes)} files attached to {target} match {prefix}; give more of the hash"
+    problem = file_problem(folder_of(store_path), hashes[0])
+    return None if problem is None else f"the cited file {hashes[0]}: {problem}"
 
 
 def copy_folder(

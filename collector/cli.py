@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from collector.attachments import cited_problem
 from collector.ballast import LOW_SPACE_BYTES, free_bytes, full_since, resumed
 from collector.checkpoints import (
     SigningKeyError,
@@ -205,6 +206,13 @@ def check_config(config_path: Path, store_path: Path | None) -> None:
         if isinstance(host, Target) and host.sla is not None:
             sla = f"; SLA {host.sla.uptime}% per {host.sla.period} ({host.sla.timezone})"
         say(f"{host.role} {host.name} [{host.host}]: {probes}{sla}")
+    for index, target in enumerate(config.targets):
+        source = target.sla.source if target.sla is not None else None
+        if source is not None and source.attachment is not None:
+            problem = cited_problem(config.store, target.name, source.attachment)
+            if problem is not None:
+                where = f"{config_path}: targets[{index}].sla.source.attachment"
+                announce("check-config", warning=True)(f"{where}: {problem}")
 
 
 web_config_option = click.option(

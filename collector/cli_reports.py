@@ -157,6 +157,11 @@ def _print_outcome(summary: dict[str, Any], where: Path) -> None:
     )
     if summary.get("claim_deadline"):
         say(f"claim deadline: {summary['claim_deadline']}")
+    complaint = summary.get("complaint_file") or {}
+    if complaint.get("attachments"):
+        names = ", ".join(str(a.get("name")) for a in complaint["attachments"])
+        messages = sum(1 for e in complaint.get("timeline") or [] if e.get("event") == "message")
+        say(f"complaint file: {names}; {messages} e-mail messages on the timeline")
     say(f"written to {where}")
 
 
@@ -280,9 +285,10 @@ def verify_bundle(bundle_path: Path) -> None:
     for note in result.notes:
         say(f"{bundle_path}: {note}")
     if result.ok:
+        documents = f", {result.attachments} attachments" if result.attachments else ""
         say(
-            f"{bundle_path}: ok, {result.files} files, {result.records} records"
-            f" and {result.proofs} proofs verified"
+            f"{bundle_path}: ok, {result.files} files, {result.records} records,"
+            f" {result.proofs} proofs{documents} verified"
         )
         return
     for problem in result.problems:

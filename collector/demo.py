@@ -23,8 +23,19 @@ from typing import Any
 import yaml
 
 from collector import checkpoints
+from collector.attaching import attach_files
+from collector.attachments import AttachError
+from collector.config import Config
 from collector.config_loader import load_config
 from collector.daemon import Daemon, DaemonSettings
+from collector.demo_documents import (
+    CONTRACT_TERMS,
+    contract_pdf,
+    contract_sha256,
+    demo_dates,
+    invoice_pdf,
+    support_thread,
+)
 from collector.demo_targets import TcpService, WebMode, WebService, free_port
 from collector.scheduler import jobs_for
 from collector.store import EvidenceStore
@@ -148,6 +159,8 @@ def demo_config(stage: Stage, seconds: float) -> dict[str, Any]:
                     "currency": "USD",
                     "claim_window_days": 30,
                     "latency_threshold": "1s",
+                    "source": {"attachment": contract_sha256(), "page": 1,
+                               "terms": CONTRACT_TERMS},
                 },
             }
         ],
@@ -265,6 +278,7 @@ def report_demo(run: DemoRun, warn: Callable[[str], None]) -> DemoResult:
     choice = PeriodChoice(start=start.isoformat(), end=end.isoformat())
     formats = {"json", "html", "csv", "letter"} | ({"pdf"} if pdf_available() else set())
     report_dir = run.folder / "report"
+    attach_documents(run, config, warn)
     outcome = make_report(
         config, TARGET, choice, [config.store], None, report_dir, formats, {"en", "zh"}, warn=warn
     )
@@ -277,6 +291,26 @@ def report_demo(run: DemoRun, warn: Callable[[str], None]) -> DemoResult:
             raise
         return DemoResult(run, report_dir, outcome.summary, outcome.paths, None, str(exc))
     return DemoResult(run, report_dir, outcome.summary, outcome.paths, zip_path, None)
+
+
+def attach_documents(run: DemoRun, config: Config, warn: Callable[[str], None]) -> None:
+    """The demo's contract, invoice and support thread, written to `documents/` and attached
+    the way `slawitness attach` does, so the report has a complaint file and a timeline."""
+    reported, answered = demo_dates(run.started, run.stopped - run.started)
+    folder = run.folder / "documents"
+    documents = [
+        ("contract", "contract.pdf", contract_pdf(), f"{run.started:%Y-%m}-01"),
+        ("invoice", f"invoice-{run.started:%Y-%m}.pdf", invoice_pdf(run.started),
+         f"{run.started:%Y-%m-%d}"),
+        ("correspondence", "support-thread.mbox", support_thread(reported, answered), None),
+    ]  # fmt: skip
+    try:
+        folder.mkdir(exist_ok=True)
+        for kind, name, data, day in documents:
+            (folder / name).write_bytes(data)
+            attach_files(config, TARGET, kind, [folder / name], day=day)
+    except (OSError, AttachError) as exc:
+        warn(f"the demo's documents were not attached: {exc}")
 
 
 def _next_second(moment: datetime) -> datetime:

@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-KIND_ORDER: tuple[str, ...] = ("contract", "invoice", "payment", "correspondence", "other")
+from collector.attachments import DOCUMENT_KINDS
+
+KIND_ORDER: tuple[str, ...] = DOCUMENT_KINDS
 """The order the complaint file is read in: what was agreed, what was paid, what was said."""
 LETTER_KINDS: tuple[str, ...] = ("contract", "invoice", "payment")
 """The documents a letter names: they prove the agreement and that the service was paid for."""

@@ -354,3 +354,53 @@ def test_a_backup_carries_the_documents_and_verifies_on_its_own(setup: Path) -> 
         record = store.latest("backup")
     assert record is not None
     assert (record.record["attachments"], record.record["attachments_missing"]) == (2, 1)
+
+
+def _cite(folder: Path, prefix: str) -> None:
+    target = {**TARGET, "sla": {"uptime": 99.9, "source": {"attachment": prefix, "page": 4}}}
+    data = {"vantage": "office", "store": "evidence.db", "targets": [target]}
+    (folder / "slawitness.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_check_config_says_when_the_cited_contract_is_not_attached(setup: Path) -> None:
+    contract = drawing("pdf", "contract")
+    (setup / "contract.pdf").write_bytes(contract)
+    digest = hashlib.sha256(contract).hexdigest()
+    _cite(setup, digest[:12])
+    done = slawitness("check-config", "--config", str(setup / "slawitness.yml"))
+    assert done.returncode == 0
+    assert "targets[0].sla.source.attachment: the store" in done.stderr
+    assert attach(setup, "--target", "vps1", "--kind", "contract", "contract.pdf")[0] == 0
+    done = slawitness("check-config", "--config", str(setup / "slawitness.yml"))
+    assert done.returncode == 0 and "sla.source" not in done.stderr
+    _cite(setup, "0123456789ab" if not digest.startswith("0123456789ab") else "ba9876543210")
+    done = slawitness("check-config", "--config", str(setup / "slawitness.yml"))
+    assert "no file attached to vps1 has a SHA-256 starting" in done.stderr
+    (folder_of(setup / "evidence.db") / digest).unlink()
+    _cite(setup, digest.upper())
+    done = slawitness("check-config", "--config", str(setup / "slawitness.yml"))
+    assert f"the cited file {digest}: file MISSING from" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ({"page": 4}, "give either attachment (a SHA-256) or url"),
+        ({"attachment": "ab" * 32, "url": "https://x.test/sla", "read_on": "2026-10-01"},
+         "give either attachment (a SHA-256) or url"),
+        ({"url": "https://x.test/sla"}, "read_on: needed with url"),
+        ({"attachment": "xyz"}, "attachment"),
+        ({"attachment": "ab" * 32, "terms": {"upkeep": "p. 4"}}, "terms"),
+    ],
+)  # fmt: skip
+def test_a_bad_sla_source_is_one_line_naming_the_key(
+    setup: Path, source: dict[str, object], problem: str
+) -> None:
+    target = {**TARGET, "sla": {"uptime": 99.9, "source": source}}
+    (setup / "slawitness.yml").write_text(
+        yaml.safe_dump({"vantage": "office", "targets": [target]}, sort_keys=False)
+    )
+    done = slawitness("check-config", "--config", str(setup / "slawitness.yml"))
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert "targets[0].sla.source" in line and problem in line

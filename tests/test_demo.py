@@ -50,6 +50,24 @@ def test_the_demo_reports_and_bundles(demo: tuple[subprocess.CompletedProcess[st
     assert slawitness("verify", "--config", str(out / "slawitness.yml")).returncode == 0
 
 
+def test_the_demo_builds_a_complaint_file_with_its_timeline(
+    demo: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    done, out = demo
+    s = summary_of(out)
+    listed = s["complaint_file"]["attachments"]
+    assert [a["kind"] for a in listed] == ["contract", "invoice", "correspondence"]
+    assert s["sla_source"]["found"] is True and s["sla_source"]["name"] == "contract.pdf"
+    messages = [e for e in s["complaint_file"]["timeline"] if e["event"] == "message"]
+    assert [m["direction"] for m in messages] == ["customer", "provider"]
+    assert messages[1]["answered_after_seconds"] > 0
+    first_outage = next(e for e in s["complaint_file"]["timeline"] if e["event"] == "incident")
+    assert first_outage["ts"] <= messages[0]["ts"]
+    assert "complaint file: contract.pdf" in done.stdout
+    check = slawitness("verify-bundle", str(out / "bundle.zip"))
+    assert "3 attachments verified" in check.stdout
+
+
 def test_each_planted_event_has_its_attribution(
     demo: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
