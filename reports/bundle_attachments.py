@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from collector.attachments import file_problem, folder_of
+from collector.attachments import ATTACHMENT, bundle_member, file_problem, folder_of
+from collector.store import EvidenceStore
 from reports.bundle_records import SegmentInfo
 
 
@@ -54,3 +55,22 @@ def _left_out(
         f"its record (seq {seq}) is outside the bundle's records and no signed checkpoint"
         " proves it (run `slawitness checkpoint`, or `slawitness init --key-only` first)"
     )
+
+
+def segment_attachments(
+    store: Path, first: int, last: int, warn: Callable[[str], None] | None = None
+) -> dict[str, Path]:
+    """Bundle member name -> stored file, for every document attached by a record in the
+    segment first..last (a sealed month carries the documents attached that month)."""
+    carried: dict[str, Path] = {}
+    folder = folder_of(store)
+    with EvidenceStore.open(store, readonly=True) as opened:
+        rows = [row for row in opened.records(types=[ATTACHMENT]) if first <= row.seq <= last]
+    for row in rows:
+        digest, name = str(row.record.get("sha256")), str(row.record.get("name") or "")
+        problem = file_problem(folder, digest)
+        if problem is None:
+            carried[bundle_member(digest, name)] = folder / digest
+        elif warn is not None:
+            warn(f"{bundle_member(digest, name)}: left out: {problem}")
+    return carried

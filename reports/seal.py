@@ -4,8 +4,9 @@ A claim may be disputed a year or more after the month it is about; by then the 
 may be gone, its store moved or damaged. A sealed archive holds everything needed to check
 the month without the live store: the month's contiguous chain segment (JSON lines and an
 SQLite snapshot), a checkpoint signed for it, the proof that anchors the segment's last
-record in it, the public key, the standalone `verify.py` and a `seal/seal.json` saying what
-was sealed. It is the bundle's format without a report, so `verify-bundle` and `verify.py`
+record in it, the public key, the standalone `verify.py`, the documents attached that month
+(`attachments/<sha256>/<name>`, vouched for by their records in the segment) and a
+`seal/seal.json` saying what was sealed. It is the bundle's format without a report, so `verify-bundle` and `verify.py`
 check it the same way.
 
 Months are calendar months in UTC (the SLA's own timezone belongs to a report, not to the
@@ -27,6 +28,7 @@ from collector.config import Config
 from collector.records import Stamp
 from collector.store import EvidenceStore
 from reports.bundle import BundleError, BundleInfo, write_bundle
+from reports.bundle_attachments import segment_attachments
 from reports.bundle_proofs import anchor_stores, prove
 from reports.bundle_records import stage_records
 
@@ -80,6 +82,7 @@ def seal(
         if segment.last_seq is None:
             raise BundleError(f"{store}: no records in {month}; nothing to seal")
         proofs = prove(records, [anchor], {}, key, warn)
+        documents = segment_attachments(store, segment.first_seq or 1, segment.last_seq, warn)
         described = Path(staging) / "seal"
         described.mkdir()
         size = anchor.checkpoint.checkpoint.size
@@ -94,6 +97,7 @@ def seal(
                     "last_seq": segment.last_seq,
                     "records": segment.records,
                     "checkpoint_size": size,
+                    "attachments": sorted(documents),
                     "sealed_at": datetime.fromtimestamp(now / 1e9, UTC).isoformat(),
                 },
                 indent=1,
@@ -104,7 +108,7 @@ def seal(
         bundle = write_bundle(
             zip_path, report_dir=described, records=records, config_path=config_path,
             config=config, verify_results=[], period_end_ns=end_ns, proofs=proofs,
-            folder="seal",
+            folder="seal", attachments=documents,
         )  # fmt: skip
     with EvidenceStore.open(store) as opened:
         opened.append([

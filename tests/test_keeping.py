@@ -11,6 +11,8 @@ import zipfile
 from pathlib import Path
 
 from collector import checkpoints
+from collector.attachments import attachment_record, copy_in, folder_of
+from collector.records import Stamp
 from collector.store import EvidenceStore
 from tests.clirun import slawitness, write_config
 from tests.rig.stores import fill, start_append_worker
@@ -108,3 +110,27 @@ def test_what_cannot_be_sealed_is_one_line(tmp_path: Path) -> None:
                        "--out", str(tmp_path / "x.zip"))  # fmt: skip
     assert empty.returncode == 4 and "no records in 2026-08" in empty.stderr
     assert not (tmp_path / "x.zip").exists()
+
+
+def test_a_sealed_month_carries_the_documents_attached_in_it(tmp_path: Path) -> None:
+    config = _setup(tmp_path)
+    contract = tmp_path / "contract.pdf"
+    contract.write_bytes(b"%PDF-1.4\n% the agreement\n%%EOF\n")
+    copy = copy_in(contract, folder_of(tmp_path / "evidence.db"), 2**20)
+    copy.keep()
+    document = {"kind": "contract", "sha256": copy.sha256, "name": "contract.pdf",
+                "size": copy.size, "media_type": "application/pdf"}  # fmt: skip
+    september = Stamp(ts_ns=1_788_300_000 * 10**9, mono_ns=1)  # 2026-09-01 22:00 UTC, inside the month
+    with EvidenceStore.open(tmp_path / "evidence.db") as store:
+        [attached] = store.append([attachment_record(september, "v", "vps1", document)])
+    archive = tmp_path / "seal.zip"
+    done = slawitness("seal", "--config", str(config), "--period", "2026-09", "--out", str(archive))
+    assert done.returncode == 0, done.stderr
+    member = f"attachments/{copy.sha256}/contract.pdf"
+    with zipfile.ZipFile(archive) as opened:
+        assert opened.read(member) == contract.read_bytes()
+        assert json.loads(opened.read("seal/seal.json"))["attachments"] == [member]
+    check = slawitness("verify-bundle", str(archive))
+    assert check.returncode == 0, check.stdout
+    assert "1 attachments verified" in check.stdout
+    assert f"attached in seq {attached.seq}" in check.stdout
