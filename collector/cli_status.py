@@ -77,6 +77,15 @@ def _lines(item: dict[str, Any], now_ns: int) -> list[str]:
         ticket = f" ticket {last['ticket']}" if last.get("ticket") else ""
         latest = f"{last['ts']}{ticket}: {last['text']}"
         lines.append(f"  notes: {len(notes)} this period; last {latest}")
+    documents = item.get("documents") or {}
+    if documents:
+        held = ", ".join(f"{kind} {count}" for kind, count in documents.items())
+        lines.append(f"  documents: {held}")
+    if item["open_claims"] and "contract" not in documents:
+        lines.append(
+            f"  no contract attached: slawitness attach --target {item['name']}"
+            " --kind contract FILE"
+        )
     for claim in item["open_claims"]:
         when = (f"claim by {claim['deadline']} ({claim['days_left']} days left)"
                 if claim["deadline"] else "no claim window in the SLA")  # fmt: skip

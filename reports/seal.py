@@ -6,8 +6,8 @@ the month without the live store: the month's contiguous chain segment (JSON lin
 SQLite snapshot), a checkpoint signed for it, the proof that anchors the segment's last
 record in it, the public key, the standalone `verify.py`, the documents attached that month
 (`attachments/<sha256>/<name>`, vouched for by their records in the segment) and a
-`seal/seal.json` saying what was sealed. It is the bundle's format without a report, so `verify-bundle` and `verify.py`
-check it the same way.
+`seal/seal.json` saying what was sealed. It is the bundle's format without a report, so
+`verify-bundle` and `verify.py` check it the same way.
 
 Months are calendar months in UTC (the SLA's own timezone belongs to a report, not to the
 store). Only a month that is over can be sealed, and only with the signing key: an archive

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.alerts import deciding_probes, is_down, latest_probe_records
+from collector.attachments import ATTACHMENT, DOCUMENT_KINDS
 from collector.config import Config, Target
 from collector.store import EvidenceStore
 from reports.live import MARGIN_NS, current_period
@@ -53,6 +54,8 @@ class TargetStatus:
     budget_left_seconds: float | None = None
     notes: list[dict[str, Any]] = field(default_factory=list)
     open_claims: list[OpenClaim] = field(default_factory=list)
+    documents: dict[str, int] = field(default_factory=dict)
+    """Attached documents by kind (`slawitness attach`): the complaint file so far."""
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,15 +117,27 @@ def _claims(store: EvidenceStore, target: str) -> set[str]:
     }
 
 
+def _documents(store: EvidenceStore, target: str) -> dict[str, int]:
+    """How many distinct files of each kind are attached to the target."""
+    held = {
+        (str(row.record.get("kind")), str(row.record.get("sha256")))
+        for row in store.records(target=target, types=[ATTACHMENT])
+    }
+    return {kind: sum(1 for k, _ in held if k == kind) for kind in DOCUMENT_KINDS
+            if any(k == kind for k, _ in held)}  # fmt: skip
+
+
 def target_status(
     config: Config, target: Target, stores: Sequence[Path], now_ns: int
 ) -> TargetStatus:
     with EvidenceStore.open(stores[0], readonly=True) as store:
         latest = latest_probe_records(store, target, config.vantage)
         claimed = _claims(store, target.name)
+        documents = _documents(store, target.name)
     fresh = _fresh(target, latest, now_ns)
     status = TargetStatus(
-        target.name, _state(target, latest, fresh), _results(target, latest, fresh)
+        target.name, _state(target, latest, fresh), _results(target, latest, fresh),
+        documents=documents,
     )
     if target.sla is None:
         return status

@@ -120,7 +120,7 @@ def test_a_sealed_month_carries_the_documents_attached_in_it(tmp_path: Path) -> 
     copy.keep()
     document = {"kind": "contract", "sha256": copy.sha256, "name": "contract.pdf",
                 "size": copy.size, "media_type": "application/pdf"}  # fmt: skip
-    september = Stamp(ts_ns=1_788_300_000 * 10**9, mono_ns=1)  # 2026-09-01 22:00 UTC, inside the month
+    september = Stamp(ts_ns=1_788_300_000 * 10**9, mono_ns=1)  # 2026-09-01 22:00 UTC
     with EvidenceStore.open(tmp_path / "evidence.db") as store:
         [attached] = store.append([attachment_record(september, "v", "vps1", document)])
     archive = tmp_path / "seal.zip"

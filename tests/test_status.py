@@ -51,6 +51,15 @@ def test_status_shows_now_the_budget_the_notes_and_the_open_claim(tmp_path: Path
     assert "probes: web failed (timeout)" in out
     assert "ticket 4821: Reported the outage" in out
     assert f"OPEN CLAIM {last}: uptime" in out and "credit 10% = 4.00" in out
+    assert "no contract attached: slawitness attach --target vps1 --kind contract FILE" in out
+    (tmp_path / "contract.pdf").write_bytes(b"%PDF-1.4 terms\n")
+    (tmp_path / "invoice.pdf").write_bytes(b"%PDF-1.4 invoice\n")
+    for kind, name in (("contract", "contract.pdf"), ("invoice", "invoice.pdf")):
+        attached = slawitness("attach", "--config", str(config), "--target", "vps1",
+                              "--kind", kind, str(tmp_path / name))  # fmt: skip
+        assert attached.returncode == 0, attached.stderr
+    out = slawitness("status", "--config", str(config)).stdout
+    assert "  documents: contract 1, invoice 1\n" in out and "no contract attached" not in out
     [item] = json.loads(slawitness("status", "--config", str(config), "--json").stdout)
     assert item["state"] == "DOWN" and item["period"] == f"{datetime.now(UTC):%Y-%m}"
     since = datetime.fromisoformat(item["down_since"].replace("Z", "+00:00"))
