@@ -23,7 +23,7 @@ from collector.attachments import (
 )
 from collector.config import Config
 from collector.mail_headers import MAIL_SUFFIXES, MailError, read_messages
-from collector.records import Stamp
+from collector.records import Stamp, readable
 from collector.store import EvidenceStore
 
 Messages = list[dict[str, object]] | None
@@ -98,8 +98,9 @@ def _record(
                 continue
             held[(copy.sha256, target, kind)] = 0
             document = {
-                "kind": kind, "sha256": copy.sha256, "name": path.name, "size": copy.size,
-                "media_type": media_type(copy.head, path.name), "date": day, "note": note,
+                "kind": kind, "sha256": copy.sha256, "name": readable(path.name),
+                "size": copy.size, "media_type": media_type(copy.head, path.name), "date": day,
+                "note": None if note is None else readable(note),
                 "messages": messages,
             }  # fmt: skip
             records.append(attachment_record(Stamp.now(), config.vantage, target, document))

@@ -11,6 +11,7 @@ from collector.attaching import attach_files
 from collector.attachments import DOCUMENT_KINDS, AttachError, FolderError
 from collector.cli_base import EXIT_STORE, EXIT_USAGE, config_option, fail, load, say, store_option
 from collector.config import Config
+from collector.records import readable
 
 
 @click.command()
@@ -53,12 +54,13 @@ def attach(
     except AttachError as exc:
         fail(str(exc), EXIT_USAGE)
     for item in done:
+        path = readable(str(item.path))
         if item.new:
             read = "" if item.messages is None else f", {item.messages} e-mail messages read"
-            say(f"attached {item.path} as seq {item.seq}: sha256 {item.sha256}{read}")
+            say(f"attached {path} as seq {item.seq}: sha256 {item.sha256}{read}")
         else:
             where = f"seq {item.seq}" if item.seq else "named twice"
-            say(f"{item.path}: already attached to {target} as {kind} ({where}), {item.sha256}")
+            say(f"{path}: already attached to {target} as {kind} ({where}), {item.sha256}")
 
 
 def _check_target(config: Config, name: str) -> None:

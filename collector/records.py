@@ -128,6 +128,13 @@ def collector_record(
     }
 
 
+def readable(text: str) -> str:
+    """Text from the command line or a file name as a record can hold it: bytes that are not
+    UTF-8 (an old archive's file name, a terminal in another encoding) arrive as surrogate
+    escapes, which no UTF-8 record can carry; they become U+FFFD instead of failing it."""
+    return os.fsencode(text).decode("utf-8", "replace")
+
+
 def note_record(
     stamp: Stamp, vantage: str, target: str, text: str, ticket: str | None
 ) -> dict[str, object]:
@@ -137,6 +144,6 @@ def note_record(
         **stamp.fields(),
         "vantage": vantage,
         "target": target,
-        "ticket": ticket,
-        "text": text,
+        "ticket": None if ticket is None else readable(ticket),
+        "text": readable(text),
     }

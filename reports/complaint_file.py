@@ -47,10 +47,11 @@ def complaint_file(
     end = _claim_end(period, summary.get("claim_deadline"))
     chosen = [r for r in rows if r["sha256"] == cited or _belongs(r, start, end)]
     attachments = _entries(chosen, cited)
+    notes = _notes(stores, target.name, start, end)
     return (
         {
             "attachments": attachments,
-            "timeline": timeline(summary, chosen, start, end, target.provider.contact),
+            "timeline": timeline(summary, chosen, notes, (start, end), target.provider.contact),
             "problems": _problems(chosen),
         },
         _source(source, cited, rows),
@@ -68,6 +69,25 @@ def _attachment_rows(stores: Sequence[Path], target: str) -> list[dict[str, Any]
                 key = (str(record.get("sha256")), str(record.get("kind")))
                 found.setdefault(key, record)
     return list(found.values())
+
+
+def _notes(
+    stores: Sequence[Path], target: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """The target's notes and tickets from the period's start to the end of the claim (a
+    note that the claim was filed comes after the period); the notes slawitness wrote about
+    the messages it sent you are left out."""
+    found = []
+    since, until = int(start.timestamp()) * 10**9, int(end.timestamp()) * 10**9
+    for path in stores:
+        with EvidenceStore.open(path, readonly=True) as store:
+            for row in store.records(target=target, types=["note"], since_ns=since,
+                                     until_ns=until):  # fmt: skip
+                if "notify" not in row.record:
+                    when = datetime.fromtimestamp(int(row.record["ts_ns"]) // 10**9, UTC)
+                    found.append({"ts": _iso(when), "ticket": row.record.get("ticket"),
+                                  "text": row.record.get("text")})  # fmt: skip
+    return found
 
 
 def _cited(rows: Sequence[Mapping[str, Any]], prefix: str | None) -> str | None:
@@ -162,11 +182,13 @@ def _source(
 def timeline(
     summary: Mapping[str, Any],
     attachments: Sequence[Mapping[str, Any]],
-    start: datetime,
-    end: datetime,
+    notes: Sequence[Mapping[str, Any]],
+    window: tuple[datetime, datetime],
     contact: str | None,
 ) -> list[dict[str, Any]]:
-    """Incidents, e-mail messages and notes in time order."""
+    """The period's incidents, and the e-mail messages and notes from the period's start to
+    the end of the claim, in time order."""
+    start, end = window
     events: list[dict[str, Any]] = []
     for number, incident in enumerate(summary.get("incidents") or [], 1):
         events.append({"ts": incident["start"], "event": "incident", "incident": number,
@@ -174,7 +196,7 @@ def timeline(
                        "attribution": incident["attribution"],
                        "counted": incident["counted"]})  # fmt: skip
     events += _messages(attachments, start, end, _domain(contact))
-    for note in summary.get("notes") or []:
+    for note in notes:
         events.append({"ts": note["ts"], "event": "note", "ticket": note.get("ticket"),
                        "text": note.get("text")})  # fmt: skip
     return sorted(events, key=lambda e: (_utc(e["ts"]) or start, e["event"]))

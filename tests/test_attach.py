@@ -404,3 +404,18 @@ def test_a_bad_sla_source_is_one_line_naming_the_key(
     assert done.returncode == 2
     [line] = done.stderr.splitlines()
     assert "targets[0].sla.source" in line and problem in line
+
+
+def test_names_and_notes_that_are_not_utf8_are_kept_readable(setup: Path) -> None:
+    name = "scan-\udcff.pdf"  # the byte 0xff, as Python sees an undecodable file name
+    (setup / name).write_bytes(b"%PDF-1.4 scan\n")
+    code, _, err = attach(setup, "--target", "vps1", "--kind", "other", "--note", "n\udcfe", name)
+    assert code == 0, err
+    [record] = records(setup)
+    assert (record["name"], record["note"]) == ("scan-\ufffd.pdf", "n\ufffd")
+    done = slawitness("note", "add", "--config", str(setup / "slawitness.yml"),
+                      "--target", "vps1", "--ticket", "t\udcff", "bad \udcff byte")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with EvidenceStore.open(setup / "evidence.db", readonly=True) as store:
+        [note] = store.records(types=["note"])
+    assert (note.record["ticket"], note.record["text"]) == ("t\ufffd", "bad \ufffd byte")

@@ -28,6 +28,8 @@ import yaml
 from collector import checkpoints
 from collector.bundle_check import MANIFEST, verify_bundle
 from collector.config_loader import load_config
+from collector.records import Stamp, note_record
+from collector.store import EvidenceStore
 from reports.report_run import PeriodChoice, make_bundle
 from tests.clirun import slawitness
 from tests.month_store import write_month
@@ -110,6 +112,12 @@ def build(folder: Path, *, key: bool = True, cite: bool = True) -> dict[str, str
     attach(folder, "--target", "vps1", "--kind", "invoice", "--date", "2026-05-01",
            "invoice-2026-05.pdf")  # fmt: skip
     attach(folder, "--target", "vps1", "--kind", "correspondence", "support.mbox")
+    done = slawitness("note", "add", "--config", str(folder / "slawitness.yml"), "--target",
+                      "vps1", "--ticket", "48213", "claim sent with the bundle")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with EvidenceStore.open(folder / "evidence.db") as store:  # a message sent to the user
+        note = note_record(Stamp.now(), "office", "vps1", "vps1 is down", None)
+        store.append([{**note, "notify": "incident_opened", "key": "k", "sent": [], "failed": []}])
     sha["mbox"] = hashlib.sha256((folder / "support.mbox").read_bytes()).hexdigest()
     return sha
 
@@ -163,7 +171,10 @@ def test_the_complaint_file_holds_the_contract_the_periods_invoice_and_the_threa
 def test_the_timeline_puts_the_thread_beside_the_incident(made: Made) -> None:
     timeline = made.summary["complaint_file"]["timeline"]
     rows = [(e["ts"], e["event"], e.get("direction"), e.get("answered_after_seconds"))
-            for e in timeline]  # fmt: skip
+            for e in timeline if e["event"] != "note"]  # fmt: skip
+    notes = [(e["ticket"], e["text"]) for e in timeline if e["event"] == "note"]
+    assert notes == [("48213", "claim sent with the bundle")], "after the period, not notify's"
+    assert timeline[-1]["event"] == "note"
     assert rows == [
         ("2026-10-02T10:00:00Z", "incident", None, None),
         ("2026-10-02T10:14:00Z", "message", "customer", None),
