@@ -83,8 +83,9 @@ def _notes(
         with EvidenceStore.open(path, readonly=True) as store:
             for row in store.records(target=target, types=["note"], since_ns=since,
                                      until_ns=until):  # fmt: skip
-                if "notify" not in row.record:
-                    when = datetime.fromtimestamp(int(row.record["ts_ns"]) // 10**9, UTC)
+                ts_ns = row.record.get("ts_ns")
+                if "notify" not in row.record and isinstance(ts_ns, int):
+                    when = datetime.fromtimestamp(ts_ns // 10**9, UTC)
                     found.append({"ts": _iso(when), "ticket": row.record.get("ticket"),
                                   "text": row.record.get("text")})  # fmt: skip
     return found
