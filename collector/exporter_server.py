@@ -12,7 +12,7 @@ import contextlib
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from collector.web_config import BasicAuthGate, WebConfig
 
 TLS_HANDSHAKE_TIMEOUT_S = 10.0
+DRAIN_TIMEOUT_S = 30.0
+"""How long a stopping server waits for running requests (a /probe is bounded by its
+probe's timeout)."""
 
 ProbeRunner = Callable[[str, str], Snapshot]
 """(target, probe) -> the snapshot of one fresh, stored attempt; LookupError if unknown."""
@@ -68,10 +71,41 @@ class ExporterServer(ThreadingHTTPServer):
                 raise ConfigError([f"web config: {exc}"]) from None
             self.auth = web_config.auth_gate()
             self.extra_headers = web_config.http_server_config.headers
+        self._active = 0
+        self._closing = False
+        self._idle = threading.Condition()
         try:
             super().__init__((host, port), _Handler)
         except OSError as exc:
             raise ListenAddressError(f"cannot listen on {listen}: {exc.strerror}") from None
+
+    @contextlib.contextmanager
+    def admitted(self) -> Iterator[bool]:
+        """Whether a request may run (not once `drain` began); a running one is counted."""
+        with self._idle:
+            admit = not self._closing
+            self._active += admit
+        try:
+            yield admit
+        finally:
+            if admit:
+                with self._idle:
+                    self._active -= 1
+                    self._idle.notify_all()
+
+    def drain(self, timeout: float = DRAIN_TIMEOUT_S) -> bool:
+        """Refuse new requests and wait for those running to finish: the stores they read
+        are closed next, and closing a connection another thread is using fails. False when
+        one was still running after `timeout`."""
+        with self._idle:
+            self._closing = True
+            return self._idle.wait_for(lambda: self._active == 0, timeout)
+
+    def stop(self) -> None:
+        """Stop accepting, let running requests finish, close the socket."""
+        self.shutdown()
+        self.drain()
+        self.server_close()
 
     @property
     def url(self) -> str:
@@ -112,6 +146,14 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: a scrape every few seconds is not news."""
 
     def do_GET(self) -> None:
+        with self.server.admitted() as admitted:
+            if admitted:
+                self._answer()
+            else:
+                self.close_connection = True
+                self._reply(HTTPStatus.SERVICE_UNAVAILABLE, b"shutting down\n", "text/plain")
+
+    def _answer(self) -> None:
         gate = self.server.auth
         if gate is not None and not gate.allows(self.headers.get("Authorization")):
             self._reply(

@@ -39,6 +39,12 @@ if TYPE_CHECKING:
     from reports.live import LiveSla
 
 
+SIGNAL_POLL_S = 0.5
+"""How often the main thread wakes while serving. A signal the kernel delivers to a busy
+request thread only sets a flag; its Python handler runs when the main thread next runs
+Python code, which an untimed wait would never do."""
+
+
 class TextfileError(Exception):
     """The textfile for node_exporter could not be written."""
 
@@ -65,11 +71,7 @@ def run_daemon(
         server.start()
         announce(f"serving {server.url}/metrics and {server.url}/probe")
 
-        def stop() -> None:
-            server.shutdown()
-            server.server_close()
-
-        return stop
+        return server.stop
 
     if live is not None:
         live.start()
@@ -121,9 +123,9 @@ def serve_store(
             announce(f"serving {server.url}/metrics and {server.url}/probe")
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stopped.set())
-            stopped.wait()
-            server.shutdown()
-            server.server_close()
+            while not stopped.wait(SIGNAL_POLL_S):
+                pass
+            server.stop()
         finally:
             probes.close()
             live.stop()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -266,3 +268,30 @@ def test_prometheus_scrapes_the_daemon_serve_and_probe(
         server.wait_for(
             'probe_success{job="slawitness_probe"}', lambda r: sample_values(r) == [1.0]
         )
+
+
+@pytest.mark.parametrize("verb", ["serve", "run"])
+def test_stopping_while_scrapes_run_exits_cleanly(mixed_config: Path, verb: str) -> None:
+    """SIGTERM lands while scrapes are running: the server lets them finish before the
+    stores close (closing a connection another thread is using used to end in exit 70)."""
+    assert slawitness("probe", "--config", str(mixed_config)).returncode == 0
+    stop, answered = threading.Event(), []
+
+    def scrape(url: str) -> None:
+        with httpx.Client(timeout=5) as client:
+            while not stop.is_set():
+                try:
+                    answered.append(client.get(url + "/metrics").status_code)
+                except httpx.HTTPError:
+                    time.sleep(0.01)
+
+    with exporter(verb, mixed_config) as url:  # exits with SIGTERM; asserts exit status 0
+        scrapers = [threading.Thread(target=scrape, args=(url,)) for _ in range(4)]
+        for thread in scrapers:
+            thread.start()
+        while len(answered) < 20:
+            time.sleep(0.01)
+    stop.set()
+    for thread in scrapers:
+        thread.join(timeout=10)
+    assert set(answered) <= {200, 503} and answered.count(200) >= 20
