@@ -187,20 +187,11 @@ def _ensure_folder(folder: Path) -> None:
 
 def _check_existing(final: Path, sha256: str) -> None:
     """An entry already under the hash name must be that very content, as a regular file."""
-    try:
-        info = final.lstat()
-    except OSError as exc:
-        raise AttachError(f"{final}: cannot be read ({exc.strerror})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise AttachError(f"{final}: is not a regular file; nothing was written through it")
-    try:
-        held = sha256_of(final)
-    except OSError as exc:
-        raise AttachError(f"{final}: cannot be read ({exc.strerror})") from None
-    if held != sha256:
+    problem = file_problem(final.parent, sha256)
+    if problem is not None:
         raise AttachError(
-            f"{final}: holds different content (SHA-256 {held[:16]}…); run `slawitness verify`,"
-            " move it aside and attach again"
+            f"{final}: {problem}; nothing was written through it (run `slawitness verify`,"
+            " move it aside and attach again)"
         )
 
 
@@ -268,7 +259,7 @@ def file_problem(folder: Path, sha256: str) -> str | None:
     except OSError as exc:
         return f"file cannot be read ({exc.strerror})"
     if not stat.S_ISREG(info.st_mode):
-        return f"{path} is not a regular file"
+        return "file is not a regular file"
     try:
         held = sha256_of(path)
     except OSError as exc:
@@ -276,6 +267,11 @@ def file_problem(folder: Path, sha256: str) -> str | None:
     if held != sha256:
         return f"file CHANGED: its SHA-256 is now {held}"
     return None
+
+
+def matching(hashes: Iterable[str], prefix: str) -> list[str]:
+    """The distinct hashes that begin with `prefix` (a citation names a file by one)."""
+    return sorted({digest for digest in hashes if digest.startswith(prefix)})
 
 
 def cited_problem(store_path: Path, target: str, prefix: str) -> str | None:
@@ -287,7 +283,7 @@ def cited_problem(store_path: Path, target: str, prefix: str) -> str | None:
         held = {
             str(r.record.get("sha256")) for r in store.records(target=target, types=[ATTACHMENT])
         }
-    hashes = sorted(digest for digest in held if digest.startswith(prefix))
+    hashes = matching(held, prefix)
     if not hashes:
         return (
             f"no file attached to {target} has a SHA-256 starting {prefix}"

@@ -205,15 +205,16 @@ def _check_records(
         if not isinstance(declared, dict):
             problems.append(f"{name}: not described in {CHAIN_FILE}")
             continue
+        marked: list[bytes] = []
         try:
-            count, problem = check_segment(members.lines(name), declared)
+            count, problem = check_segment(_marking(members.lines(name), marked), declared)
         except READ_ERRORS as exc:
             count, problem = 0, f"cannot be read ({exc})"
         total += count
         if problem is not None:
             problems.append(f"{name}: {problem}")
         else:
-            _vouch(_attachment_records(members, name), vouched)
+            _vouch(_attachment_records(marked), vouched)
         base = name[len(RECORDS_PREFIX) : -len(".jsonl")]
         snapshot = f"{RECORDS_PREFIX}{base}.sqlite"
         check_snapshot(members, snapshot, declared, _records(members, name), problems, notes)
@@ -254,15 +255,21 @@ def _records(members: Members, name: str) -> Iterator[tuple[int, str, bytes]]:
         return
 
 
-def _attachment_records(members: Members, name: str) -> Iterator[tuple[int, dict[str, object]]]:
-    """The attachment records of a records file (lines without the word are not parsed)."""
-    try:
-        for line in members.lines(name):
-            if b"attachment" in line:
-                seq, _, payload = parse_record_line(line)
-                yield seq, parse_payload(payload)
-    except (ValueError, *READ_ERRORS):
-        return
+def _marking(lines: Iterable[bytes], marked: list[bytes]) -> Iterator[bytes]:
+    """The lines, passed on to the chain check; those that may be attachment records are
+    kept aside, so the segment is read once."""
+    for line in lines:
+        if b"attachment" in line:
+            marked.append(line)
+        yield line
+
+
+def _attachment_records(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, object]]]:
+    """seq and record of the lines that are attachment records (the chain already checked
+    them, so each parses)."""
+    for line in lines:
+        seq, _, payload = parse_record_line(line)
+        yield seq, parse_payload(payload)
 
 
 def _vouch(

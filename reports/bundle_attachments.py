@@ -27,8 +27,10 @@ def carried_attachments(
 ) -> dict[str, Path]:
     """Bundle member name -> stored file, for each document the bundle can vouch for."""
     carried: dict[str, Path] = {}
-    for entry in (summary.get("complaint_file") or {}).get("attachments") or []:
-        problem = _left_out(entry, segments, anchors)
+    complaint = summary.get("complaint_file") or {}
+    damaged = {p["sha256"]: p["problem"] for p in complaint.get("problems") or []}
+    for entry in complaint.get("attachments") or []:
+        problem = damaged.get(entry["sha256"]) or _left_out(entry, segments, anchors)
         if problem is None:
             carried[entry["member"]] = folder_of(entry["store"]) / entry["sha256"]
         elif warn is not None:
@@ -39,9 +41,8 @@ def carried_attachments(
 def _left_out(
     entry: Mapping[str, Any], segments: Sequence[SegmentInfo], anchors: Sequence[Mapping[str, Any]]
 ) -> str | None:
-    problem = file_problem(folder_of(entry["store"]), entry["sha256"])
-    if problem is not None:
-        return problem
+    """Why the bundle cannot vouch for the document's record (the report, made just before,
+    has already held each file against its hash: `problems`)."""
     seq, store = entry["seq"], Path(entry["store"]).resolve()
     for segment, anchor in zip(segments, anchors, strict=True):
         if Path(segment.store).resolve() != store:
@@ -65,7 +66,8 @@ def segment_attachments(
     carried: dict[str, Path] = {}
     folder = folder_of(store)
     with EvidenceStore.open(store, readonly=True) as opened:
-        rows = [row for row in opened.records(types=[ATTACHMENT]) if first <= row.seq <= last]
+        rows = [row for row in opened.records(types=[ATTACHMENT], after_seq=first - 1)
+                if row.seq <= last]  # fmt: skip
     for row in rows:
         digest, name = str(row.record.get("sha256")), str(row.record.get("name") or "")
         problem = file_problem(folder, digest)

@@ -22,7 +22,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from collector.attachments import ATTACHMENT, DOCUMENT_KINDS, bundle_member, file_problem, folder_of
+from collector.attachments import (
+    ATTACHMENT,
+    DOCUMENT_KINDS,
+    bundle_member,
+    file_problem,
+    folder_of,
+    matching,
+)
 from collector.config import Target
 from collector.store import EvidenceStore
 from reports.period import Period
@@ -95,7 +102,7 @@ def _cited(rows: Sequence[Mapping[str, Any]], prefix: str | None) -> str | None:
     """The full hash of the attached file the SLA source names by (a prefix of) its hash."""
     if prefix is None:
         return None
-    matches = sorted({str(r["sha256"]) for r in rows if str(r["sha256"]).startswith(prefix)})
+    matches = matching((str(r["sha256"]) for r in rows), prefix)
     return matches[0] if len(matches) == 1 else None
 
 

@@ -8,6 +8,7 @@ month-end report (so the two never disagree), over the current and the claimable
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -123,8 +124,8 @@ def _documents(store: EvidenceStore, target: str) -> dict[str, int]:
         (str(row.record.get("kind")), str(row.record.get("sha256")))
         for row in store.records(target=target, types=[ATTACHMENT])
     }
-    return {kind: sum(1 for k, _ in held if k == kind) for kind in DOCUMENT_KINDS
-            if any(k == kind for k, _ in held)}  # fmt: skip
+    counts = Counter(kind for kind, _ in held)
+    return {kind: counts[kind] for kind in DOCUMENT_KINDS if counts[kind]}
 
 
 def target_status(
