@@ -41,6 +41,9 @@ DOWN = {"vps1": [("2026-10-02T10:00:00", "2026-10-02T10:30:00")]}
 CONTRACT = b"%PDF-1.4\n% service agreement, SLA on page 4: 99.9 %\n%%EOF\n"
 INVOICE = b"%PDF-1.4\n% invoice 2026-10, 40.00 USD\n%%EOF\n"
 OLD_INVOICE = b"%PDF-1.4\n% invoice 2026-05\n%%EOF\n"
+CLAIM_SENT = ("2026-10-05T10:00:00", "vps1", "48213", "claim sent with the bundle")
+"""The claim's note is dated by the case, never by today's clock, so it stays inside the
+claim window whenever the test runs."""
 
 
 def config(source: dict[str, Any] | None) -> dict[str, Any]:
@@ -96,7 +99,7 @@ def build(folder: Path, *, key: bool = True, cite: bool = True) -> dict[str, str
     source = {"attachment": sha["contract"][:16], "page": 4, "terms": {"credits": "p. 5 §3"}}
     (folder / "slawitness.yml").write_text(yaml.safe_dump(config(source if cite else None)))
     write_month(folder / "evidence.db", vantage="office", start=START, end=END, hosts=HOSTS,
-                down=DOWN)  # fmt: skip
+                down=DOWN, notes=[CLAIM_SENT])  # fmt: skip
     if key:
         checkpoints.create_key(folder / "slawitness.key", "office")
     (folder / "contract.pdf").write_bytes(CONTRACT)
@@ -112,9 +115,6 @@ def build(folder: Path, *, key: bool = True, cite: bool = True) -> dict[str, str
     attach(folder, "--target", "vps1", "--kind", "invoice", "--date", "2026-05-01",
            "invoice-2026-05.pdf")  # fmt: skip
     attach(folder, "--target", "vps1", "--kind", "correspondence", "support.mbox")
-    done = slawitness("note", "add", "--config", str(folder / "slawitness.yml"), "--target",
-                      "vps1", "--ticket", "48213", "claim sent with the bundle")  # fmt: skip
-    assert done.returncode == 0, done.stderr
     with EvidenceStore.open(folder / "evidence.db") as store:  # a message sent to the user
         note = note_record(Stamp.now(), "office", "vps1", "vps1 is down", None)
         store.append([{**note, "notify": "incident_opened", "key": "k", "sent": [], "failed": []}])
