@@ -94,7 +94,10 @@ class StoredCheckpoint:
 
 def _from_record(seq: int, record: dict[str, object]) -> StoredCheckpoint:
     note, frontier, key, ts_ns = (
-        record.get("note"), record.get("frontier"), record.get("key"), record.get("ts_ns"),
+        record.get("note"),
+        record.get("frontier"),
+        record.get("key"),
+        record.get("ts_ns"),
     )
     try:
         if not (isinstance(note, str) and isinstance(key, str) and isinstance(frontier, list)):

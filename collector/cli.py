@@ -444,9 +444,7 @@ def _parse_when(value: str | None, option: str) -> int | None:
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        fail(
-            f"invalid value for '{option}': {value!r} is not an ISO 8601 date or time", EXIT_USAGE
-        )
+        fail(f"invalid value for '{option}': {value!r} is not an ISO 8601 date or time", EXIT_USAGE)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000

@@ -308,11 +308,13 @@ def _add_store(families: _Families, vantage: list[str], store: StoreState) -> No
 
 def _add_checkpoint(families: _Families, vantage: list[str], checkpoint: CheckpointState) -> None:
     families.gauge(
-        "slawitness_checkpoint_size", "Records covered by the latest signed checkpoint.",
+        "slawitness_checkpoint_size",
+        "Records covered by the latest signed checkpoint.",
         ["vantage"],
     ).add_metric(vantage, float(checkpoint.size))
     families.gauge(
-        "slawitness_checkpoint_timestamp_seconds", "When the latest checkpoint was signed.",
+        "slawitness_checkpoint_timestamp_seconds",
+        "When the latest checkpoint was signed.",
         ["vantage"],
     ).add_metric(vantage, checkpoint.ts_ns / 1e9)
     families.gauge(

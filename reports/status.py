@@ -137,7 +137,9 @@ def target_status(
         documents = _documents(store, target.name)
     fresh = _fresh(target, latest, now_ns)
     status = TargetStatus(
-        target.name, _state(target, latest, fresh), _results(target, latest, fresh),
+        target.name,
+        _state(target, latest, fresh),
+        _results(target, latest, fresh),
         documents=documents,
     )
     if target.sla is None:

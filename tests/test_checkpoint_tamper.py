@@ -126,8 +126,10 @@ def test_a_fork_signed_by_the_same_key_is_named(tmp_path: Path) -> None:
     note.write_text(mine.note)
     code, out = _verify(other / "evidence.db", note)
     assert code == 1
-    assert f"FORKED: key test-collector signed two histories: this checkpoint of " \
+    assert (
+        f"FORKED: key test-collector signed two histories: this checkpoint of "
         f"{mine.checkpoint.size} records" in out
+    )
 
 
 def test_a_checkpoint_of_another_store_is_named(tmp_path: Path) -> None:
@@ -156,9 +158,7 @@ def test_a_consistent_store_passes_with_its_proof(tmp_path: Path) -> None:
         lambda text: text[:-10] + ("A" if text[-10] != "A" else "B") + text[-9:],  # signature
     ],
 )
-def test_a_changed_checkpoint_file_is_refused(
-    tmp_path: Path, edit: Callable[[str], str]
-) -> None:
+def test_a_changed_checkpoint_file_is_refused(tmp_path: Path, edit: Callable[[str], str]) -> None:
     path, note, _ = _signed_store(tmp_path)
     note.write_text(edit(note.read_text()))
     code, out = _verify(path, note)

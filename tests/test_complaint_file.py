@@ -198,8 +198,14 @@ def test_the_html_report_shows_the_complaint_file_and_the_timeline(made: Made) -
         assert name in complaint
     assert "invoice-2026-05.pdf" not in html
     timeline = html[html.index('id="timeline"') :]
-    order = [timeline.index(text) for text in
-             ("2026-10-02 10:00:00 UTC", "vps1 down since 10:00", "Re: vps1 down since 10:00")]
+    order = [
+        timeline.index(text)
+        for text in (
+            "2026-10-02 10:00:00 UTC",
+            "vps1 down since 10:00",
+            "Re: vps1 down since 10:00",
+        )
+    ]
     assert order == sorted(order)  # fmt: skip
     assert "21 h 46 min" in timeline
     summary_box = html[: html.index('id="method"')]

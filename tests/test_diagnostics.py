@@ -38,8 +38,14 @@ def _ping(host: str) -> list[dict]:
 def _config(folder: Path, net: RoutedNet, **diagnose: object) -> Path:
     path = write_config(
         folder,
-        [{"name": "vps1", "host": net.target, "probes": _ping(net.target),
-          "sla": {"uptime": 99.9, "downtime": {"probes": "any", "min_duration": "0s"}}}],
+        [
+            {
+                "name": "vps1",
+                "host": net.target,
+                "probes": _ping(net.target),
+                "sla": {"uptime": 99.9, "downtime": {"probes": "any", "min_duration": "0s"}},
+            }
+        ],
         controls=[{"name": "resolver", "host": net.control, "probes": _ping(net.control)}],
     )
     if diagnose:
@@ -206,7 +212,8 @@ def test_the_daemon_traces_without_holding_up_its_probes(
         traced_until = traced_from + found["took_ms"] * 1_000_000
         assert found["took_ms"] >= 1000, "the trace took seconds"
         meanwhile = [
-            r for r in store.records(types=["probe"], target="resolver")
+            r
+            for r in store.records(types=["probe"], target="resolver")
             if traced_from < r.record["ts_ns"] < traced_until
         ]
     assert diagnostics.path_verdict(found)["side"] == "provider"  # type: ignore[index]
