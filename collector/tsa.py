@@ -9,10 +9,12 @@ Errors: every failure is a `TsaError` with a one-line message (`TSA <url>: <what
 URL is involved). httpx's exceptions are translated in `send_request` and rfc3161_client's
 in `check_response`; nothing else escapes.
 
-rfc3161_client does the ASN.1 and the CMS signature check. Two of its gaps are filled
+rfc3161_client does the ASN.1 and the CMS signature check. Three of its gaps are filled
 here: it has no public parser for requests (the nonce must be read back from the request
-we sent), and its verifier needs roots, so without roots the token's signature is not
-checked (see `check_response`).
+we sent); its parser refuses a certificate set not in DER order, as real TSAs send it
+(`tsa_der` sorts a copy); and its verifier needs roots, so without roots the token's
+signature is not checked (see `check_response`). A refused token is named by what failed:
+the TSA's status, the nonce, the imprint, the signature or the TSA's certificate.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import rfc3161_client
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from rfc3161_client import _rust as rfc3161_rust
+
+from collector.tsa_der import with_sets_in_der_order
 
 QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPES = frozenset({"application/timestamp-reply", "application/timestamp-response"})
@@ -149,7 +153,8 @@ def check_response(
 ) -> Timestamp:
     """The timestamp in `response_der` once it is shown to answer `request_der` for `data`.
 
-    Always checked: both parse (strict DER); the status is `granted`; the request and the
+    Always checked: both parse (strict DER, but for the order of the token's certificate
+    set: see `_parse_response`); the status is `granted`; the request and the
     token's message imprint are SHA-256 and equal SHA-256(data); the token's nonce is the
     request's; if the request asked for certificates, the token carries the certificate
     its SignerInfo names.
@@ -210,10 +215,35 @@ def _parse_request(request_der: bytes) -> _Query:
 
 
 def _parse_response(response_der: bytes) -> rfc3161_client.TimeStampResponse:
+    """The answer as rfc3161_client reads it: strict DER, except that a certificate set in
+    the order real TSAs send it is read from a copy sorted into DER order (see tsa_der)."""
     try:
         return rfc3161_client.decode_timestamp_response(response_der)
-    except ValueError:
-        raise TsaError("not an RFC 3161 response") from None
+    except ValueError as exc:
+        error = exc
+    if "InvalidSetOrdering" in str(error):
+        reordered = with_sets_in_der_order(response_der)
+        if reordered is not None:
+            try:
+                return rfc3161_client.decode_timestamp_response(reordered)
+            except ValueError as exc:
+                error = exc
+    raise TsaError(f"not an RFC 3161 response ({_asn1_problem(error)})")
+
+
+_ASN1_KIND = re.compile(r"kind: (\w+)")
+_ASN1_PLACE = re.compile(r'"([^"]+)"')
+
+
+def _asn1_problem(exc: ValueError) -> str:
+    """What the parser stumbled on and where, from its debug dump: `ASN.1 ShortData`, or
+    `ASN.1 UnexpectedTag at RawTimeStampResp::status`."""
+    text = str(exc)
+    kind = _ASN1_KIND.search(text)
+    if kind is None:
+        return text
+    places = _ASN1_PLACE.findall(text)
+    return f"ASN.1 {kind.group(1)}" + (f" at {places[-1]}" if places else "")
 
 
 def _check_granted(response: rfc3161_client.TimeStampResponse) -> None:
@@ -279,22 +309,37 @@ def _verify_with_roots(
     try:
         builder.build().verify(response, digest)
     except (rfc3161_client.VerificationError, ValueError, KeyError, x509.InvalidVersion) as exc:
-        reason = _library_reason(exc)
-        raise TsaError(f"signature does not verify against the given roots ({reason})") from None
+        raise TsaError(_verification_problem(exc)) from None
 
 
 _OPENSSL_ERROR = re.compile(r'reason: "([^"]*)"[^}]*?(?:data: "([^"]*)")?\s*\}')
+_SIGNATURE_REASONS = frozenset({"signature failure", "digest failure"})
 
 
-def _library_reason(exc: Exception) -> str:
-    """The readable part of a verifier error. It may embed a dump of OpenSSL's error stack,
-    whose last entry is the outermost: its reason, or the X.509 verify error it carries."""
-    text = str(exc)
+def _verification_problem(exc: Exception) -> str:
+    """One line naming what failed: the signature, or the TSA's certificate (its chain to
+    the roots, or its fitness for timestamping), with the library's reason.
+
+    The verifier's error may embed a dump of OpenSSL's error stack, whose last entry is the
+    outermost: its reason, and the X.509 verify error it carries for a chain problem.
+    """
+    text = " ".join(str(exc).split())
     errors = _OPENSSL_ERROR.findall(text)
-    if not errors:
-        return text
-    reason, data = errors[-1]
-    return data.removeprefix("Verify error: ") if data.startswith("Verify error: ") else reason
+    if errors:
+        reason, data = errors[-1]
+        if reason in _SIGNATURE_REASONS:
+            return f"the token's signature does not verify ({reason})"
+        if reason == "certificate verify error":
+            detail = data.removeprefix("Verify error: ") or reason
+            return f"the TSA's certificate does not chain to the given roots ({detail})"
+        if reason == "signer certificate not found":
+            return "the TSA's certificate is neither in the token nor among the given roots"
+        return f"the token does not verify against the given roots ({data or reason})"
+    if "EKU" in text:
+        return f"the TSA's certificate is not fit for timestamping ({text})"
+    if "certificate" in text.lower():
+        return f"the TSA's certificate is missing or not the signer's ({text})"
+    return f"the token does not verify against the given roots ({text})"
 
 
 def _timestamp(

@@ -77,6 +77,37 @@ def test_a_cron_round_stamps_its_checkpoint(
     assert "chain checked against the TSA roots" in verify.stdout
 
 
+def test_a_tsa_sending_its_chain_out_of_der_order_stamps_and_openssl_agrees(
+    tmp_path: Path, tcp_listener: TcpListener, chained_tsa: LocalTsa
+) -> None:
+    """The answer is stored as the TSA sent it (not the sorted copy read to check it), and
+    `openssl ts -verify` accepts the stored bytes for the stored checkpoint note."""
+    config = _config(tmp_path, tcp_listener.port, chained_tsa)
+    done = slawitness("probe", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    assert "slawitness timestamp:" not in done.stderr, done.stderr
+    with EvidenceStore.open(tmp_path / "evidence.db", readonly=True) as store:
+        [request] = store.records(types=["timestamp_request"])
+        [answer] = store.records(types=["timestamp"])
+        seq = int(str(request.record["checkpoint_seq"]))
+        [checkpoint] = store.records(after_seq=seq - 1, limit=1)
+    assert answer.record["verified_with_roots"] is True
+    stored = base64.b64decode(str(answer.record["response"]))
+    sent = max(chained_tsa.folder.glob("reply-*.tsr"), key=lambda p: int(p.stem.split("-")[1]))
+    assert stored == sent.read_bytes(), "stored as the TSA sent it"
+    (tmp_path / "note").write_text(str(checkpoint.record["note"]), encoding="utf-8")
+    (tmp_path / "stored.tsr").write_bytes(stored)
+    checked = subprocess.run(
+        ["openssl", "ts", "-verify", "-data", str(tmp_path / "note"), "-in",
+         str(tmp_path / "stored.tsr"), "-CAfile", str(tmp_path / "tsa-roots.pem")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert checked.returncode == 0 and "Verification: OK" in checked.stdout, checked.stderr
+    verify = slawitness("verify", "--config", str(config))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "chain checked against the TSA roots" in verify.stdout
+
+
 def test_an_outage_queues_the_request_and_a_later_round_sends_it(
     tmp_path: Path,
     tcp_listener: TcpListener,

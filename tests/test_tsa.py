@@ -175,7 +175,7 @@ FAILURES = [
     pytest.param(
         _intact,
         "unrelated",
-        "signature does not verify against the given roots (unable to get local issuer",
+        "the TSA's certificate does not chain to the given roots (unable to get local issuer",
         id="unrelated-root",
     ),
     pytest.param(_intact, "not-pem", "roots: no PEM certificate", id="roots-not-pem"),
@@ -249,7 +249,9 @@ def test_without_certreq_the_token_cannot_be_verified_by_root_alone(local_tsa: L
     assert check_response(bare.as_bytes(), response, DATA).certificates == ()
     with pytest.raises(TsaError) as caught:
         check_response(bare.as_bytes(), response, DATA, roots_pem=local_tsa.roots_pem)
-    assert_one_line(caught.value, "signature does not verify against the given roots")
+    assert_one_line(
+        caught.value, "the TSA's certificate is neither in the token nor among the given roots"
+    )
 
 
 def _gen_time_moved(response: bytes) -> bytes:
@@ -277,7 +279,7 @@ def test_forgery_passes_without_roots_and_fails_with_them(
     assert not unverified.verified_with_roots
     with pytest.raises(TsaError) as caught:
         check_response(exchange.request, forged, exchange.data, roots_pem=local_tsa.roots_pem)
-    assert_one_line(caught.value, "signature does not verify against the given roots")
+    assert_one_line(caught.value, "the token's signature does not verify (signature failure)")
 
 
 def test_gen_time_forgery_changes_the_reported_time(local_tsa: LocalTsa) -> None:

@@ -7,6 +7,11 @@ that answers each POSTed query with what `openssl ts -reply` makes of it. Every 
 uses it finds it up, answering, with a zero request count: `_local_tsa_reset` restores it
 around each such test.
 
+`chained_tsa` is the same authority as real ones are set up: its certificate is issued by an
+intermediate CA under the root, and `certs` makes every token carry that chain after the
+signer's certificate, in an order that is not DER's (SET OF sorted by encoding), as
+`openssl ts`, Microsoft's and BouncyCastle's TSAs send it.
+
 Faults on demand: `fail_with(status)` answers that HTTP status, `answer_with(body, type)`
 answers fixed bytes, `delay` holds each answer back, and `stop()` closes the listening
 socket so connections are refused (`start()` opens it again on the same port). The TSA
@@ -120,11 +125,44 @@ def issue_tsa_certificate(
     return _validity(builder).sign(root_key, hashes.SHA256()), key
 
 
-def write_tsa_files(folder: Path) -> bytes:
+def issue_intermediate(
+    root: x509.Certificate, root_key: ec.EllipticCurvePrivateKey, common_name: str
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A CA certificate under `root` that may issue end-entity certificates only."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(root.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
+            critical=False,
+        )
+    )
+    return _validity(builder).sign(root_key, hashes.SHA256()), key
+
+
+def write_tsa_files(folder: Path, *, chained: bool = False) -> bytes:
     """Write the TSA's certificate, key, serial file and `openssl ts` config into `folder`
-    (the config is `folder/ts.cnf`); return the root CA's PEM certificate."""
+    (the config is `folder/ts.cnf`); return the root CA's PEM certificate.
+
+    `chained`: the TSA's certificate comes from an intermediate CA, and `certs` puts the
+    intermediate and the root in every token after the signer's certificate, written in
+    descending byte order so that the token's certificate set is never in DER order.
+    """
     root, root_key = make_root("slawitness test TSA root")
-    certificate, key = issue_tsa_certificate(root, root_key, TSA_COMMON_NAME)
+    issuer, issuer_key = root, root_key
+    if chained:
+        issuer, issuer_key = issue_intermediate(root, root_key, "slawitness test TSA CA")
+    certificate, key = issue_tsa_certificate(issuer, issuer_key, TSA_COMMON_NAME)
     (folder / "tsa.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     (folder / "tsa.key").write_bytes(
         key.private_bytes(
@@ -134,7 +172,16 @@ def write_tsa_files(folder: Path) -> bytes:
         )
     )
     (folder / "serial").write_text("01\n")
-    (folder / "ts.cnf").write_text(_CONFIG.format(folder=folder, policy=POLICY))
+    config = _CONFIG.format(folder=folder, policy=POLICY)
+    if chained:
+        chain = sorted(
+            (issuer, root), key=lambda c: c.public_bytes(serialization.Encoding.DER), reverse=True
+        )
+        (folder / "chain.pem").write_bytes(
+            b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
+        )
+        config += f"certs = {folder}/chain.pem\n"
+    (folder / "ts.cnf").write_text(config)
     return root.public_bytes(serialization.Encoding.PEM)
 
 
@@ -142,9 +189,9 @@ class LocalTsa:
     """The TSA server: one `openssl ts -reply` per query, run one at a time (the serial
     file is not safe to share between concurrent runs)."""
 
-    def __init__(self, folder: Path, openssl: str) -> None:
+    def __init__(self, folder: Path, openssl: str, *, chained: bool = False) -> None:
         self.folder, self.openssl = folder, openssl
-        self.roots_pem = write_tsa_files(folder)
+        self.roots_pem = write_tsa_files(folder, chained=chained)
         self.requests = 0
         """The POSTs answered since the last reset, faults included."""
         self.delay = 0.0
@@ -269,24 +316,37 @@ class _TsaHandler(http.server.BaseHTTPRequestHandler):
         """Quiet: pytest's output is for the tests."""
 
 
-@pytest.fixture(scope="session")
-def local_tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTsa]:
-    """The session's TSA (making keys and certificates once); reset around each test."""
+def _started_tsa(tmp_path_factory: pytest.TempPathFactory, *, chained: bool) -> LocalTsa:
     openssl = shutil.which("openssl")
     if openssl is None:
         rig_unavailable("openssl(1) not found: the local TSA runs `openssl ts -reply`")
-    tsa = LocalTsa(tmp_path_factory.mktemp("tsa"), openssl).start()
+    folder = tmp_path_factory.mktemp("chained-tsa" if chained else "tsa")
+    return LocalTsa(folder, openssl, chained=chained).start()
+
+
+@pytest.fixture(scope="session")
+def local_tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTsa]:
+    """The session's TSA (making keys and certificates once); reset around each test."""
+    tsa = _started_tsa(tmp_path_factory, chained=False)
+    yield tsa
+    tsa.stop()
+
+
+@pytest.fixture(scope="session")
+def chained_tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTsa]:
+    """A TSA under an intermediate CA whose tokens carry the chain, not in DER order."""
+    tsa = _started_tsa(tmp_path_factory, chained=True)
     yield tsa
     tsa.stop()
 
 
 @pytest.fixture(autouse=True)
 def _local_tsa_reset(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Before and after every test that uses `local_tsa`: normal answers, count zero, up."""
-    if "local_tsa" not in request.fixturenames:
-        yield
-        return
-    tsa: LocalTsa = request.getfixturevalue("local_tsa")
-    tsa.reset()
+    """Before and after every test that uses a local TSA: normal answers, count zero, up."""
+    names = [name for name in ("local_tsa", "chained_tsa") if name in request.fixturenames]
+    tsas: list[LocalTsa] = [request.getfixturevalue(name) for name in names]
+    for tsa in tsas:
+        tsa.reset()
     yield
-    tsa.reset()
+    for tsa in tsas:
+        tsa.reset()
