@@ -21,6 +21,11 @@ The checks, every problem named with its member:
   segment without it is chained but not anchored, which is said, not failed.
 - `attachments/<sha256>/<name>`, the documents of the complaint file, each hash the name
   says and named by an attachment record the bundle vouches for (`bundle_attachment_check`).
+
+A signature that could not be checked (neither `cryptography` nor the `openssl` command on
+the reader's machine) is no problem found, but no check passed either: the verdict fails
+unless the reader accepts unchecked signatures explicitly. The formats are specified in
+docs/record-format.md.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from collector.bundle_attachment_check import check_attachments
 from collector.bundle_members import READ_ERRORS, FolderMembers, Members, ZipMembers, unsafe_name
 from collector.bundle_proof_check import check_anchor, proof_files
 from collector.chain import link_problem, parse_payload
+from collector.signature_check import UNCHECKED
 from collector.snapshot_check import check_snapshot
 
 MANIFEST = "MANIFEST.sha256"
@@ -46,12 +52,15 @@ CHAIN_FILE = "records/chain.json"
 RECORDS_PREFIX = "records/"
 _MANIFEST_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+ACCEPT_UNCHECKED = "--accept-unchecked-signatures"
+_USAGE = f"usage: python3 verify.py [{ACCEPT_UNCHECKED}] [BUNDLE_DIR | BUNDLE.zip]"
 
 
 @dataclass(frozen=True)
 class BundleCheck:
     """The verdict: `ok` when `problems` is empty; how many files, records and proofs were
-    checked; `notes` say what was not checked or what a reader should compare (the key)."""
+    checked; `notes` say what was not checked or what a reader should compare (the key);
+    `signatures_unchecked` when a signature could not be checked on this machine."""
 
     ok: bool
     problems: list[str]
@@ -60,6 +69,11 @@ class BundleCheck:
     notes: list[str] = field(default_factory=list)
     proofs: int = 0
     attachments: int = 0
+    signatures_unchecked: bool = False
+
+    def passes(self, accept_unchecked: bool = False) -> bool:
+        """No problem found, and every signature checked (or unchecked ones accepted)."""
+        return self.ok and (accept_unchecked or not self.signatures_unchecked)
 
 
 def parse_record_line(line: bytes) -> tuple[int, str, bytes]:
@@ -150,7 +164,10 @@ def _check(members: Members, problems: list[str]) -> BundleCheck:
     records, proofs = _check_records(members, problems, notes, vouched)
     attachments = check_attachments(members, vouched, problems, notes)
     unique = list(dict.fromkeys(notes))
-    return BundleCheck(not problems, problems, files, records, unique, proofs, attachments)
+    unchecked = any(note.startswith(UNCHECKED) for note in unique)
+    return BundleCheck(
+        not problems, problems, files, records, unique, proofs, attachments, unchecked
+    )
 
 
 def _check_manifest(members: Members, problems: list[str]) -> int:
@@ -290,14 +307,23 @@ def _rows(members: Members, name: str, seqs: set[int]) -> dict[int, tuple[str, b
 
 
 def main(argv: Sequence[str] | None = None, default: Path | None = None) -> int:
-    """The standalone verifier's command line: `python3 verify.py [BUNDLE_DIR | BUNDLE.zip]`.
+    """The standalone verifier's command line:
+    `python3 verify.py [--accept-unchecked-signatures] [BUNDLE_DIR | BUNDLE.zip]`.
 
     Checks the folder `default` (verify.py's own) or the one given; prints one line per
-    finding, then `OK: ...` (exit 0) or `FAILED: ...` (exit 1).
+    finding, then `OK: ...` (exit 0) or `FAILED: ...` (exit 1; also when a signature could
+    not be checked and the flag does not accept that).
     """
     args = sys.argv[1:] if argv is None else list(argv)
-    if len(args) > 1 or (args and args[0] in ("-h", "--help")):
-        print("usage: python3 verify.py [BUNDLE_DIR | BUNDLE.zip]")
+    accept = ACCEPT_UNCHECKED in args
+    args = [arg for arg in args if arg != ACCEPT_UNCHECKED]
+    if args and args[0] in ("-h", "--help"):
+        print(_USAGE)
+        return 0
+    options = [arg for arg in args if arg.startswith("-")]
+    if options or len(args) > 1:
+        why = f"unknown option {options[0]}" if options else "give one bundle"
+        print(f"verify.py: {why}\n{_USAGE}", file=sys.stderr)
         return 2
     where = Path(args[0]) if args else (default or Path.cwd())
     check = verify_bundle(where) if where.is_file() else verify_folder(where)
@@ -308,9 +334,16 @@ def main(argv: Sequence[str] | None = None, default: Path | None = None) -> int:
     counts = f"{check.files} files, {check.records} records, {check.proofs} proofs"
     if check.attachments:
         counts += f", {check.attachments} attachments"
-    if check.ok:
-        print(f"OK: {where}: {counts} verified")
+    if check.passes(accept):
+        unchecked = f"; signatures NOT checked (accepted by {ACCEPT_UNCHECKED})"
+        print(f"OK: {where}: {counts} verified{unchecked if check.signatures_unchecked else ''}")
         return 0
+    if check.ok:
+        print(
+            f"FAILED: {where}: signatures not checked: install the Python package cryptography"
+            f" or OpenSSL 3, or pass {ACCEPT_UNCHECKED} to accept that ({counts} verified)"
+        )
+        return 1
     found = f"{len(check.problems)} problem{'s' if len(check.problems) != 1 else ''}"
     print(f"FAILED: {where}: {found} ({counts} verified)")
     return 1

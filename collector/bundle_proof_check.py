@@ -14,7 +14,7 @@ report cites. Each proof is checked with `proof_check` against the bundled key, 
 agree with the bundle itself: its record is the JSONL line of that seq, its checkpoint is
 `checkpoint.txt`, and the checkpoint is of the store chain.json names. The bundled key only
 shows the bundle is self-consistent: a reader compares its ID with the one the collector
-published. Standard library only (signatures: with `cryptography`); `verify.py` embeds it.
+published. Standard library only (signatures: `signature_check`); `verify.py` embeds it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from collector.bundle_members import Members
 from collector.chain import parse_payload
 from collector.proof_check import check_proof, describe_record
+from collector.signature_check import signature_checker
 from collector.signed_note import Checkpoint, CryptoMissing, NoteError, VerifierKey, verify_note
 
 PROOFS_PREFIX = "proofs/"
@@ -83,6 +84,8 @@ def check_anchor(
         members, folder + CHECKPOINT_FILE, key, declared, problems, notes
     )
     signed = "signed" if len(notes) == unchecked else "said to be signed (not checked here)"
+    if signed == "signed" and signature_checker() == "openssl":
+        signed = "signed (signature checked with the openssl command)"
     last = declared.get("last_seq")
     if type(last) is int and last not in proofs:
         problems.append(

@@ -304,11 +304,22 @@ def _write_proofs(proofs: list[dict[str, object]], out: Path | None) -> None:
         fail(f"{out}: cannot write the proof: {exc.strerror}", EXIT_USAGE)
 
 
+accept_unchecked_option = click.option(
+    "--accept-unchecked-signatures",
+    "accept_unchecked",
+    is_flag=True,
+    help="Pass even when no Ed25519 checker (cryptography, openssl) could check a signature.",
+)
+
+
 @click.command("check-proof")
 @click.argument("proof_path", metavar="FILE", type=click.Path(path_type=Path))
 @key_option
 @config_option
-def check_proof_cmd(proof_path: Path, key_path: Path | None, config_path: Path) -> None:
+@accept_unchecked_option
+def check_proof_cmd(
+    proof_path: Path, key_path: Path | None, config_path: Path, accept_unchecked: bool
+) -> None:
     """Check a proof file offline: record hash, Merkle path, checkpoint signature."""
     text = _read_text(proof_path, "proof")
     try:
@@ -324,5 +335,11 @@ def check_proof_cmd(proof_path: Path, key_path: Path | None, config_path: Path) 
     for line in result.problems:
         click.echo(f"{proof_path}: FAILED: {line}")
     if not result.ok:
+        sys.exit(EXIT_TAMPERED)
+    if result.unchecked and not accept_unchecked:
+        click.echo(
+            f"{proof_path}: FAILED: the signature could not be checked (install the Python"
+            " package cryptography or OpenSSL 3, or pass --accept-unchecked-signatures)"
+        )
         sys.exit(EXIT_TAMPERED)
     say(f"{proof_path}: proof OK")

@@ -277,13 +277,25 @@ def _phase_lines() -> Callable[[float, Any], None]:
 
 @click.command("verify-bundle")
 @click.argument("bundle_path", metavar="FILE", type=click.Path(path_type=Path))
-def verify_bundle(bundle_path: Path) -> None:
+@click.option(
+    "--accept-unchecked-signatures",
+    "accept_unchecked",
+    is_flag=True,
+    help="Pass even when no Ed25519 checker (cryptography, openssl) could check a signature.",
+)
+def verify_bundle(bundle_path: Path, accept_unchecked: bool) -> None:
     """Re-check a bundle: manifest, chain segments, snapshots, proofs and checkpoints."""
     from collector.bundle_check import verify_bundle as check
 
     result = check(bundle_path)
     for note in result.notes:
         say(f"{bundle_path}: {note}")
+    if result.ok and not result.passes(accept_unchecked):
+        click.echo(
+            f"{bundle_path}: signatures not checked: install the Python package cryptography"
+            " or OpenSSL 3, or pass --accept-unchecked-signatures to accept that"
+        )
+        sys.exit(EXIT_TAMPERED)
     if result.ok:
         documents = f", {result.attachments} attachments" if result.attachments else ""
         say(

@@ -1,13 +1,13 @@
-"""Checking a proof file, in the standard library only (signatures: with `cryptography`).
+"""Checking a proof file, in the standard library only (signatures: `signature_check`).
 
 A proof file is what a third party receives instead of the whole store: one record, its
 Merkle audit path, and the signed checkpoint it leads to (`slawitness-inclusion-proof/1`);
 or two checkpoints and the consistency proof between them
 (`slawitness-consistency-proof/1`). `check_proof` re-does every step from the bytes: the
 record's hash from its payload and the hash before it, the canonical form of the payload,
-the path to the checkpoint's root, the checkpoint's signature. The bundle's standalone
-verifier embeds this module, so it must not import anything outside the standard library
-and the three stdlib-only modules it builds on.
+the path to the checkpoint's root, the checkpoint's signature. Both formats are specified
+in docs/record-format.md. The bundle's standalone verifier embeds this module, so it must
+not import anything outside the standard library and the stdlib-only modules it builds on.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 from collector.chain import chain_hash, parse_payload
 from collector.merkle import leaf_hash, verify_consistency, verify_inclusion
+from collector.signature_check import signature_checker
 from collector.signed_note import Checkpoint, CryptoMissing, NoteError, VerifierKey, verify_note
 
 INCLUSION = "slawitness-inclusion-proof/1"
@@ -27,7 +28,8 @@ CONSISTENCY = "slawitness-consistency-proof/1"
 @dataclass
 class ProofResult:
     """What a proof shows. `problems` empty means every check that could run passed;
-    `unchecked` says what could not be checked here (the signature without `cryptography`)."""
+    `unchecked` says what could not be checked here (a signature, with neither `cryptography`
+    nor the `openssl` command)."""
 
     kind: str
     facts: list[str] = field(default_factory=list)
@@ -83,6 +85,8 @@ def signed_checkpoint(
         verify_note(note, key)
         who = "the trusted key" if trusted else "the key the file names (compare its ID"
         tail = "" if trusted else " with the one the collector published)"
+        if signature_checker() == "openssl":
+            tail += " (checked with the openssl command)"
         result.facts.append(f"checkpoint signed by {key.name} {key.id.hex()}: {who}{tail}")
     except CryptoMissing as exc:
         result.unchecked.append(str(exc))

@@ -8,8 +8,9 @@ first four bytes of SHA-256(name || "\\n" || 0x01 || public key); a verifier key
 || seed)`, the encodings of golang.org/x/mod/sumdb/note, so Go's tools can check our notes.
 
 Everything here but signing and signature checks is the standard library: the bundle's
-standalone verifier embeds this module and checks signatures only when `cryptography` is
-installed, saying so plainly when it is not (the Ed25519 arithmetic is never hand-written).
+standalone verifier embeds this module and checks signatures with `cryptography`, else with
+the `openssl` command (`signature_check`), and says so plainly when neither is there (the
+Ed25519 arithmetic is never hand-written). docs/record-format.md specifies the checkpoint.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass
+
+from collector.signature_check import Unverifiable, ed25519_verifies
 
 ED25519 = 1
 """The signature type byte of Ed25519 keys in the note encodings."""
@@ -31,7 +34,7 @@ class NoteError(Exception):
 
 
 class CryptoMissing(NoteError):
-    """`cryptography` is not installed, so a signature cannot be checked here."""
+    """Neither `cryptography` nor the `openssl` command can check a signature here."""
 
 
 def key_id(name: str, public_key: bytes) -> bytes:
@@ -157,16 +160,11 @@ def verify_note(note: str, key: VerifierKey) -> str:
     if not mine:
         raise NoteError(f"the note carries no signature by key {key.name} ({key.id.hex()})")
     try:
-        from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    except ImportError:
-        raise CryptoMissing(
-            "signatures not checked: the Python package `cryptography` is not installed"
-        ) from None
-    try:
-        Ed25519PublicKey.from_public_bytes(key.public_key).verify(mine[0].signature, text.encode())
-    except (InvalidSignature, ValueError):
-        raise NoteError(f"the signature by key {key.name} does not verify") from None
+        good = ed25519_verifies(key.public_key, mine[0].signature, text.encode())
+    except Unverifiable as exc:
+        raise CryptoMissing(str(exc)) from None
+    if not good:
+        raise NoteError(f"the signature by key {key.name} does not verify")
     return text
 
 

@@ -2,21 +2,23 @@
 
 A bundle's reader should not have to install slawitness, or take its word, to check the
 evidence. So `verify.py` is built, never written by hand: the sources of the modules that
-define the record format (`chain`), Merkle trees (`merkle`), signed checkpoints
-(`signed_note`), proof files (`proof_check`) and the bundle checks themselves
-(`bundle_members`, `bundle_proof_check`, `snapshot_check`, `bundle_check`) are concatenated
-in dependency order with their `from __future__` and `from collector... import` statements
-removed (the names those import are defined earlier in the same file), one
-`from __future__ import annotations` on top and an entry point calling `bundle_check.main`
-at the end. `python3 verify.py` in the unzipped folder therefore runs exactly the checks
-`slawitness verify-bundle` runs, and a reader can audit the few hundred lines it executes.
+define the record format (`chain`, specified in docs/record-format.md), Merkle trees
+(`merkle`), signature checks (`signature_check`), signed checkpoints (`signed_note`), proof
+files (`proof_check`) and the bundle checks themselves (`bundle_members`,
+`bundle_proof_check`, `snapshot_check`, `bundle_check`) are concatenated in dependency order
+with their `from __future__` and `from collector... import` statements removed (the names
+those import are defined earlier in the same file), one `from __future__ import
+annotations` on top and an entry point calling `bundle_check.main` at the end. `python3
+verify.py` in the unzipped folder therefore runs exactly the checks `slawitness
+verify-bundle` runs, and a reader can audit the few hundred lines it executes.
 
-Signatures are checked with `cryptography` when it is installed; without it the script says
-plainly that they were not checked (`signed_note.CryptoMissing`) and checks everything else:
-Ed25519 is never re-implemented. Building refuses a module that imports anything outside the
-standard library at its top level (a lazy import inside a function stays lazy) and two
-modules that bind the same top-level name, which concatenated would silently replace one
-another.
+Signatures are checked with `cryptography` when it is installed, else with the `openssl`
+command; when neither is there the script checks everything else, says plainly that the
+signatures were not checked (`signed_note.CryptoMissing`) and fails unless the reader passed
+`--accept-unchecked-signatures`: Ed25519 is never re-implemented. Building refuses a module
+that imports anything outside the standard library at its top level (a lazy import inside a
+function stays lazy) and two modules that bind the same top-level name, which concatenated
+would silently replace one another.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from collector import __version__
 MODULES = (
     "chain",
     "merkle",
+    "signature_check",
     "signed_note",
     "proof_check",
     "bundle_members",
@@ -48,13 +51,17 @@ _HEADER = '''\
 
     python3 verify.py                  (in the unzipped bundle's folder)
     python3 verify.py BUNDLE_DIR       (or BUNDLE.zip)
+    python3 verify.py --accept-unchecked-signatures [BUNDLE_DIR | BUNDLE.zip]
 
 Checks MANIFEST.sha256, each records/*.jsonl hash chain against records/chain.json, each
 records/*.sqlite snapshot against its records file, each proofs/*/ checkpoint and
 inclusion proof, and each attachments/<sha256>/ document against its hash; prints one
 line per finding, then OK (exit 0) or FAILED (exit 1).
-Python 3.11 or later, standard library only; signatures are checked when the `cryptography`
-package is installed, and the script says so when it is not.
+Python 3.11 or later, standard library only. Ed25519 signatures are checked with the
+`cryptography` package when it is installed, else with the `openssl` command (OpenSSL 3);
+when neither is there the script says so and fails, unless given
+--accept-unchecked-signatures. The record format is specified in docs/record-format.md
+of the slawitness repository.
 
 Built by slawitness {version} from its modules, concatenated unchanged except for their
 import lines, so this file is the code `slawitness verify-bundle` runs:
