@@ -144,14 +144,14 @@ def report(
 
 
 def _print_outcome(summary: dict[str, Any], where: Path) -> None:
-    incidents = summary.get("incidents", [])
-    counted = sum(1 for i in incidents if i.get("counted"))
+    from reports.incidents import incident_tally
+
     conservative = float(summary.get("uptime_conservative") or 0.0)
     say(
         f"{summary['target']} {summary.get('period_label', '')}: uptime "
         f"{conservative * 100:.3f}% against {summary['sla_uptime'] * 100:g}% "
         f"({'BREACHED' if summary.get('breached') else 'met'}); "
-        f"{len(incidents)} incidents, {counted} counted; "
+        f"{incident_tally(summary.get('incidents', []))}; "
         f"credit {summary.get('credit_percent', 0)}% = {summary.get('credit_amount')} "
         f"{summary.get('currency') or ''}".rstrip()
     )

@@ -202,7 +202,8 @@ def timeline(
         events.append({"ts": incident["start"], "event": "incident", "incident": number,
                        "end": incident["end"], "duration_seconds": incident["duration_seconds"],
                        "attribution": incident["attribution"],
-                       "counted": incident["counted"]})  # fmt: skip
+                       "counted": incident["counted"],
+                       "not_counted_because": incident.get("not_counted_because")})  # fmt: skip
     events += _messages(attachments, start, end, _domain(contact))
     for note in notes:
         events.append({"ts": note["ts"], "event": "note", "ticket": note.get("ticket"),

@@ -6,6 +6,13 @@ inside the period count, and only when the whole incident lasts at least `min_du
 Its attribution is the state covering most of its seconds, ties going to the state with the
 higher precedence (maintenance > local > unconfirmed > provider).
 
+An incident is `counted` when some of its seconds count against the provider
+(`counted_seconds` > 0), whatever its attribution: a local incident whose controls failed a
+few seconds after the target still counts those seconds. Every other incident says why in
+`not_counted_because`: `too_short` when it has provider seconds in the period but lasts less
+than `min_duration`; otherwise the state covering most of its seconds inside the period
+(`local`: your network, `maintenance`, `unconfirmed`), ties going by precedence.
+
 An incident cites the records it rests on, so a bundle can prove them one by one:
 `evidence_seqs` holds the seq of its first failing sample of the target and, when there is
 one, of the successful sample that ended it (the earliest one starting at its end second);
@@ -15,7 +22,8 @@ unique within one store). Samples without a record (Prometheus) are never cited.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,11 +43,30 @@ from reports.attribution import (
 )
 
 _PRECEDENCE = (MAINTENANCE, LOCAL, UNCONFIRMED, PROVIDER)
+NOT_COUNTED_REASONS: dict[str, str] = {
+    "too_short": "too short",
+    "local": "your network",
+    "maintenance": "maintenance",
+    "unconfirmed": "unconfirmed",
+}
+"""Every value `not_counted_because` can take (besides None, for a counted incident), with
+the words the command line uses for it (the reports take theirs from report_text.yml)."""
 
 
 def iso_second(second: int) -> str:
     """ISO 8601 UTC with a Z, to the second."""
     return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def incident_tally(incidents: Sequence[Mapping[str, Any]]) -> str:
+    """`4 incidents, 2 counted (1 too short, 1 your network)`: what the report and bundle
+    commands print, counting an incident only when some of its seconds count."""
+    counted = sum(1 for i in incidents if i.get("counted_seconds", 0) > 0)
+    why = Counter(str(i.get("not_counted_because")) for i in incidents)
+    parts = [f"{why[r]} {words}" for r, words in NOT_COUNTED_REASONS.items() if why[r]]
+    return f"{len(incidents)} incidents, {counted} counted" + (
+        f" ({', '.join(parts)})" if parts else ""
+    )
 
 
 def segment_counts(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -86,13 +113,18 @@ def find_incidents(
     meets = (ends > p0) & (starts < p1)
     starts, ends = starts[meets], ends[meets]
     inner_starts, inner_ends = np.maximum(starts, p0), np.minimum(ends, p1)
-    by_state = np.stack(
-        [segment_counts(obs.state == code, starts, ends) for code in _PRECEDENCE], axis=1
-    )
-    provider_inside = segment_counts(obs.state == PROVIDER, inner_starts, inner_ends)
+    by_state = np.zeros((starts.size, len(_PRECEDENCE)), np.int64)
+    inside_by_state = np.zeros_like(by_state)
+    for k, code in enumerate(_PRECEDENCE):
+        is_code = obs.state == code
+        by_state[:, k] = segment_counts(is_code, starts, ends)
+        inside_by_state[:, k] = segment_counts(is_code, inner_starts, inner_ends)
     durations = ends - starts
-    counted = durations >= min_duration
+    provider_inside = inside_by_state[:, _PRECEDENCE.index(PROVIDER)]
+    counted_seconds = np.where(durations >= min_duration, provider_inside, 0)
+    counted = counted_seconds > 0
     attribution = [_PRECEDENCE[i] for i in np.argmax(by_state, axis=1)] if starts.size else []
+    reasons = _reasons(counted, provider_inside, inside_by_state)
     seen = {
         vantage: segment_counts(down, starts, ends) > 0
         for vantage, down in obs.down_by_vantage.items()
@@ -108,16 +140,36 @@ def find_incidents(
                 "start": iso_second(int(starts[i]) + obs.w0),
                 "end": iso_second(int(ends[i]) + obs.w0),
                 "duration_seconds": int(durations[i]),
-                "counted_seconds": int(provider_inside[i]) if counted[i] else 0,
+                "counted_seconds": int(counted_seconds[i]),
                 "probes": probes_of.get(i, []),
                 "errors": errors_of.get(i, {}),
                 "attribution": STATE_NAMES[attribution[i]],
                 "counted": bool(counted[i]),
+                "not_counted_because": reasons[i],
                 "vantages": sorted(v for v, hit in seen.items() if hit[i]),
                 **_evidence(first_of.get(i), ended_by.get(i)),
             }
         )
     return Incidents(listed, starts, ends, counted)
+
+
+def _reasons(
+    counted: np.ndarray, provider_inside: np.ndarray, inside_by_state: np.ndarray
+) -> list[str | None]:
+    """Why each incident is not counted (None when it is): too short when it has provider
+    seconds in the period, else the state holding most of its seconds in the period (an
+    incident always has some there; they are maintenance, local or unconfirmed ones)."""
+    not_provider = [k for k, code in enumerate(_PRECEDENCE) if code != PROVIDER]
+    reasons: list[str | None] = []
+    for i in range(counted.size):
+        if counted[i]:
+            reasons.append(None)
+        elif provider_inside[i]:
+            reasons.append("too_short")
+        else:
+            k = not_provider[int(np.argmax(inside_by_state[i, not_provider]))]
+            reasons.append(STATE_NAMES[_PRECEDENCE[k]])
+    return reasons
 
 
 Cited = tuple[str, int]

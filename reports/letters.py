@@ -4,8 +4,10 @@ The letters state only what summary.json says, and cite the evidence by hash: th
 the period's records file (written when the bundle is made) and of summary.json exactly as
 written. A reader holding the bundle can recompute both. The templates are plain Markdown,
 so user-supplied text (provider names, notes, e-mail subjects) is escaped for Markdown, not
-HTML. When the summary carries a complaint file, the letters also name the attached contract,
-invoices and payment receipts by hash and quote the support correspondence in time order.
+HTML. Incidents keep the numbers of the report's incident table; those not counted are
+listed with the reason, so the provider sees nothing was left out. When the summary carries
+a complaint file, the letters also name the attached contract, invoices and payment
+receipts by hash and quote the support correspondence in time order.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def render_letter(
     """The letter draft in `lang`, citing summary.json and the records file by SHA-256."""
     if lang not in LETTER_LANGS:
         raise ValueError(f"unknown letter language {lang!r} (use en or zh)")
-    incidents = list(summary.get("incidents") or [])
+    incidents = [{**i, "number": n} for n, i in enumerate(summary.get("incidents") or [], 1)]
     complaint = summary.get("complaint_file")
     source = summary.get("sla_source") or None
     messages = letter_messages(complaint)
@@ -71,7 +73,9 @@ def render_letter(
         .render(
             s=summary,
             tz=str(summary.get("timezone") or "UTC"),
-            counted=[i for i in incidents if i.get("counted") and i.get("counted_seconds")],
+            counted=[i for i in incidents if i["counted"]],
+            not_counted=[i for i in incidents if not i["counted"]],
+            reasons=TEXT[lang]["letter_not_counted_because"],
             tickets=[n for n in summary.get("notes") or [] if n.get("ticket")],
             notes=list(summary.get("notes") or []),
             attribution=TEXT[lang]["attribution"],

@@ -40,6 +40,7 @@ INCIDENT_COLUMNS: tuple[str, ...] = (
     "duration_seconds",
     "counted_seconds",
     "counted",
+    "not_counted_because",
     "attribution",
     "probes",
     "errors",
@@ -156,7 +157,8 @@ def summary_json_bytes(summary: Mapping[str, Any]) -> bytes:
 
 
 def write_incidents_csv(summary: Mapping[str, Any], path: Path) -> None:
-    """incidents.csv: one row per incident; lists joined with ';', errors as class=count."""
+    """incidents.csv: one row per incident; lists joined with ';', errors as class=count;
+    `not_counted_because` empty for a counted incident."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(INCIDENT_COLUMNS)
@@ -169,6 +171,7 @@ def write_incidents_csv(summary: Mapping[str, Any], path: Path) -> None:
                     incident["duration_seconds"],
                     incident["counted_seconds"],
                     str(bool(incident["counted"])).lower(),
+                    incident.get("not_counted_because") or "",
                     incident["attribution"],
                     ";".join(incident.get("probes") or []),
                     ";".join(f"{name}={count}" for name, count in sorted(errors.items())),

@@ -36,21 +36,21 @@ def ns(moment: datetime) -> int:
     return int(moment.timestamp()) * 10**9
 
 
-# (start, end, attribution, counted, counted_seconds, probes, errors)
-INCIDENTS: list[tuple[datetime, datetime, str, bool, int, list[str], dict[str, int]]] = [
-    (at(30, 23, 50, month=9), at(1, 0, 10), "provider", True, 600, ["web"], {"timeout": 20}),
+# (start, end, attribution, not_counted_because, counted_seconds, probes, errors)
+INCIDENTS: list[tuple[datetime, datetime, str, str | None, int, list[str], dict[str, int]]] = [
+    (at(30, 23, 50, month=9), at(1, 0, 10), "provider", None, 600, ["web"], {"timeout": 20}),
     (
         at(3, 10),
         at(3, 13),
         "provider",
-        True,
+        None,
         10800,
         ["ping", "web"],
         {"timeout": 300, "unreachable": 60},
     ),
-    (at(10, 5), at(10, 5, 2), "provider", False, 0, ["web"], {"http_status": 2}),
-    (at(15, 20), at(15, 20, 20), "local", True, 0, ["ping", "web"], {"unreachable": 40}),
-    (at(25, 2, 30), at(25, 3), "maintenance", True, 0, ["web"], {"refused": 30}),
+    (at(10, 5), at(10, 5, 2), "provider", "too_short", 0, ["web"], {"http_status": 2}),
+    (at(15, 20), at(15, 20, 20), "local", "local", 0, ["ping", "web"], {"unreachable": 40}),
+    (at(25, 2, 30), at(25, 3), "maintenance", "maintenance", 0, ["web"], {"refused": 30}),
 ]
 NO_DATA = (at(20, 12), at(20, 14))
 MAINTENANCE = (at(25, 2), at(25, 4))
@@ -67,10 +67,11 @@ def make_summary(**changes: Any) -> dict[str, Any]:
             "probes": probes,
             "errors": errors,
             "attribution": attr,
-            "counted": counted,
+            "counted": reason is None,
+            "not_counted_because": reason,
             "vantages": ["office"],
         }
-        for s, e, attr, counted, cs, probes, errors in INCIDENTS
+        for s, e, attr, reason, cs, probes, errors in INCIDENTS
     ]
     summary: dict[str, Any] = {
         "target": "vps1",
@@ -176,8 +177,8 @@ def make_daily() -> pd.DataFrame:
         nxt = day + timedelta(days=1)
         down = sum(
             int((min(e, nxt) - max(s, day, PERIOD_START)).total_seconds())
-            for s, e, attr, counted, *_ in INCIDENTS
-            if attr == "provider" and counted and s < nxt and e > day
+            for s, e, attr, reason, *_ in INCIDENTS
+            if attr == "provider" and reason is None and s < nxt and e > day
         )
         maint = 7200 if day.day == 25 else 0
         rows.append(

@@ -111,6 +111,7 @@ def complaint_file() -> dict[str, Any]:
                 "duration_seconds": 10800,
                 "attribution": "provider",
                 "counted": True,
+                "not_counted_because": None,
             },
             message("2026-10-03T10:14:00Z", "customer", HOSTILE_SUBJECT),
             {"ts": "2026-10-03T10:20:00Z", "event": "note", "ticket": "48213", "text": "called"},
@@ -124,6 +125,7 @@ def complaint_file() -> dict[str, Any]:
                 "duration_seconds": 120,
                 "attribution": "provider",
                 "counted": False,
+                "not_counted_because": "too_short",
             },
         ],
         "problems": [
@@ -323,7 +325,7 @@ def test_timeline_rows_are_in_time_order_with_local_times(lang: str) -> None:
 def test_timeline_words_in_english() -> None:
     text = visible(section(html_of(full_summary(), "en"), "timeline"))
     assert "Lasted 3 h, until 2026-10-03 13:00:00 UTC; attributed to: provider" in text
-    assert "attributed to: provider; not counted" in text
+    assert "attributed to: provider; not counted (too short)" in text
     assert "You → provider" in text and "Provider → you" in text
     assert "Message (sender unclear)" in text
     assert "Answered after 3 d 21 h 46 min" in text
@@ -336,7 +338,7 @@ def test_timeline_words_in_chinese() -> None:
     text = visible(section(html_of(full_summary(), "zh"), "timeline"))
     assert "您 → 服务商" in text and "服务商 → 您" in text
     assert "3天21小时46分 后答复" in text
-    assert "归因：服务商" in text and "不计入" in text
+    assert "归因：服务商" in text and "不计入（过短）" in text
     assert "工单 48213" in text
 
 

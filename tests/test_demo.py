@@ -94,6 +94,17 @@ def test_each_planted_event_has_its_attribution(
     assert s["breached"] and s["credit_percent"] == 50
 
 
+def test_the_demo_line_counts_only_what_counts_against_the_provider(
+    demo: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    done, out = demo
+    incidents = summary_of(out)["incidents"]
+    assert [i["counted"] for i in incidents] == [i["counted_seconds"] > 0 for i in incidents]
+    # the two provider outages count; the 503 burst is too short, the local window is ours
+    line = f"{len(incidents)} incidents, 2 counted (1 too short, 1 your network);"
+    assert line in done.stdout, done.stdout
+
+
 def test_the_script_covers_every_kind_of_evidence() -> None:
     assert [p.start < p.end for p in SCRIPT] == [True] * len(SCRIPT)
     assert all(a.end <= b.start for a, b in itertools.pairwise(SCRIPT))

@@ -34,15 +34,55 @@ def test_letter_states_the_claim_and_cites_the_hashes(lang: str) -> None:
     assert "<script>" not in letter
 
 
-def test_en_letter_lists_only_counted_incidents() -> None:
+def table_rows(letter: str, heading: str) -> list[str]:
+    """The incident rows of the table under a `## heading` of the letter."""
+    section = letter.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("| ") and " UTC |" in line]
+
+
+def test_en_letter_lists_the_counted_incidents_as_claimed() -> None:
     letter = render_letter(make_summary(), "en", summary_sha256=SUMMARY_SHA)
-    rows = [line for line in letter.splitlines() if line.startswith("| ") and " UTC |" in line]
+    rows = table_rows(letter, "Counted incidents")
     assert len(rows) == 2
     assert rows[0].startswith("| 1 | 2026-09-30 23:50:00 UTC | 2026-10-01 00:10:00 UTC | 20 min")
     assert "| 10800 s | ping, web | timeout × 300, unreachable × 60 |" in rows[1]
     assert "(computed at bundling)" in letter
     assert "Subject:** SLA credit claim for vps1, period 2026-10" in letter
     assert "\n\n\n" not in letter
+
+
+NOT_COUNTED_TABLES = {
+    "en": (
+        "Incidents not counted",
+        [
+            "shorter than the SLA's minimum duration",
+            "my own network was down too",
+            "during announced maintenance",
+        ],
+    ),
+    "zh": (
+        "不计入的故障事件",
+        ["短于 SLA 规定的最短时长", "我方本地网络同时中断", "处于已公布的维护时间内"],
+    ),
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_letter_lists_each_incident_not_counted_with_why(lang: str) -> None:
+    heading, reasons = NOT_COUNTED_TABLES[lang]
+    letter = render_letter(make_summary(), lang, summary_sha256=SUMMARY_SHA)
+    rows = table_rows(letter, heading)
+    # numbered as in the report's incident table: #3 short, #4 local, #5 maintenance
+    assert [row.split(" | ")[0] for row in rows] == ["| 3", "| 4", "| 5"]
+    assert [reason in row for row, reason in zip(rows, reasons, strict=True)] == [True] * 3
+
+
+def test_letter_without_uncounted_incidents_has_no_such_section() -> None:
+    summary = make_summary()
+    summary["incidents"] = [i for i in summary["incidents"] if i["counted"]]
+    letter = render_letter(summary, "en", summary_sha256=SUMMARY_SHA)
+    assert "Incidents not counted" not in letter
+    assert len(table_rows(letter, "Counted incidents")) == 2
 
 
 def test_zh_letter_is_chinese() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -200,6 +201,7 @@ def test_incidents_csv_has_one_row_per_incident(report_dir: Path) -> None:
         "duration_seconds": "10800",
         "counted_seconds": "10800",
         "counted": "true",
+        "not_counted_because": "",
         "attribution": "provider",
         "probes": "ping;web",
         "errors": "timeout=300;unreachable=60",
@@ -382,3 +384,28 @@ def test_a_month_prints_every_day() -> None:
     html = render_html(make_summary(), {}, long_daily(31), "en")
     assert 'class="quiet"' not in html and "Printed here" not in html
     assert html.count(">day0") == 31
+
+
+def incident_rows(html: str) -> list[str]:
+    """The visible text of each row of the incident table."""
+    table = html.split('<table class="incidents">', 1)[1].split("</table>", 1)[0]
+    rows = table.split("<tbody>", 1)[1].split("</tr>")[:-1]
+    return [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("en", [None, None, "Not counted: too short", "Not counted: your network",
+                "Not counted: maintenance"]),
+        ("zh", [None, None, "不计入：过短", "不计入：本地网络", "不计入：维护"]),
+    ],
+)  # fmt: skip
+def test_incident_table_says_why_each_is_not_counted(
+    report_dir: Path, lang: str, expected: list[str | None]
+) -> None:
+    rows = incident_rows((report_dir / f"report.{lang}.html").read_text("utf-8"))
+    assert len(rows) == len(expected) == 5
+    marker = "Not counted" if lang == "en" else "不计入"
+    for row, why in zip(rows, expected, strict=True):
+        assert (why in row) if why else (marker not in row), row

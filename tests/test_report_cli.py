@@ -118,7 +118,13 @@ def test_report_figures_match_the_hand_computation(month: Path, tmp_path: Path) 
     assert incidents["2026-10-05T10:00:00Z"]["counted_seconds"] == 14_400
     assert incidents["2026-10-07T03:00:00Z"]["attribution"] == "local"
     assert incidents["2026-10-07T03:00:00Z"]["counted_seconds"] == 0
+    assert incidents["2026-10-07T03:00:00Z"]["counted"] is False
+    assert incidents["2026-10-07T03:00:00Z"]["not_counted_because"] == "local"
     assert incidents["2026-10-09T00:00:00Z"]["counted"] is False
+    assert incidents["2026-10-09T00:00:00Z"]["not_counted_because"] == "too_short"
+    assert "3 incidents, 1 counted (1 too short, 1 your network);" in done.stdout
+    rows = (out / "incidents.csv").read_text().splitlines()
+    assert [row.split(",")[5] for row in rows] == ["not_counted_because", "", "local", "too_short"]
     assert summary["stores"][0]["ok"] is True
     letter = (out / "letter.en.md").read_text()
     assert "4.00" in letter and "48213" in letter and "2026-12-01" in letter

@@ -14,6 +14,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reports.incidents import NOT_COUNTED_REASONS
 from reports.period import NS, Period, span_period
 from reports.sla import SlaResult, evaluate
 from tests.sla_scenarios import at, combine, make_control, make_target, samples
@@ -107,8 +108,13 @@ def test_figures_are_consistent(scenario: Scenario) -> None:
     assert s["downtime_seconds"] == sum(i["counted_seconds"] for i in s["incidents"])
     for incident in s["incidents"]:
         assert 0 <= incident["counted_seconds"] <= incident["duration_seconds"]
-        assert incident["counted"] == (incident["duration_seconds"] >= scenario.min_duration)
-        assert incident["counted"] or incident["counted_seconds"] == 0
+        assert incident["counted"] == (incident["counted_seconds"] > 0)
+        long_enough = incident["duration_seconds"] >= scenario.min_duration
+        assert incident["counted"] <= long_enough
+        reason = incident["not_counted_because"]
+        assert (reason is None) == incident["counted"]
+        assert reason in (None, *NOT_COUNTED_REASONS)
+        assert (reason == "too_short") <= (not long_enough)
         assert at(incident["end"]) - at(incident["start"]) == incident["duration_seconds"]
         assert at(incident["end"]) > PERIOD.start_s and at(incident["start"]) < PERIOD.end_s
     if s["uptime_observed"] is not None:

@@ -78,7 +78,7 @@ def test_ten_minute_provider_outage_is_counted_and_credited() -> None:
             "start": "2026-10-03T10:00:00Z", "end": "2026-10-03T10:10:00Z",
             "duration_seconds": 600, "counted_seconds": 600, "probes": ["web"],
             "errors": {"timeout": 10}, "attribution": "provider", "counted": True,
-            "vantages": ["office"], "evidence_seqs": cited,
+            "not_counted_because": None, "vantages": ["office"], "evidence_seqs": cited,
             "evidence_vantages": ["office", "office"],
         }
     ]  # fmt: skip
@@ -99,6 +99,7 @@ def test_outage_shorter_than_min_duration_is_listed_but_not_counted() -> None:
     (incident,) = s["incidents"]
     assert (incident["duration_seconds"], incident["counted"]) == (240, False)
     assert (incident["counted_seconds"], incident["attribution"]) == (0, "provider")
+    assert incident["not_counted_because"] == "too_short"
     assert s["downtime_seconds"] == 0 and s["uptime_conservative"] == 1.0
 
 
@@ -191,6 +192,8 @@ def test_recurring_cron_maintenance_in_local_time() -> None:
     first, second = s["incidents"]
     assert (first["attribution"], first["counted_seconds"]) == ("maintenance", 600)
     assert (second["attribution"], second["counted_seconds"]) == ("maintenance", 0)
+    assert (first["counted"], second["counted"]) == (True, False)
+    assert second["not_counted_because"] == "maintenance"
     assert s["downtime_seconds"] == 600
 
 
@@ -210,8 +213,9 @@ def _target_and_control_fail(*controls_fail: bool) -> pd.DataFrame:
 def test_every_control_down_is_local_and_not_counted() -> None:
     s = run_checked(_target_and_control_fail(True)).summary
     (incident,) = s["incidents"]
-    # 30 min local outage: duration 1800 >= 300 so `counted`, but no provider second.
+    # 30 min local outage: long enough, but no provider second, so not counted.
     assert (incident["attribution"], incident["counted_seconds"]) == ("local", 0)
+    assert (incident["counted"], incident["not_counted_because"]) == (False, "local")
     assert s["downtime_seconds"] == 0
 
 
@@ -250,6 +254,7 @@ def test_a_control_failing_later_than_the_target_leaves_the_early_minutes_counte
     s = run_checked(frame).summary
     (incident,) = s["incidents"]
     assert (incident["attribution"], incident["counted_seconds"]) == ("local", 40)
+    assert (incident["counted"], incident["not_counted_because"]) == (True, None)
 
 
 def test_one_control_up_means_the_provider_is_to_blame() -> None:
