@@ -409,3 +409,30 @@ def test_incident_table_says_why_each_is_not_counted(
     marker = "Not counted" if lang == "en" else "不计入"
     for row, why in zip(rows, expected, strict=True):
         assert (why in row) if why else (marker not in row), row
+
+
+@pytest.mark.parametrize(
+    ("lang", "seq", "hash_label", "local"),
+    [
+        ("en", "seq", "hash", "Not counted: your network"),
+        ("zh", "序号", "哈希", "不计入：本地网络"),
+    ],
+)
+def test_pdf_keeps_the_head_seq_apart_from_the_hash_and_says_why_not_counted(
+    report_dir: Path, lang: str, seq: str, hash_label: str, local: str
+) -> None:
+    if shutil.which("pdftotext") is None:
+        rig_unavailable("pdftotext is not installed (apt-get install poppler-utils)")
+    done = subprocess.run(
+        ["pdftotext", str(report_dir / f"report.{lang}.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    text = done.stdout
+    # the fixture's head is seq 135000 with hash 3f3f…: run together they read 1350003f3f…
+    assert re.search(rf"{seq} 135000\s+{hash_label}\s+3f3f", text), text[-3000:]
+    joined = "".join(text.split())
+    assert "1350003f" not in joined
+    assert f"{hash_label}{'3f' * 32}" in joined, "the whole hash is printed"
+    assert "".join(local.split()) in joined
