@@ -94,6 +94,27 @@ def answer_texts(response: dns.message.Message) -> list[str]:
     return [text for rrset in response.answer for text in sorted(r.to_text() for r in rrset)]
 
 
+def section_counts(response: dns.message.Message, query_type: str) -> dict[str, JsonScalar]:
+    """The answer's record counts per section, and for a SOA question the zone's serial.
+
+    Counted as on the wire (records, not record sets; the additional section with its OPT
+    and TSIG records), which is what blackbox_exporter's `probe_dns_*_rrs` show. A SOA
+    question whose answer holds no SOA keeps `soa_serial: null`.
+    """
+    import dns.message
+
+    counts: dict[str, JsonScalar] = {
+        "answer_rrs": response.section_count(dns.message.ANSWER),
+        "authority_rrs": response.section_count(dns.message.AUTHORITY),
+        "additional_rrs": response.section_count(dns.message.ADDITIONAL),
+    }
+    if query_type == "SOA":
+        soa = [r for rrset in response.answer if rrset.rdtype == dns.rdatatype.SOA for r in rrset]
+        serials = [int(record.serial) for record in soa]
+        counts["soa_serial"] = serials[-1] if serials else None  # the last, as blackbox
+    return counts
+
+
 async def _ask(
     spec: DnsSpec, address: str, family: int, query: dns.message.Message, phases: dict[str, int]
 ) -> dns.message.Message:
@@ -159,6 +180,7 @@ async def probe(host: str, spec: DnsSpec, env: ProbeEnv) -> Result:
     answers = answer_texts(response)
     detail["rcode"] = rcode
     detail["answers"] = ",".join(answers)[:MAX_ANSWER_TEXT]
+    detail.update(section_counts(response, spec.query_type))
     if rcode != spec.expect_rcode:
         message = f"rcode {rcode}, expected {spec.expect_rcode}"
         return Result.failure(

@@ -1,4 +1,4 @@
-"""The http probe's machinery: one shared client per TLS setting, phase timing, the leaf cert.
+"""The http probe's machinery: one shared client per TLS setting, phase timing, the certs.
 
 Kept apart from collector/probes/http.py (the config keys, the attempt and its error
 mapping) so that each stays readable.
@@ -21,6 +21,7 @@ import httpx
 
 from collector.probes.base import ProbeEnv
 from collector.probes.http import TlsMode
+from collector.results import JsonScalar
 
 MAX_NS = 2**63 - 1
 """Expiry dates past 2262 (self-signed certs valid "forever") are clamped to fit SQLite."""
@@ -78,6 +79,47 @@ def cert_not_after_ns(der: bytes, ssl_object: ssl.SSLObject) -> int | None:
     return min(int(certificate.not_valid_after_utc.timestamp()) * 1_000_000_000, MAX_NS)
 
 
+def _chain_der(ssl_object: ssl.SSLObject, which: str) -> list[bytes]:
+    """The peer's certificates as DER: `get_unverified_chain` (as sent) or
+    `get_verified_chain` (as OpenSSL built it up to a trusted root).
+
+    Python 3.13 made both public (returning DER); 3.10 to 3.12 have them on the private
+    `_sslobj`, returning certificate objects. Empty when neither exists.
+    """
+    public = getattr(ssl_object, which, None)
+    private = getattr(getattr(ssl_object, "_sslobj", None), which, None)
+    try:
+        if public is not None:
+            return [bytes(cert) for cert in public() or []]
+        if private is not None:
+            der = ssl._ssl.ENCODING_DER  # type: ignore[attr-defined]
+            return [cert.public_bytes(der) for cert in private() or []]
+    except (ssl.SSLError, ValueError):  # never fail the request over what it only notes
+        pass
+    return []
+
+
+def earliest_not_after_ns(ssl_object: ssl.SSLObject, which: str) -> int | None:
+    """The earliest expiry in a chain (see `_chain_der`), ns since the epoch; None if unknown.
+
+    blackbox_exporter's `probe_ssl_earliest_cert_expiry` is this over the certificates
+    the server sent, and `probe_ssl_last_chain_expiry_timestamp_seconds` over the
+    verified chain (OpenSSL builds one chain; Go may build several and takes the latest).
+    """
+    try:
+        from cryptography import x509
+    except ImportError:
+        return None
+    expiries = []
+    for der in _chain_der(ssl_object, which):
+        try:
+            certificate = x509.load_der_x509_certificate(der)
+        except ValueError:
+            continue
+        expiries.append(min(int(certificate.not_valid_after_utc.timestamp()) * 10**9, MAX_NS))
+    return min(expiries, default=None)
+
+
 def normalize_pin(pin: str) -> str:
     """A SHA-256 fingerprint as 64 lowercase hex digits (colons and case as people write it)."""
     text = pin.replace(":", "").strip().lower()
@@ -93,11 +135,16 @@ class PhaseRecorder:
     any secret header) is sent to a server that is not the pinned one.
     """
 
-    def __init__(self, pin: str | None) -> None:
+    def __init__(self, pin: str | None, chain_verified: bool = False) -> None:
         self.pin = pin
+        self.chain_verified = chain_verified
         self.marks: dict[str, int] = {}
         self.not_after_ns: int | None = None
         self.body_done_ns: int | None = None
+        self.handshake: dict[str, JsonScalar] = {}
+        """What the handshake showed, as `detail` keys: the TLS version as OpenSSL names
+        it, the earliest expiry among the certificates sent and, when the chain was
+        verified, the earliest in the verified chain."""
 
     async def __call__(self, event: str, info: dict[str, Any]) -> None:
         self.marks[event] = time.monotonic_ns()
@@ -111,9 +158,23 @@ class PhaseRecorder:
             return
         der = ssl_object.getpeercert(binary_form=True) or b""
         self.not_after_ns = cert_not_after_ns(der, ssl_object)
+        self._note_handshake(ssl_object)
         if self.pin is not None and hashlib.sha256(der).hexdigest() != self.pin:
             await stream.aclose()
             raise PinMismatch("the server's certificate does not match tls_pin_sha256")
+
+    def _note_handshake(self, ssl_object: ssl.SSLObject) -> None:
+        """Fill `handshake` from the finished handshake (see there)."""
+        version = ssl_object.version()
+        if version is not None:
+            self.handshake["tls_version"] = version
+        sent = earliest_not_after_ns(ssl_object, "get_unverified_chain")
+        if sent is not None:
+            self.handshake["certs_not_after_ns"] = sent
+        if self.chain_verified:
+            chain = earliest_not_after_ns(ssl_object, "get_verified_chain")
+            if chain is not None:
+                self.handshake["chain_not_after_ns"] = chain
 
     def phases(self) -> dict[str, int]:
         """connect/tls/processing/transfer in ns, as far as the request got."""

@@ -29,6 +29,22 @@ from collector.secrets import redact
 
 MAX_REDIRECTS = 10
 
+_HOP_KEYS = (
+    "address",
+    "ip_version",
+    "status",
+    "http_version",
+    "content_length",
+    "body_bytes",
+    "tls",
+    "tls_version",
+    "cert_not_after_ns",
+    "certs_not_after_ns",
+    "chain_not_after_ns",
+)
+"""The `detail` keys each redirect hop sets afresh; the others (`redirects`,
+`body_mismatch`, `tls_verify`) describe the whole attempt."""
+
 
 class _Failed(Exception):
     """A response that arrived but is not the expected one."""
@@ -76,8 +92,18 @@ def classify(exc: Exception, timeout: float) -> tuple[ErrorClass, str]:
     return ErrorClass.OTHER, f"{type(exc).__name__}: {exc}"
 
 
-def _check(spec: HttpSpec, response: httpx.Response, body: bytes, too_big: bool) -> None:
-    """Raise _Failed unless status and body are what the spec expects."""
+def _check(
+    spec: HttpSpec,
+    response: httpx.Response,
+    body: bytes,
+    too_big: bool,
+    detail: dict[str, JsonScalar],
+) -> None:
+    """Raise _Failed unless status and body are what the spec expects.
+
+    A body that lacks `expect_body` or does not match `expect_body_regex` also sets
+    `body_mismatch` (blackbox_exporter's `probe_failed_due_to_regex`).
+    """
     status = response.status_code
     if spec.expect_status is None and not 200 <= status <= 299:
         raise _Failed(ErrorClass.HTTP_STATUS, f"status {status}, expected 2xx")
@@ -87,8 +113,10 @@ def _check(spec: HttpSpec, response: httpx.Response, body: bytes, too_big: bool)
         raise _Failed(ErrorClass.CONTENT, f"body larger than {spec.max_body_bytes} bytes")
     text = body.decode(response.encoding or "utf-8", errors="replace")
     if spec.expect_body is not None and spec.expect_body not in text:
+        detail["body_mismatch"] = True
         raise _Failed(ErrorClass.CONTENT, "body does not contain expect_body")
     if spec.expect_body_regex is not None and not re.search(spec.expect_body_regex, text):
+        detail["body_mismatch"] = True
         raise _Failed(ErrorClass.CONTENT, "body does not match expect_body_regex")
 
 
@@ -98,14 +126,21 @@ async def _attempt(
     phases: dict[str, int],
     detail: dict[str, JsonScalar],
 ) -> None:
-    """Request, follow redirects if asked, check; fills phases and detail as it goes."""
+    """Request, follow redirects if asked, check; fills phases and detail as it goes.
+
+    Each hop reports its own address, response and TLS keys (`_HOP_KEYS`), so what a
+    record keeps describes the final hop, as blackbox_exporter's series do. `tls` is
+    whether that hop's response came over TLS; `body_mismatch` is set by the body check.
+    """
     url = httpx.URL(spec.url)
     origin = (url.scheme, url.raw_host, url.port)
     method = spec.method
+    detail["body_mismatch"] = False
     for hop in range(MAX_REDIRECTS + 1):
         host = url.raw_host.decode("ascii")
-        for stale in ("address", "ip_version", "status", "http_version", "cert_not_after_ns"):
+        for stale in _HOP_KEYS:
             detail.pop(stale, None)  # a hop reports its own; no address yet: timeout is `dns`
+        detail["tls"] = False
         resolved = await resolve(host, spec.ip_version, spec.timeout)
         add_phases(phases, {"resolve": resolved.duration_ns})
         detail.update(resolved.evidence())
@@ -118,7 +153,10 @@ async def _attempt(
         auth = None
         if same_origin and spec.basic_auth is not None:
             auth = httpx.BasicAuth(spec.basic_auth.username, spec.basic_auth.password.reveal())
-        recorder = PhaseRecorder(spec.tls_pin_sha256 if url.scheme == "https" else None)
+        recorder = PhaseRecorder(
+            spec.tls_pin_sha256 if url.scheme == "https" else None,
+            chain_verified=spec.tls_mode() == "verify",
+        )
         if url.scheme == "https":
             detail["tls_verify"] = spec.tls_mode()
         request = client.build_request(
@@ -133,8 +171,11 @@ async def _attempt(
             try:
                 detail["status"] = response.status_code
                 detail["http_version"] = response.http_version
+                detail["content_length"] = _content_length(response)
+                detail["tls"] = url.scheme == "https"
                 if recorder.not_after_ns is not None:
                     detail["cert_not_after_ns"] = recorder.not_after_ns
+                detail.update(recorder.handshake)
                 location = response.headers.get("location")
                 if spec.follow_redirects and response.is_redirect and location:
                     if hop == MAX_REDIRECTS:
@@ -146,12 +187,19 @@ async def _attempt(
                     continue
                 body, too_big = await read_body(response, spec.max_body_bytes)
                 recorder.body_done_ns = time.monotonic_ns()
+                detail["body_bytes"] = len(body)
             finally:
                 await response.aclose()
         finally:
             add_phases(phases, recorder.phases())
-        _check(spec, response, body, too_big)
+        _check(spec, response, body, too_big, detail)
         return
+
+
+def _content_length(response: httpx.Response) -> int:
+    """The response's Content-Length header, -1 when it has none (as Go reports it)."""
+    length = response.headers.get("content-length", "")
+    return int(length) if length.isdigit() and len(length) <= 18 else -1
 
 
 def _on_the_wire(phases: dict[str, int]) -> int:

@@ -19,7 +19,8 @@ from tests.rig.loopback import close_quietly
 class DnsServer:
     """A tiny authoritative DNS server on UDP and TCP of one loopback port.
 
-    `records` maps names to A/AAAA addresses; names in `servfail` get SERVFAIL, names in
+    `records` maps names to A/AAAA addresses and `soa` zone names to their serial (a SOA
+    question gets the zone's SOA record); names in `servfail` get SERVFAIL, names in
     `silent` never get an answer (the client times out), any other name gets NXDOMAIN.
     `port` 0 takes a free one; a system resolver pointed at this server needs 53.
     """
@@ -30,6 +31,7 @@ class DnsServer:
             "www.example.test.": ["192.0.2.10", "192.0.2.11"],
             "v6.example.test.": ["2001:db8::10"],
         }
+        self.soa: dict[str, int] = {"example.test.": 2026120401}
         self.servfail = {"broken.example.test."}
         self.silent = {"silent.example.test."}
         self.queries = 0
@@ -73,6 +75,9 @@ class DnsServer:
         response.flags |= dns.flags.AA
         if name in self.servfail:
             response.set_rcode(dns.rcode.SERVFAIL)
+        elif name in self.soa and question.rdtype == dns.rdatatype.SOA:
+            fields = f"ns.{name} hostmaster.{name} {self.soa[name]} 7200 3600 1209600 300"
+            response.answer.append(dns.rrset.from_text(name, 3600, "IN", "SOA", fields))
         elif name in self.records:
             wanted = dns.rdatatype.to_text(question.rdtype)
             addresses = [a for a in self.records[name] if (":" in a) == (wanted == "AAAA")]
