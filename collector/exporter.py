@@ -2,9 +2,10 @@
 
 The daemon's `/metrics`, `slawitness serve` over the store, the cron textfile and the
 blackbox-style `/probe` all hand a `Snapshot` to `metric_families`; only where the snapshot
-comes from differs. Names and meanings follow blackbox_exporter where a peer exists, so its
-dashboards and alerts keep working; the rest are `slawitness_*`. Every per-probe series is
-labelled by vantage, target, probe, kind and role.
+comes from differs. Names and meanings follow blackbox_exporter where a peer exists (the
+per-kind ones are read from a record by `collector.blackbox_series`), so its dashboards and
+alerts keep working; the rest are `slawitness_*`. Every per-probe series is labelled by
+vantage, target, probe, kind and role.
 """
 
 from __future__ import annotations
@@ -16,24 +17,15 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from collector import __version__
+from collector.blackbox_series import SERIES_NAMES, probe_series
 
 PROBE_LABELS = ("vantage", "target", "probe", "kind", "role")
-HTTP_PHASES = ("resolve", "connect", "tls", "processing", "transfer")
-DNS_PHASES = ("resolve", "connect", "request")
 ERROR_NONE = "none"
 
-METRIC_NAMES = frozenset(
+METRIC_NAMES = SERIES_NAMES | frozenset(
     {
         "probe_success",
         "probe_duration_seconds",
-        "probe_dns_lookup_time_seconds",
-        "probe_ip_protocol",
-        "probe_http_status_code",
-        "probe_http_duration_seconds",
-        "probe_ssl_earliest_cert_expiry",
-        "probe_icmp_duration_seconds",
-        "probe_dns_duration_seconds",
-        "slawitness_probe_loss_ratio",
         "slawitness_probes_total",
         "slawitness_last_probe_timestamp_seconds",
         "slawitness_probe_interval_seconds",
@@ -159,9 +151,6 @@ def _seconds(value: object) -> float | None:
 def _add_sample(families: _Families, record: Mapping[str, object], interval: float | None) -> None:
     """The series of one probe's latest record."""
     labels = list(probe_key(record))
-    phases = record.get("phases_ns")
-    detail = record.get("detail") if isinstance(record.get("detail"), dict) else {}
-    assert isinstance(detail, dict)
     families.gauge("probe_success", "Whether the probe succeeded.").add_metric(
         labels, 1.0 if record.get("ok") else 0.0
     )
@@ -179,63 +168,12 @@ def _add_sample(families: _Families, record: Mapping[str, object], interval: flo
         families.gauge(
             "slawitness_probe_interval_seconds", "The probe's configured interval."
         ).add_metric(labels, interval)
-    address = detail.get("address")
-    if isinstance(address, str) and address:
-        families.gauge("probe_ip_protocol", "IP protocol version of the probe: 4 or 6.").add_metric(
-            labels, 6.0 if ":" in address else 4.0
+    for series in probe_series(record):
+        names = [name for name, _ in series.extra]
+        values = [value for _, value in series.extra]
+        families.gauge(series.name, series.doc, [*PROBE_LABELS, *names]).add_metric(
+            [*labels, *values], series.value
         )
-    if isinstance(phases, dict) and isinstance(phases.get("resolve"), int):
-        families.gauge(
-            "probe_dns_lookup_time_seconds", "Time resolving the target's name in seconds."
-        ).add_metric(labels, phases["resolve"] / 1e9)
-    kind = record.get("kind")
-    if kind == "http":
-        _add_http(families, labels, phases, detail)
-    elif kind == "icmp":
-        _add_icmp(families, labels, record)
-    elif kind == "dns" and isinstance(phases, dict):
-        family = families.gauge(
-            "probe_dns_duration_seconds", "DNS probe duration by phase.", [*PROBE_LABELS, "phase"]
-        )
-        for phase in DNS_PHASES:
-            family.add_metric([*labels, phase], phases.get(phase, 0) / 1e9)
-
-
-def _add_http(
-    families: _Families, labels: list[str], phases: object, detail: Mapping[str, object]
-) -> None:
-    status = detail.get("status")
-    families.gauge("probe_http_status_code", "Response HTTP status code (0: none).").add_metric(
-        labels, float(status) if isinstance(status, int) else 0.0
-    )
-    if isinstance(phases, dict):
-        family = families.gauge(
-            "probe_http_duration_seconds",
-            "Duration of the HTTP request by phase, summed over redirects.",
-            [*PROBE_LABELS, "phase"],
-        )
-        for phase in HTTP_PHASES:
-            family.add_metric([*labels, phase], phases.get(phase, 0) / 1e9)
-    expiry = _seconds(detail.get("cert_not_after_ns"))
-    if expiry is not None:
-        families.gauge(
-            "probe_ssl_earliest_cert_expiry", "Expiry of the server certificate, unix seconds."
-        ).add_metric(labels, expiry)
-
-
-def _add_icmp(families: _Families, labels: list[str], record: Mapping[str, object]) -> None:
-    rtt = _seconds(record.get("latency_ns"))
-    if rtt is not None:
-        families.gauge(
-            "probe_icmp_duration_seconds",
-            "ICMP round trip by phase (rtt: median of the attempt's echoes).",
-            [*PROBE_LABELS, "phase"],
-        ).add_metric([*labels, "rtt"], rtt)
-    loss = record.get("loss_ppm")
-    if isinstance(loss, int):
-        families.gauge(
-            "slawitness_probe_loss_ratio", "Share of echoes lost in the latest attempt."
-        ).add_metric(labels, loss / 1e6)
 
 
 def metric_families(snapshot: Snapshot) -> Iterator[Metric]:
