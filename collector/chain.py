@@ -1,9 +1,10 @@
 """The record format's hash chain, in the standard library only.
 
 This module is the normative record format made executable: a third party holding the
-store (or an export of it) must be able to re-implement it from DESIGN.md and get the same
-bytes and hashes, so it imports nothing outside the standard library and knows nothing
-about SQLite.
+store (or an export of it) must be able to re-implement it from docs/record-format.md (whose
+test vectors tests/test_record_format.py checks against this code) and get the same bytes
+and hashes, so it imports nothing outside the standard library and knows nothing about
+SQLite.
 
 - `canonical_payload(record)` is the exact byte string that is hashed and stored: the record
   as JSON without `seq`, keys sorted, `,` and `:` separators, UTF-8 (not ASCII-escaped),

@@ -155,7 +155,7 @@ class SlaSource(_Strict):
 class SlaTerms(_Strict):
     """One target's contract terms, as its SLA states them.
 
-    The arithmetic on them is in `reports.sla` (DESIGN.md, "SLA engine").
+    The arithmetic on them is in `reports.sla`.
     """
 
     uptime: Percent = Field(gt=0, le=100)

@@ -12,8 +12,10 @@ inside the tree a checkpoint signed.
 Each store gives two members: `records/<name>.jsonl`, one `{"seq", "hash", "payload"}` line
 per record with the payload exactly as stored and hashed, and `records/<name>.sqlite`, the
 same rows in an SQLite file (`reports.snapshot`). `records/chain.json` describes every
-segment; the report's letters cite its SHA-256, which pins every segment's last hash and
-through the chain every record in it.
+segment (docs/record-format.md specifies it); the report's letters cite its SHA-256, which
+pins every segment's last hash and through the chain every record in it. It names each
+store by its file name and vantage only: the bundle goes to the provider, and the folders of
+the collecting machine are none of the reader's business (nor needed for any check).
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def stage_records(
         members[member] = staged
         members[snapshot_member(member)] = snapshot
         chain[member] = entry
-        segments.append(_checked(member, entry, staged))
+        segments.append(_checked(member, store, entry, staged))
     return StagedRecords(members, chain, segments)
 
 
@@ -160,7 +162,7 @@ def _export_segment(
         raise BundleError(f"{store}: cannot read the evidence store ({exc})") from None
     finally:
         conn.close()
-    return {"store": os.fspath(store), "store_id": store_id, **entry}, vantage
+    return {"store": store.name, "vantage": vantage, "store_id": store_id, **entry}, vantage
 
 
 def _export_rows(
@@ -236,14 +238,14 @@ def _record_line(seq: int, digest: object, payload: object) -> bytes:
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
-def _checked(member: str, entry: dict[str, object], staged: Path) -> SegmentInfo:
+def _checked(member: str, store: Path, entry: dict[str, object], staged: Path) -> SegmentInfo:
     """Run the verifier's own segment check on what is about to be bundled."""
     with staged.open("rb") as stream:
         count, problem = check_segment((line.rstrip(b"\n") for line in stream), entry)
     first, last = entry["first_seq"], entry["last_seq"]
     return SegmentInfo(
         member,
-        str(entry["store"]),
+        os.fspath(store),
         first if isinstance(first, int) else None,
         last if isinstance(last, int) else None,
         count,

@@ -259,6 +259,12 @@ def test_verify_bundle_passes_and_names_the_key(made: Made) -> None:
     assert main([str(made.zip_path)]) == 0
 
 
+def test_chain_json_names_the_store_without_the_folders_of_the_machine(made: Made) -> None:
+    text = made.members["records/chain.json"].decode()
+    assert str(made.folder) not in text and '"/' not in text
+    assert (made.chain["store"], made.chain["vantage"]) == ("evidence.db", "office")
+
+
 def test_no_private_key_material_in_any_member(made: Made) -> None:
     key_file = (made.folder / "slawitness.key").read_bytes()
     key = checkpoints.load_key(made.folder / "slawitness.key")
