@@ -469,6 +469,54 @@ def test_an_unknown_user_is_refused_after_a_bcrypt_check(
     assert bcrypt_calls[0].startswith(b"$2b$04$")  # as costly as the configured hashes
 
 
+CAROL_PASSWORD = "carol's secret"
+CAROL_HASH = bcrypt.hashpw(CAROL_PASSWORD.encode(), bcrypt.gensalt(rounds=5)).decode()
+"""A user whose hash costs more than alice's and bob's (cost 5 against 4)."""
+
+
+def _costs(calls: list[bytes]) -> list[int]:
+    return [int(hashed[4:6]) for hashed in calls]
+
+
+@pytest.mark.parametrize(
+    ("user", "password"),
+    [
+        ("alice", "guess"),  # a wrong password, cost-4 user
+        ("carol", "guess"),  # a wrong password, cost-5 user
+        ("mallory", "guess"),  # no such user
+        ("mallory", ALICE_PASSWORD),
+        ("alice", CAROL_PASSWORD),
+    ],
+)
+def test_every_refusal_does_the_same_bcrypt_work(
+    bcrypt_calls: list[bytes], user: str, password: str
+) -> None:
+    """Hashes of different costs: a wrong password for a cheap user used to answer in 1/40 of
+    the time an unknown user took, which told the two apart. Now every refusal checks once at
+    each configured cost, in the same order."""
+    gate = BasicAuthGate({"alice": ALICE_HASH, "bob": BOB_HASH, "carol": CAROL_HASH})
+    assert not gate.allows(basic(user, password))
+    assert _costs(bcrypt_calls) == [4, 5]
+    real = {ALICE_HASH.encode(), BOB_HASH.encode(), CAROL_HASH.encode()}
+    own = {"alice": ALICE_HASH, "carol": CAROL_HASH}.get(user)
+    assert real.intersection(bcrypt_calls) == ({own.encode()} if own else set())
+
+
+@pytest.mark.parametrize(
+    ("user", "password"), [("alice", ALICE_PASSWORD), ("carol", CAROL_PASSWORD)]
+)
+def test_a_first_success_does_the_same_work_and_then_comes_from_the_cache(
+    bcrypt_calls: list[bytes], user: str, password: str
+) -> None:
+    gate = BasicAuthGate({"alice": ALICE_HASH, "carol": CAROL_HASH})
+    assert gate.allows(basic(user, password))
+    assert _costs(bcrypt_calls) == [4, 5]
+    assert gate.allows(basic(user, password))
+    assert len(bcrypt_calls) == 2
+    assert not gate.allows(basic(user, "guess"))  # a wrong password is checked in full
+    assert _costs(bcrypt_calls) == [4, 5, 4, 5]
+
+
 @pytest.mark.parametrize(
     "header",
     [
