@@ -219,15 +219,16 @@ def test_init_makes_the_key_and_keeps_it_on_force(tmp_path: Path) -> None:
 def test_cron_rounds_sign_a_checkpoint_when_one_is_due(
     tmp_path: Path, tcp_listener: TcpListener
 ) -> None:
-    config = _tcp_config(tmp_path, tcp_listener.port, every="2s")
+    config = _tcp_config(tmp_path, tcp_listener.port, every="1h")
     no_key = slawitness("probe", "--config", str(config))
     assert no_key.returncode == 0 and "checkpoint" not in no_key.stderr, "silent without a key"
     assert slawitness("init", "--config", str(config), "--key-only").returncode == 0
     check = slawitness("check-config", "--config", str(config))
-    assert "checkpoints every 2s, signed by" in check.stdout
-    for _ in range(3):
+    assert "checkpoints every 1h, signed by" in check.stdout
+    for _ in range(3):  # however slow the rounds, none of the later two is an hour on
         assert slawitness("probe", "--config", str(config)).returncode == 0
-    time.sleep(2.1)
+    config = _tcp_config(tmp_path, tcp_listener.port, every="2s")
+    time.sleep(2.1)  # the last checkpoint is now at least 2 s old, so the next round signs
     assert slawitness("probe", "--config", str(config)).returncode == 0
     with EvidenceStore.open(tmp_path / "evidence.db", readonly=True) as store:
         signed = checkpoints.stored(store)
