@@ -19,11 +19,11 @@ import mimetypes
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from collector.partial_files import PartialFileError, claim_temporary, sweep
 from collector.records import Stamp
 from collector.store import EvidenceStore, StoredRecord
 
@@ -31,6 +31,9 @@ ATTACHMENT = "attachment"
 DOCUMENT_KINDS: tuple[str, ...] = ("contract", "invoice", "payment", "correspondence", "other")
 """What an attached document is, in the order the report lists them."""
 FOLDER_SUFFIX = ".attachments"
+INCOMING_PREFIX = ".incoming-"
+"""A copy not yet linked under its hash name; one left by a killed attach is removed by
+the next."""
 _CHUNK = 1 << 20
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "application/pdf"),
@@ -86,13 +89,15 @@ class Incoming:
     """A file copied into the folder under a temporary name, hashed as it was written.
 
     `keep` links it under its hash name; `discard` removes the temporary copy (our own
-    partial file, never evidence)."""
+    partial file, never evidence). `lock` holds the copy's flock until then, so another
+    attach tells it from the leftover of a killed one (`collector.partial_files`)."""
 
     folder: Path
     temp: Path
     sha256: str
     size: int
     head: bytes
+    lock: int = -1
 
     @property
     def final(self) -> Path:
@@ -115,6 +120,9 @@ class Incoming:
 
     def discard(self) -> None:
         self.temp.unlink(missing_ok=True)
+        if self.lock >= 0:
+            os.close(self.lock)
+            self.lock = -1
 
 
 def copy_in(source: Path, folder: Path, max_size: int) -> Incoming:
@@ -132,8 +140,9 @@ def copy_in(source: Path, folder: Path, max_size: int) -> Incoming:
     if info.st_size > max_size:
         raise AttachError(_too_big(source, info.st_size, max_size))
     _ensure_folder(folder)
-    handle, name = _temporary(folder)
-    temp = Path(name)
+    sweep(folder, INCOMING_PREFIX)
+    handle, temp = _temporary(folder)
+    lock = os.dup(handle)
     digest, size, head = hashlib.sha256(), 0, b""
     try:
         with source.open("rb") as reader, os.fdopen(handle, "wb") as writer:
@@ -148,19 +157,21 @@ def copy_in(source: Path, folder: Path, max_size: int) -> Incoming:
             os.fsync(writer.fileno())
         os.chmod(temp, 0o444)
     except OSError as exc:
-        temp.unlink(missing_ok=True)
+        Incoming(folder, temp, "", 0, b"", lock).discard()
         raise AttachError(f"{source}: cannot be copied into {folder} ({exc.strerror})") from None
-    except AttachError:
-        temp.unlink(missing_ok=True)
+    except BaseException:
+        Incoming(folder, temp, "", 0, b"", lock).discard()
         raise
-    return Incoming(folder, temp, digest.hexdigest(), size, head)
+    return Incoming(folder, temp, digest.hexdigest(), size, head, lock)
 
 
-def _temporary(folder: Path) -> tuple[int, str]:
+def _temporary(folder: Path) -> tuple[int, Path]:
     try:
-        return tempfile.mkstemp(dir=folder, prefix=".incoming-")
+        return claim_temporary(folder, INCOMING_PREFIX)
     except OSError as exc:
         raise FolderError(f"{folder}: cannot be written ({exc.strerror})") from None
+    except PartialFileError as exc:
+        raise FolderError(str(exc)) from None
 
 
 def _too_big(source: Path, size: int, max_size: int) -> str:

@@ -22,12 +22,15 @@ from pathlib import Path
 import apsw
 
 from collector.attachments import ATTACHMENT, AttachError, copy_folder
+from collector.output_paths import check_file_target, claimed_partial
 from collector.records import Stamp
 from collector.store import EvidenceStore
 from collector.store_errors import StoreError, translate
 
 PAGES_PER_STEP = 4096
 """Pages copied per step; between steps the collector's appends go on."""
+SQLITE_COMPANIONS = ("-journal", "-wal", "-shm")
+"""The files SQLite keeps beside a database it writes; a killed backup can leave them."""
 
 
 class BackupError(Exception):
@@ -49,23 +52,23 @@ class BackupInfo:
 
 
 def _copy(source: EvidenceStore, dest: Path) -> None:
-    partial = dest.with_name(dest.name + ".partial")
-    partial.unlink(missing_ok=True)
+    """Copy into DEST.partial (a leftover of a killed backup removed first, with its
+    journal), then rename it over DEST; the partial is removed on any failure."""
     try:
-        target = apsw.Connection(str(partial))
-        try:
-            with target.backup("main", source.connection(), "main") as copying:
-                while not copying.done:
-                    copying.step(PAGES_PER_STEP)
-            target.execute("PRAGMA journal_mode=DELETE")
-        finally:
-            target.close()
-        os.replace(partial, dest)
+        with claimed_partial(dest, 0o644, SQLITE_COMPANIONS) as partial:
+            target = apsw.Connection(str(partial.path))
+            try:
+                with target.backup("main", source.connection(), "main") as copying:
+                    while not copying.done:
+                        copying.step(PAGES_PER_STEP)
+                target.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                target.close()
+            check_file_target(dest, replace=False, hint=None)
+            os.replace(partial.path, dest)
     except apsw.Error as exc:
-        partial.unlink(missing_ok=True)
         raise translate(str(dest), exc) from exc
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise BackupError(f"{dest}: cannot write the backup: {exc.strerror}") from None
 
 
@@ -79,10 +82,7 @@ def _sha256(path: Path) -> str:
 
 def backup(store: EvidenceStore, dest: Path, vantage: str) -> BackupInfo:
     """Copy `store` to `dest` (which must not exist), verify the copy, record the backup."""
-    if dest.exists() or dest.is_symlink():
-        raise BackupError(f"{dest}: already exists; a backup never replaces a file")
-    if not dest.parent.is_dir():
-        raise BackupError(f"{dest}: directory {dest.parent} does not exist")
+    check_file_target(dest, replace=False, hint=None)
     _copy(store, dest)
     try:
         with EvidenceStore.open(dest, readonly=True) as copy:

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from collector.bounded_read import SMALL_FILE_LIMIT, read_text_bounded
 from collector.merkle import Frontier, leaf_hash
+from collector.output_paths import OutputPathError, check_file_target, write_text
 from collector.records import Stamp
 from collector.signed_note import Checkpoint, NoteError, SigningKey, VerifierKey
 from collector.store import EvidenceStore
@@ -45,6 +47,11 @@ def public_key_path(key_path: Path) -> Path:
 def create_key(key_path: Path, name: str) -> SigningKey:
     """A fresh Ed25519 key at `key_path` (0600, never overwritten) and its `.pub` beside it."""
     key = SigningKey(name, os.urandom(32))
+    public = public_key_path(key_path)
+    try:
+        check_file_target(public, replace=True)
+    except OutputPathError as exc:
+        raise SigningKeyError(str(exc)) from None
     try:
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -57,7 +64,7 @@ def create_key(key_path: Path, name: str) -> SigningKey:
         out.write(key.encode() + "\n")
         out.flush()
         os.fsync(out.fileno())
-    public_key_path(key_path).write_text(key.verifier().encode() + "\n", encoding="ascii")
+    write_text(public, key.verifier().encode() + "\n", replace=True)
     return key
 
 
@@ -65,7 +72,7 @@ def load_key(key_path: Path) -> SigningKey:
     """The signing key at `key_path`, refusing one that others can read."""
     try:
         mode = key_path.stat().st_mode
-        text = key_path.read_text(encoding="ascii")
+        text = read_text_bounded(key_path, SMALL_FILE_LIMIT, encoding="ascii")
     except FileNotFoundError:
         raise SigningKeyError(
             f"{key_path}: no signing key (create one with: slawitness init --key-only)"

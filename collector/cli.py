@@ -38,6 +38,7 @@ from collector.cli_base import (
     EXIT_STORE,
     EXIT_USAGE,
     OUTPUT,
+    OUTPUT_EXIT,
     announce,
     config_option,
     fail,
@@ -53,6 +54,7 @@ from collector.durations import format_duration
 from collector.export import write_csv, write_jsonl
 from collector.listen import DEFAULT_LISTEN, ListenAddressError, parse_listen
 from collector.notify import notify_round
+from collector.output_paths import OutputPathError, write_text
 from collector.records import Stamp, collector_record, note_record
 from collector.round_summary import round_lines
 from collector.scheduler import UnknownTarget, jobs_for, run_round_once
@@ -80,6 +82,8 @@ class _Cli(click.Group):
             fail(str(exc), EXIT_USAGE)
         except StoreError as exc:
             fail(str(exc), EXIT_STORE)
+        except OutputPathError as exc:
+            fail(str(exc), OUTPUT_EXIT.get(ctx.invoked_subcommand or "", EXIT_USAGE))
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:  # the CLI top level: a bug, reported without hiding it
@@ -148,11 +152,9 @@ def init(
         _init_deploy(*deploy, config_path, force)
         return
     if not key_only:
-        if config_path.exists() and not force:
-            fail(f"{config_path}: already exists (use --force to overwrite)", EXIT_USAGE)
         template = resources.files("collector").joinpath("templates/slawitness.yml")
         try:
-            config_path.write_text(template.read_text("utf-8"), encoding="utf-8")
+            write_text(config_path, template.read_text("utf-8"), replace=force)
         except OSError as exc:
             fail(f"{config_path}: cannot write config: {exc.strerror}", EXIT_USAGE)
     config = load(config_path, store_path)

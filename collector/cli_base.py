@@ -8,7 +8,9 @@ everywhere.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -19,6 +21,15 @@ from collector.config import DEFAULT_CONFIG, Config
 from collector.config_loader import load_config
 
 EXIT_TAMPERED, EXIT_USAGE, EXIT_STORE, EXIT_REPORT, EXIT_BUG = 1, 2, 3, 4, 70
+OUTPUT_EXIT = {
+    "report": EXIT_REPORT,
+    "bundle": EXIT_REPORT,
+    "seal": EXIT_REPORT,
+    "demo": EXIT_REPORT,
+    "backup": EXIT_STORE,
+}
+"""The exit code of a refused output path by verb (README, "Exit codes": a report or bundle
+not writable is 4, a backup is a store); 2, a bad argument, for every other verb."""
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -75,6 +86,17 @@ def say(message: str) -> None:
 def progress_wanted() -> bool:
     """A progress bar only for a person watching: a terminal, and not --quiet."""
     return not OUTPUT.quiet and sys.stdout.isatty()
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM ends a writing verb as Ctrl-C does, through Python: its partial files are
+    removed and its worker processes shut down (the default action skips both). Exit 143."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
 
 
 def announce(verb: str, *, warning: bool = False) -> Callable[[str], None]:

@@ -19,6 +19,7 @@ from collector.cli_base import (
     EXIT_STORE,
     announce,
     config_option,
+    exit_on_sigterm,
     fail,
     load,
     say,
@@ -33,6 +34,7 @@ from collector.store import EvidenceStore
 @click.argument("dest", metavar="DEST", type=click.Path(path_type=Path))
 def backup(config_path: Path, store_path: Path | None, dest: Path) -> None:
     """Copy the store to DEST (SQLite's backup API), verify the copy, and record it."""
+    exit_on_sigterm()
     config = load(config_path, store_path)
     with EvidenceStore.open(config.store) as store:
         try:
@@ -60,15 +62,19 @@ def backup(config_path: Path, store_path: Path | None, dest: Path) -> None:
     default=None,
     help="The archive to write (default: seal-VANTAGE-YYYY-MM.zip).",
 )
-def seal(config_path: Path, store_path: Path | None, month: str, zip_path: Path | None) -> None:
+@click.option("--force", is_flag=True, help="Replace an existing archive at --out.")
+def seal(
+    config_path: Path, store_path: Path | None, month: str, zip_path: Path | None, force: bool
+) -> None:
     """Write a closed month as a signed archive that verifies without the store."""
     from reports.seal import BundleError
     from reports.seal import seal as write_seal
 
+    exit_on_sigterm()
     config = load(config_path, store_path)
     out = zip_path or Path(f"seal-{config.vantage}-{month}.zip")
     try:
-        info = write_seal(config, config_path, month, out, announce("seal", warning=True))
+        info = write_seal(config, config_path, month, out, announce("seal", warning=True), force)
     except BundleError as exc:
         fail(str(exc), EXIT_REPORT)
     say(

@@ -17,6 +17,7 @@ import click
 
 from collector import checkpoints, consistency
 from collector.attachments import ATTACHMENT, check_files
+from collector.bounded_read import DOCUMENT_LIMIT, SMALL_FILE_LIMIT, read_bounded, read_text_bounded
 from collector.cli_base import (
     EXIT_TAMPERED,
     EXIT_USAGE,
@@ -30,6 +31,7 @@ from collector.cli_base import (
 )
 from collector.clock_check import ClockJump
 from collector.config_loader import ConfigError, load_config
+from collector.output_paths import check_file_target, check_folder_target, write_text
 from collector.proof_check import check_proof
 from collector.proofs import ProofError, consistency_proof, covering, inclusion_proofs
 from collector.signed_note import NoteError, VerifierKey
@@ -42,11 +44,15 @@ key_option = click.option(
     default=None,
     help="The collector's public key (its .pub file). Default: the one beside the config's key.",
 )
+force_option = click.option(
+    "--force", is_flag=True, help="Replace an existing file at --out (never a device or folder)."
+)
 
 
 def _read_text(path: Path, what: str) -> str:
+    limit = DOCUMENT_LIMIT if what == "proof" else SMALL_FILE_LIMIT
     try:
-        return path.read_text(encoding="utf-8")
+        return read_text_bounded(path, limit)
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"{path}: cannot read the {what}: {getattr(exc, 'strerror', None) or exc}", EXIT_USAGE)
 
@@ -121,7 +127,7 @@ def _timestamps(store: EvidenceStore, config_path: Path) -> bool:
     try:
         stamping = load_config(config_path, resolve_secrets=False).checkpoints.timestamping
         if stamping is not None and stamping.roots is not None:
-            roots = stamping.roots.read_bytes()
+            roots = read_bounded(stamping.roots, DOCUMENT_LIMIT)
     except (ConfigError, OSError):
         pass
     bad = False
@@ -207,15 +213,18 @@ def _clock_lines(unsynced: int, jumps: Sequence[ClockJump]) -> list[str]:
     default=None,
     help="Also save the signed checkpoint here (to keep or send elsewhere).",
 )
-def checkpoint(config_path: Path, store_path: Path | None, out: Path | None) -> None:
+@force_option
+def checkpoint(config_path: Path, store_path: Path | None, out: Path | None, force: bool) -> None:
     """Sign the Merkle root of every record stored now, and append it to the store."""
     config = load(config_path, store_path)
     key = _signing_key(config.checkpoints.key)
+    if out is not None:
+        check_file_target(out, replace=force)
     with EvidenceStore.open(config.store) as store:
         written = checkpoints.write(store, key, config.vantage)
     if out is not None:
         try:
-            out.write_text(written.note, encoding="utf-8")
+            write_text(out, written.note, replace=force)
         except OSError as exc:
             fail(f"{out}: cannot write the checkpoint: {exc.strerror}", EXIT_USAGE)
     tree = written.checkpoint
@@ -249,16 +258,23 @@ def _signing_key(path: Path) -> checkpoints.SigningKey:
     default=None,
     help="Write the proof here (default: standard output). With several --seq, a folder.",
 )
+@force_option
 def prove(
     config_path: Path,
     store_path: Path | None,
     seqs: tuple[int, ...],
     since_path: Path | None,
     out: Path | None,
+    force: bool,
 ) -> None:
     """Write a proof a third party can check offline, without the store."""
     if bool(seqs) == (since_path is not None):
         fail("give either --seq N (one or more) or --since CHECKPOINT", EXIT_USAGE)
+    names = [f"seq-{seq}.json" for seq in seqs] if len(seqs) > 1 else None
+    if out is not None and names is not None:
+        check_folder_target(out, names, replace=force)
+    elif out is not None:
+        check_file_target(out, replace=force)
     path = store_path_of(config_path, store_path)
     with EvidenceStore.open(path, readonly=True) as store:
         try:
@@ -269,7 +285,7 @@ def prove(
                 proofs = inclusion_proofs(store, seqs, at)
         except ProofError as exc:
             fail(f"{path}: {exc}", EXIT_USAGE)
-    _write_proofs(proofs, out)
+    _write_proofs(proofs, out, force)
 
 
 def _consistency(store: EvidenceStore, note: str, where: Path) -> dict[str, object]:
@@ -285,7 +301,7 @@ def _consistency(store: EvidenceStore, note: str, where: Path) -> dict[str, obje
     return consistency_proof(store, note, latest, found.checkpoint.size)
 
 
-def _write_proofs(proofs: list[dict[str, object]], out: Path | None) -> None:
+def _write_proofs(proofs: list[dict[str, object]], out: Path | None, force: bool) -> None:
     texts = [json.dumps(p, ensure_ascii=False, indent=1) + "\n" for p in proofs]
     if out is None:
         for text in texts:
@@ -293,12 +309,12 @@ def _write_proofs(proofs: list[dict[str, object]], out: Path | None) -> None:
         return
     try:
         if len(proofs) == 1:
-            out.write_text(texts[0], encoding="utf-8")
+            write_text(out, texts[0], replace=force)
             say(f"wrote {out}")
             return
         out.mkdir(parents=True, exist_ok=True)
         for proof, text in zip(proofs, texts, strict=True):
-            (out / f"seq-{proof['seq']}.json").write_text(text, encoding="utf-8")
+            write_text(out / f"seq-{proof['seq']}.json", text, replace=force)
         say(f"wrote {len(proofs)} proofs into {out}")
     except OSError as exc:
         fail(f"{out}: cannot write the proof: {exc.strerror}", EXIT_USAGE)

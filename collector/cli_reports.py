@@ -17,6 +17,7 @@ from collector.cli_base import (
     EXIT_USAGE,
     announce,
     config_option,
+    exit_on_sigterm,
     fail,
     progress_wanted,
     say,
@@ -106,6 +107,7 @@ def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
     default=None,
     help="Read samples from this Prometheus server instead of the store.",
 )
+@click.option("--force", is_flag=True, help="Replace the report already in --out.")
 def report(
     config_path: Path,
     store_paths: tuple[Path, ...],
@@ -117,10 +119,12 @@ def report(
     formats: str,
     langs: str,
     prometheus: str | None,
+    force: bool,
 ) -> None:
     """Compute the SLA figures of a target for a period and write the report."""
     from reports.report_run import make_report
 
+    exit_on_sigterm()
     config = load_config(config_path)
     choice = _choice(period, start, end)
     chosen_formats = _csv_set(formats, {"json", "html", "pdf", "csv", "letter"}, "--format")
@@ -139,6 +143,7 @@ def report(
         chosen_langs,
         warn=announce("report", warning=True),
         progress=announce("report") if progress_wanted() else None,
+        force=force,
     )
     _print_outcome(outcome.summary, out)
 
@@ -175,6 +180,7 @@ def _print_outcome(summary: dict[str, Any], where: Path) -> None:
     help="The zip to write (default: bundle-TARGET-PERIOD.zip).",
 )
 @lang_option
+@click.option("--force", is_flag=True, help="Replace an existing bundle at --out.")
 def bundle(
     config_path: Path,
     store_paths: tuple[Path, ...],
@@ -184,10 +190,12 @@ def bundle(
     end: str | None,
     zip_path: Path | None,
     langs: str,
+    force: bool,
 ) -> None:
     """Pack the report, the raw records, the redacted config and a manifest into one zip."""
     from reports.report_run import make_bundle
 
+    exit_on_sigterm()
     config = load_config(config_path)
     choice = _choice(period, start, end)
     stores = list(store_paths) or [config.store]
@@ -203,6 +211,7 @@ def bundle(
         _csv_set(langs, {"en", "zh"}, "--lang"),
         warn=announce("bundle", warning=True),
         progress=announce("bundle") if progress_wanted() else None,
+        force=force,
     )
     _print_outcome(outcome.summary, out)
     say(f"bundle {info.path}: {info.files} files, {info.records} records, sha256 {info.sha256}")

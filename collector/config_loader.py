@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from collector.bounded_read import CONFIG_LIMIT, read_text_bounded
 from collector.config import Config
 
 
@@ -63,7 +64,7 @@ def load_config(path: Path, *, resolve_secrets: bool = True) -> Config:
     not require the probe passwords to be in the environment.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_bounded(path, CONFIG_LIMIT)
     except FileNotFoundError:
         raise ConfigError(
             [f"{path}: config file not found (create one with `slawitness init`)"]

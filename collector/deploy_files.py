@@ -8,9 +8,13 @@ docker set-up the Prometheus and Grafana files it mounts, beside it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
+
+from collector.bounded_read import CONFIG_LIMIT, read_text_bounded
+from collector.output_paths import OutputPathError, check_folder_target, write_text
 
 KINDS = ("cron", "systemd", "docker")
 PROGRAM = "/usr/local/bin/slawitness"
@@ -62,9 +66,11 @@ def write_deploy(kind: str, folder: Path, config_path: Path, *, force: bool = Fa
             " run from a source checkout installed with pip install -e"
         )
     targets = {SOURCE / src: folder / dst for src, dst in _FILES[kind].items()}
-    existing = [str(dst) for dst in targets.values() if dst.exists()]
-    if existing and not force:
-        raise DeployError(f"{existing[0]}: already exists (use --force to overwrite)")
+    try:
+        check_folder_target(folder, [str(dst.relative_to(folder)) for dst in targets.values()],
+                            replace=force)  # fmt: skip
+    except OutputPathError as exc:
+        raise DeployError(str(exc)) from None
     replacements = {PROGRAM: program_path(), CONFIG: str(config_path.resolve())}
     if kind == "docker":
         replacements = {**_COMPOSE_PATHS, "context: ../..": f"context: {SOURCE.parent}"}
@@ -75,11 +81,17 @@ def write_deploy(kind: str, folder: Path, config_path: Path, *, force: bool = Fa
             text = text.replace(old, new)
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
-            dst.write_text(text, encoding="utf-8")
+            write_text(dst, text, replace=force)
+        except OutputPathError as exc:
+            raise DeployError(str(exc)) from None
         except OSError as exc:
             raise DeployError(f"cannot write {dst}: {exc.strerror or exc}") from exc
         written.append(dst)
-    if kind == "docker" and config_path.is_file() and not (folder / "slawitness.yml").exists():
-        shutil.copyfile(config_path, folder / "slawitness.yml")
-        written.append(folder / "slawitness.yml")
+    copy = folder / "slawitness.yml"
+    if kind == "docker" and config_path.is_file() and not os.path.lexists(copy):
+        try:
+            write_text(copy, read_text_bounded(config_path, CONFIG_LIMIT), replace=False)
+        except (OutputPathError, OSError, UnicodeDecodeError) as exc:
+            raise DeployError(f"cannot copy {config_path} to {copy}: {exc}") from None
+        written.append(copy)
     return written

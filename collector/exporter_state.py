@@ -17,6 +17,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from collector.bounded_read import DOCUMENT_LIMIT, read_text_bounded
 from collector.config import Config
 from collector.exporter import (
     PROBE_LABELS,
@@ -173,7 +174,7 @@ def previous_counts(path: Path) -> Counter[CountKey]:
     """
     counts: Counter[CountKey] = Counter()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_bounded(path, DOCUMENT_LIMIT)
         families = list(text_string_to_metric_families(text))
     except (OSError, UnicodeDecodeError, ValueError):
         return counts

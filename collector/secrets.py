@@ -17,6 +17,8 @@ from typing import Any
 from pydantic import GetCoreSchemaHandler, ValidationInfo
 from pydantic_core import core_schema
 
+from collector.bounded_read import SMALL_FILE_LIMIT, read_text_bounded
+
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 REDACTED = "<redacted>"
 
@@ -73,9 +75,10 @@ def _validate_secret(value: object, info: ValidationInfo) -> Secret:
         base = Path((info.context or {}).get("base_dir", "."))
         path = base / Path(value["file"]).expanduser()
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+            text = read_text_bounded(path, SMALL_FILE_LIMIT)
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = getattr(exc, "strerror", None) or exc
+            raise ValueError(f"cannot read secret file {path}: {problem}") from None
         return Secret(text.rstrip("\r\n"), source=f"file:{path}")
     raise ValueError("expected a string, ${ENV_VAR} or {file: PATH}")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prometheus_client import write_to_textfile
+from prometheus_client import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from collector.config import Config
@@ -28,6 +28,7 @@ from collector.exporter_state import (
     round_snapshot,
     store_state,
 )
+from collector.output_paths import OutputPathError, check_file_target, replacing
 from collector.probe_on_demand import LoopThread, ProbeOnDemand
 from collector.probes import ProbeEnv
 from collector.scheduler import jobs_for
@@ -138,13 +139,21 @@ def write_round_textfile(
     store: EvidenceStore,
     append_ok: bool,
 ) -> None:
-    """A cron round's series for node_exporter, replaced atomically (temp file + rename)."""
+    """A cron round's series for node_exporter, replaced atomically (`PATH.partial` renamed
+    over it). A path that is not a regular file is refused before anything is read."""
+    try:
+        check_file_target(path, replace=True)
+    except OutputPathError as exc:
+        raise TextfileError(str(exc)) from None
     snapshot = round_snapshot(
         config, records, previous_counts(path), store_state(store, append_ok=append_ok)
     )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(lambda: snapshot))
     try:
-        write_to_textfile(str(path), registry)
+        with replacing(path, replace=True) as out:
+            out.write(generate_latest(registry))
+    except OutputPathError as exc:
+        raise TextfileError(str(exc)) from None
     except OSError as exc:
         raise TextfileError(f"{path}: cannot write the textfile: {exc.strerror}") from None

@@ -22,6 +22,7 @@ import logging
 from dataclasses import dataclass
 
 from collector import checkpoints
+from collector.bounded_read import DOCUMENT_LIMIT, read_bounded
 from collector.config import Timestamping
 from collector.records import Stamp
 from collector.store import EvidenceStore, StoredRecord
@@ -104,7 +105,7 @@ def step(store: EvidenceStore, settings: Timestamping, vantage: str) -> Outcome:
     data = _note_of(store, request)
     try:
         answer = send_request(settings.url, der, timeout=settings.timeout)
-        roots = settings.roots.read_bytes() if settings.roots is not None else None
+        roots = read_bounded(settings.roots, DOCUMENT_LIMIT) if settings.roots else None
         stamp = check_response(der, answer, data, roots_pem=roots)
     except (TsaError, OSError) as exc:
         failure = _record(FAILED, Stamp.now(), vantage, request_seq=request.seq, error=str(exc))

@@ -42,6 +42,7 @@ from pydantic import (
 )
 
 from collector.basic_auth import BasicAuthGate
+from collector.bounded_read import SMALL_FILE_LIMIT, read_text_bounded
 from collector.config_loader import ConfigError, error_lines, read_yaml_mapping
 
 ClientAuthType = Literal[
@@ -281,7 +282,7 @@ def load_web_config(path: Path) -> WebConfig:
     Every problem is a ConfigError whose lines read `<path>: <key.path>: <problem>`.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_bounded(path, SMALL_FILE_LIMIT)
     except FileNotFoundError:
         raise ConfigError([f"{path}: web config file not found"]) from None
     except (OSError, UnicodeDecodeError) as exc:

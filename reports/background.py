@@ -6,17 +6,19 @@ language (about 2.5 s each). From BACKGROUND_SAMPLES samples on they go to worke
 processes, started by `spawn` as soon as the samples are in (they import WeasyPrint and
 pandas while the SLA engine runs here); for smaller reports a worker costs more than it
 saves and the jobs run here, at once. Either way a job's failure comes back from its
-Future's `result()` as the exception it raised.
+Future's `result()` as the exception it raised. The workers die with this process, even
+when it is killed (`reports.worker_pool`).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
+
+from reports.worker_pool import worker_pool
 
 BACKGROUND_SAMPLES = 200_000
 MAX_WORKERS = 2
@@ -50,8 +52,7 @@ def background_for(samples: int) -> Iterator[Background]:
         yield Background(None)
         return
     workers = max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with worker_pool(workers) as pool:
         for _ in range(workers):
             pool.submit(_warm_up)
         try:

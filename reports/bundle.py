@@ -27,7 +27,6 @@ permissions and compression, so the same inputs give the same bytes and the same
 from __future__ import annotations
 
 import hashlib
-import os
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -38,10 +37,12 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel
 
+from collector.bounded_read import CONFIG_LIMIT, read_text_bounded
 from collector.bundle_check import CHAIN_FILE, MANIFEST, unsafe_name
 from collector.bundle_proof_check import NOT_ANCHORED
 from collector.config import Config
 from collector.config_loader import ConfigError, read_yaml_mapping
+from collector.output_paths import OutputPathError, partial_of, replacing
 from collector.secrets import REDACTED, Secret
 from collector.standalone_verifier import BuildError, verify_script
 from reports.bundle_errors import BundleError
@@ -85,8 +86,10 @@ def write_bundle(
     proofs: Proofs | None = None,
     folder: str = "report",
     attachments: Mapping[str, Path] | None = None,
+    force: bool = False,
 ) -> BundleInfo:
-    """Write the bundle to `zip_path` (atomically) and describe it.
+    """Write the bundle to `zip_path` (atomically) and describe it; an existing file there
+    is replaced only with `force`, and never one that is not a regular file.
 
     `period_end_ns` dates every member; `proofs` are the signed evidence of the segments
     (none: every segment is said to be chained but not anchored). Raises BundleError when
@@ -126,7 +129,7 @@ def write_bundle(
     for name, content in members.items():
         _refuse(name, content, needles)
     members[MANIFEST] = _manifest(members)
-    digest = _write_zip(zip_path, members, period_end_ns)
+    digest = _write_zip(zip_path, members, period_end_ns, force)
     count = sum(s.records for s in records.segments)
     return BundleInfo(zip_path, digest, len(members), count, records.segments)
 
@@ -146,7 +149,7 @@ def _report_members(
     """
     if not report_dir.is_dir():
         raise BundleError(f"{report_dir}: report folder not found (run `slawitness report`)")
-    own = {zip_path.resolve(), _partial(zip_path).resolve()}
+    own = {zip_path.resolve(), partial_of(zip_path).resolve()}
     for path in sorted(report_dir.rglob("*")):
         if path.is_symlink() or not path.is_file() or path.resolve() in own:
             continue
@@ -187,17 +190,12 @@ def _manifest(members: dict[str, Path | bytes]) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
-def _partial(zip_path: Path) -> Path:
-    return zip_path.with_name(zip_path.name + ".partial")
-
-
-def _write_zip(zip_path: Path, members: dict[str, Path | bytes], stamp_ns: int) -> str:
+def _write_zip(zip_path: Path, members: dict[str, Path | bytes], stamp_ns: int, force: bool) -> str:
     """Write members in name order with one timestamp, then move into place; its SHA-256."""
     when = datetime.fromtimestamp(stamp_ns // 1_000_000_000, tz=UTC)
     date_time = (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
-    partial = _partial(zip_path)
     try:
-        with zipfile.ZipFile(partial, "w") as archive:
+        with replacing(zip_path, replace=force) as out, zipfile.ZipFile(out, "w") as archive:
             for name in sorted(members):
                 info = zipfile.ZipInfo(name, date_time)
                 info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o100644 << 16
@@ -205,9 +203,9 @@ def _write_zip(zip_path: Path, members: dict[str, Path | bytes], stamp_ns: int) 
                 with archive.open(info, "w") as stream:
                     for chunk in _chunks(members[name]):
                         stream.write(chunk)
-        os.replace(partial, zip_path)
+    except OutputPathError as exc:
+        raise BundleError(f"{zip_path}: cannot write the bundle ({exc.reason})") from None
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise BundleError(f"{zip_path}: cannot write the bundle ({exc.strerror or exc})") from None
     digest = hashlib.sha256()
     for chunk in _chunks(zip_path):
@@ -225,7 +223,7 @@ def redacted_config(config_path: Path, config: Config) -> str:
     `{file: ...}` are never resolved into the bundle. Comments do not survive.
     """
     try:
-        text = config_path.read_text(encoding="utf-8")
+        text = read_text_bounded(config_path, CONFIG_LIMIT)
         raw = read_yaml_mapping(text, config_path, "vantage, store, targets, ...")
     except (OSError, UnicodeDecodeError, ConfigError) as exc:
         raise BundleError(f"{config_path}: cannot read the config ({exc})") from None

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from pathlib import Path
 
+from collector.output_paths import OutputPathError, replacing
 from reports.render_errors import RenderError
 
 
@@ -33,7 +34,8 @@ def write_pdf(html: str, path: Path) -> None:
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     document = weasyprint.HTML(string=html, base_url=str(path.parent))
-    document.write_pdf(target=str(path))
+    with replacing(path, replace=True) as out:
+        document.write_pdf(target=out)
 
 
 def pdf_available() -> bool:
@@ -57,6 +59,8 @@ def checked_pdf(html: str, path: Path) -> Path:
         write_pdf(html, path)
     except PdfUnavailable as exc:
         raise RenderError(str(exc)) from exc
+    except OutputPathError as exc:
+        raise RenderError(f"cannot write {path}: {exc.reason}") from None
     except OSError as exc:
         raise RenderError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path

@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from collector.output_paths import OutputPathError, replacing, replacing_text
 from reports.background import Background
 from reports.charts import render_charts
 from reports.html import render_html
@@ -34,6 +35,15 @@ from reports.samples_csv import write_samples_csv
 
 FORMATS: frozenset[str] = frozenset({"json", "html", "pdf", "csv", "letter"})
 LANGS: frozenset[str] = frozenset({"en", "zh"})
+REPORT_FILES: tuple[str, ...] = (
+    "summary.json",
+    "incidents.csv",
+    "samples.csv",
+    *(f"{stem}.{lang}.{ext}" for lang in sorted(LANGS)
+      for stem, ext in (("report", "html"), ("report", "pdf"), ("letter", "md"))),
+)  # fmt: skip
+"""Every file a report may write: a folder holding any of them holds a report, replaced
+only with --force (`collector.output_paths.check_folder_target`)."""
 INCIDENT_COLUMNS: tuple[str, ...] = (
     "start",
     "end",
@@ -159,7 +169,7 @@ def summary_json_bytes(summary: Mapping[str, Any]) -> bytes:
 def write_incidents_csv(summary: Mapping[str, Any], path: Path) -> None:
     """incidents.csv: one row per incident; lists joined with ';', errors as class=count;
     `not_counted_because` empty for a counted incident."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with replacing_text(path, replace=True, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(INCIDENT_COLUMNS)
         for incident in summary.get("incidents") or []:
@@ -181,9 +191,13 @@ def write_incidents_csv(summary: Mapping[str, Any], path: Path) -> None:
 
 
 def _write(path: Path, data: bytes) -> Path:
-    """Write bytes to `path`, turning OS errors into a one-line RenderError."""
+    """Write bytes to `path` (through a partial file, never into a device or FIFO planted
+    under its name), turning OS errors into a one-line RenderError."""
     try:
-        path.write_bytes(data)
+        with replacing(path, replace=True) as out:
+            out.write(data)
+    except OutputPathError as exc:
+        raise RenderError(f"cannot write {path}: {exc.reason}") from None
     except OSError as exc:
         raise RenderError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path

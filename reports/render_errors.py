@@ -6,6 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from collector.output_paths import OutputPathError
+
 
 class RenderError(Exception):
     """A report file could not be written; the message is one line for the user."""
@@ -15,6 +17,8 @@ def guarded(path: Path, writer: Callable[[Any, Path], None], data: Any) -> Path:
     """Run a file writer, turning OS errors into a one-line RenderError; returns `path`."""
     try:
         writer(data, path)
+    except OutputPathError as exc:
+        raise RenderError(f"cannot write {path}: {exc.reason}") from None
     except OSError as exc:
         raise RenderError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path

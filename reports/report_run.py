@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from collector.bounded_read import DOCUMENT_LIMIT, read_bounded
 from collector.config import Config, Target
 from collector.diagnostics import DIAGNOSIS, path_verdict
+from collector.output_paths import check_file_target, check_folder_target
 from collector.store import EvidenceStore
 from collector.timestamping import stored_timestamps
 from reports.background import background_for
@@ -26,7 +28,7 @@ from reports.bundle_proofs import anchor_stores, prove
 from reports.complaint_file import complaint_file
 from reports.period import Period, month_period, span_period
 from reports.prometheus_source import load_prometheus_samples
-from reports.render import ReportWriter
+from reports.render import REPORT_FILES, ReportWriter
 from reports.sla import SlaResult, evaluate
 from reports.sources import SourceData, SourceError, load_store_samples
 
@@ -109,7 +111,7 @@ def stamps_since(config: Config, stores: Sequence[Path], start_ns: int) -> list[
     roots = None
     if settings is not None and settings.roots is not None:
         try:
-            roots = settings.roots.read_bytes()
+            roots = read_bounded(settings.roots, DOCUMENT_LIMIT)
         except OSError as exc:
             problem = f"cannot read the TSA roots: {exc.strerror}"
             raise SourceError(f"{settings.roots}: {problem}") from None
@@ -162,10 +164,13 @@ def make_report(
     records_sha256: str | None = None,
     warn: Callable[[str], None] | None = None,
     progress: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> ReportOutcome:
     """Compute the SLA figures of one target over one period and write the report.
 
-    `progress` hears of each step as it starts (a terminal's view of a long report)."""
+    `progress` hears of each step as it starts (a terminal's view of a long report). A
+    folder already holding a report is refused before any work, unless `force`."""
+    check_folder_target(out_dir, REPORT_FILES, replace=force)
     step = progress or (lambda message: None)
     target = sla_target(config, target_name)
     assert target.sla is not None
@@ -210,12 +215,15 @@ def make_bundle(
     warn: Callable[[str], None] | None = None,
     progress: Callable[[str], None] | None = None,
     formats: set[str] | None = None,
+    force: bool = False,
 ) -> tuple[ReportOutcome, BundleInfo]:
     """The report and its evidence in one zip: the stores anchored first (a fresh signed
     checkpoint of the config's own store), their records staged, then the report that cites
     them, the proofs of the records it cites, and the zip with its manifest. `formats`
     (default: every one) are the report's; a machine without WeasyPrint can leave out the
-    PDF."""
+    PDF. An existing file at `zip_path` is refused before the checkpoint is signed,
+    unless `force`."""
+    check_file_target(zip_path, replace=force)
     target = sla_target(config, target_name)
     assert target.sla is not None
     period = choice.resolve(target.sla.timezone)
@@ -255,6 +263,7 @@ def make_bundle(
             period_end_ns=period.end_ns,
             proofs=proofs,
             attachments=documents,
+            force=force,
         )
     return outcome, info
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from collector.output_paths import replacing_text
+
 CSV_COLUMNS: tuple[str, ...] = (
     "ts", "vantage", "target", "probe", "kind", "role", "ok", "latency_s", "loss", "error",
     "origin", "seq",
@@ -35,7 +37,7 @@ def write_samples_csv(samples: pd.DataFrame, path: Path) -> None:
     loss = samples["loss_ppm"].to_numpy(dtype=np.float64)
     ok = samples["ok"].to_numpy(dtype=bool).astype(np.int8)
     seq = samples["seq"].to_numpy(dtype=np.int64)
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    with replacing_text(path, replace=True, newline="") as handle:
         handle.write(",".join(CSV_COLUMNS) + "\n")
         for start in range(0, len(samples), CHUNK_ROWS):
             cut = slice(start, start + CHUNK_ROWS)

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from collector.config import Config
+from collector.output_paths import check_file_target
 from collector.records import Stamp
 from collector.store import EvidenceStore
 from reports.bundle import BundleError, BundleInfo, write_bundle
@@ -62,14 +63,15 @@ def seal(
     month: str,
     zip_path: Path,
     warn: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> SealInfo:
-    """Write the sealed archive of `month` of the config's store to `zip_path`."""
+    """Write the sealed archive of `month` of the config's store to `zip_path`; an existing
+    file there is replaced only with `force` (the chain keeps the seal record of each)."""
     start_ns, end_ns = month_bounds(month)
     now = Stamp.now().ts_ns
     if end_ns > now:
         raise BundleError(f"--period {month}: the month is not over yet; only closed months seal")
-    if zip_path.exists():
-        raise BundleError(f"{zip_path}: already exists; a seal never replaces a file")
+    check_file_target(zip_path, replace=force)
     store = config.store
     [anchor], key = anchor_stores(config, [store])
     if anchor.checkpoint is None or not anchor.fresh:
@@ -108,7 +110,7 @@ def seal(
         bundle = write_bundle(
             zip_path, report_dir=described, records=records, config_path=config_path,
             config=config, verify_results=[], period_end_ns=end_ns, proofs=proofs,
-            folder="seal", attachments=documents,
+            folder="seal", attachments=documents, force=force,
         )  # fmt: skip
     with EvidenceStore.open(store) as opened:
         opened.append([

@@ -17,16 +17,15 @@ figures), is read through SQLite's indexes and `json_extract` instead.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from collector.store import EvidenceStore
 from reports.sample_columns import FIELDS, SampleColumns
+from reports.worker_pool import worker_pool
 
 RANGE_ROWS = 250_000
 """Smaller stores are checked in this process: starting a worker costs about 0.3 s."""
@@ -144,8 +143,7 @@ def _check_all(
     ranges = _seq_ranges(head_seq, min(workers, MAX_WORKERS, max(1, count // RANGE_ROWS)))
     if len(ranges) == 1:
         return [_check(store, None, None, wanted)]
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=len(ranges) - 1, mp_context=context) as pool:
+    with worker_pool(len(ranges) - 1) as pool:
         jobs = [(store.path, lo, hi, wanted) for lo, hi in ranges[1:]]
         later = pool.map(_check_in_worker, jobs)
         first = _check(store, *ranges[0], wanted)  # this process takes a range too
