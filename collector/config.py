@@ -199,6 +199,17 @@ class Attachments(_Strict):
     100 MiB."""
 
 
+class Exporter(_Strict):
+    """The `/metrics` and `/probe` server of `slawitness serve` and `slawitness run --listen`."""
+
+    probe_min_spacing: Duration | None = Field(default=None, le=86400.0)
+    """The least time between two `/probe` attempts of the same probe. Each attempt appends a
+    record, so a request that comes sooner is answered 429 with `Retry-After` and appends
+    nothing: whoever can reach the port cannot grow the store at will. `0s` removes the
+    limit. Default: nine tenths of the probe's `interval` (Prometheus scrapes `/probe` at the
+    probe's interval; the tenth absorbs its timing)."""
+
+
 class Config(_Strict):
     """The whole config file."""
 
@@ -224,6 +235,9 @@ class Config(_Strict):
     attachments: Attachments = Attachments()
     """Contract, invoices and correspondence attached as evidence. Default: files up to
     100 MiB."""
+    exporter: Exporter = Exporter()
+    """How `serve` and `run --listen` answer Prometheus. Default: `/probe` runs each probe at
+    most once per nine tenths of its interval."""
 
     @model_validator(mode="after")
     def _unique_host_names(self) -> Config:

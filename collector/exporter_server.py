@@ -4,13 +4,19 @@ A threading server from the standard library: scrapes are few and small, and eve
 request is answered from memory except `/probe`, which waits for its probe and its
 durable append. TLS handshakes happen in the connection's own thread, so one slow client
 never holds up a scrape. It listens on 127.0.0.1 unless told otherwise.
+
+A burst of connections waits in a deep accept queue instead of being dropped; a client that
+goes away mid-request is a debug line, not a traceback; a `/probe` that comes sooner than its
+probe's spacing allows is answered 429 and appends nothing (see `collector.probe_on_demand`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from http import HTTPStatus
@@ -25,6 +31,7 @@ from collector.basic_auth import challenge_headers
 from collector.config_loader import ConfigError
 from collector.exporter import Snapshot, SnapshotCollector
 from collector.listen import ListenAddressError, parse_listen
+from collector.probe_spacing import ProbeTooSoon
 from collector.store_errors import StoreError
 
 if TYPE_CHECKING:
@@ -34,9 +41,18 @@ TLS_HANDSHAKE_TIMEOUT_S = 10.0
 DRAIN_TIMEOUT_S = 30.0
 """How long a stopping server waits for running requests (a /probe is bounded by its
 probe's timeout)."""
+ACCEPT_BACKLOG = 1024
+"""Connections the kernel holds until the server accepts them. socketserver's default of 5
+dropped most of a burst of 500 scrapes: the kernel ignores a handshake that does not fit, and
+the client waits for retransmissions 1, 3, 7, 15 s later, then times out. Linux caps the
+value at net.core.somaxconn (4096 by default)."""
+_CLIENT_GONE = (ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
+"""What reading or writing raises once the client has reset or closed its connection."""
+_LOG = logging.getLogger("slawitness.exporter")
 
 ProbeRunner = Callable[[str, str], Snapshot]
-"""(target, probe) -> the snapshot of one fresh, stored attempt; LookupError if unknown."""
+"""(target, probe) -> the snapshot of one fresh, stored attempt; LookupError if unknown,
+ProbeTooSoon if it ran on demand less than its spacing ago."""
 
 _LANDING = b"""<!doctype html><html><head><title>slawitness</title></head><body>
 <h1>slawitness exporter</h1><p><a href="/metrics">/metrics</a> &middot;
@@ -48,6 +64,7 @@ class ExporterServer(ThreadingHTTPServer):
     """Serves one snapshot source, and optionally on-demand probes."""
 
     daemon_threads = True
+    request_queue_size = ACCEPT_BACKLOG
 
     def __init__(
         self,
@@ -127,11 +144,34 @@ class ExporterServer(ThreadingHTTPServer):
             request.settimeout(None)
         super().finish_request(request, client_address)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away is routine (a scrape timed out, a port scanner): one debug
+        line. Anything else is a bug of ours, logged with its traceback."""
+        error = sys.exc_info()[1]
+        shown = _shown_address(client_address)
+        if isinstance(error, _CLIENT_GONE):
+            _LOG.debug(
+                "slawitness exporter: %s closed the connection early (%s)",
+                shown,
+                type(error).__name__,
+            )
+        else:
+            _LOG.error("slawitness exporter: the request from %s failed", shown, exc_info=True)
+
     def start(self) -> threading.Thread:
         """Serve in a background thread; `shutdown()` stops it."""
         thread = threading.Thread(target=self.serve_forever, name="exporter", daemon=True)
         thread.start()
         return thread
+
+
+def _shown_address(client_address: Any) -> str:
+    """`127.0.0.1:51234` or `[::1]:51234`, as a log line names the client."""
+    try:
+        host, port = str(client_address[0]), client_address[1]
+    except (TypeError, IndexError):
+        return str(client_address)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -188,6 +228,11 @@ class _Handler(BaseHTTPRequestHandler):
             snapshot = runner(target, probe)
         except LookupError as exc:
             self._reply(HTTPStatus.BAD_REQUEST, f"{exc.args[0]}\n".encode(), "text/plain")
+            return
+        except ProbeTooSoon as exc:  # nothing was probed or appended
+            retry_after = {"Retry-After": str(exc.retry_after_s)}
+            message = f"{exc}\n".encode()
+            self._reply(HTTPStatus.TOO_MANY_REQUESTS, message, "text/plain", retry_after)
             return
         except StoreError as exc:  # the attempt could not be kept: Prometheus must see a failure
             message = f"evidence store: {exc}\n".encode()

@@ -2,7 +2,9 @@
 
 Like blackbox_exporter's /probe, one request runs one probe now and answers with its
 series; unlike it, the attempt is first appended to the evidence store, durably, so a
-Prometheus-driven set-up produces the same evidence as cron or the daemon.
+Prometheus-driven set-up produces the same evidence as cron or the daemon. Each probe
+runs on demand at most once per its spacing (`collector.probe_spacing`): a request sooner
+raises ProbeTooSoon before anything is probed or appended.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from collector.config import Config
 from collector.exporter import Snapshot
 from collector.exporter_state import LiveState
+from collector.probe_spacing import ProbeSpacing, spacings_from
 from collector.probes import ProbeEnv
 from collector.scheduler import Attempt, Job, attempt, jobs_for
 from collector.store import EvidenceStore
@@ -44,11 +47,13 @@ class ProbeOnDemand:
         }
         self._intervals = config.intervals()
         self._secrets = config.secrets()
+        self._spacing = ProbeSpacing(spacings_from(config))
 
     def __call__(self, target: str, probe: str) -> Snapshot:
         job = self._jobs.get((target, probe))
         if job is None:
             raise LookupError(f"no probe {probe!r} on a target named {target!r} in the config")
+        self._spacing.admit((target, probe))
         done = self._submit(attempt(job, self._env)).result()
         record = done.record(self._config.vantage, self._secrets)
         [appended] = self._store.append([record])

@@ -251,6 +251,7 @@ def test_prometheus_scrapes_the_daemon_serve_and_probe(
             serve_url,
             metrics_path="/probe",
             params={"target": ["vps1"], "probe": ["ssh"]},
+            scrape_interval="2s",  # the probe's interval, as deploy/prometheus/ says
         )
         server: PrometheusServer = prometheus_factory(  # type: ignore[operator]
             [_scrape("slawitness", daemon_url), _scrape("slawitness_serve", serve_url), probe_job]

@@ -228,5 +228,5 @@ def test_probe_parameters_never_probe_a_stranger(
     if target != "vps1":
         assert answer.status_code == 400, (params, answer.status_code, answer.text)
         assert len(answer.text.strip().splitlines()) == 1
-    assert answer.status_code in (200, 400)
+    assert answer.status_code in (200, 400, 429)  # 429: vps1/ssh ran on demand just now
     assert canary.connections == 0
