@@ -14,7 +14,6 @@ import os
 import re
 import sys
 import traceback
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,10 +42,12 @@ from collector.cli_base import (
     config_option,
     fail,
     load,
+    quit_on_closed_output,
     say,
     store_option,
     store_path_of,
 )
+from collector.cli_types import Instant, one_line
 from collector.config import Config, Target
 from collector.config_loader import ConfigError
 from collector.diagnostics import diagnose_failures
@@ -84,6 +85,10 @@ class _Cli(click.Group):
             fail(str(exc), EXIT_STORE)
         except OutputPathError as exc:
             fail(str(exc), OUTPUT_EXIT.get(ctx.invoked_subcommand or "", EXIT_USAGE))
+        except click.BadParameter as exc:
+            fail(one_line(exc), EXIT_USAGE)
+        except BrokenPipeError:
+            quit_on_closed_output()
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:  # the CLI top level: a bug, reported without hiding it
@@ -440,26 +445,16 @@ RECORD_TYPES = (
 """Every record type slawitness writes, for `export --type`."""
 
 
-def _parse_when(value: str | None, option: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        fail(f"invalid value for '{option}': {value!r} is not an ISO 8601 date or time", EXIT_USAGE)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
-
-
 @cli.command()
 @config_option
 @store_option
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl", show_default=True
 )
-@click.option("--since", default=None, help="ISO 8601 start (UTC unless a zone is given).")
-@click.option("--until", default=None, help="ISO 8601 end, exclusive.")
+@click.option(
+    "--since", type=Instant(), default=None, help="ISO 8601 start (UTC unless a zone is given)."
+)
+@click.option("--until", type=Instant(), default=None, help="ISO 8601 end, exclusive.")
 @click.option("--target", default=None, help="Only records of this target.")
 @click.option(
     "--type",
@@ -473,13 +468,13 @@ def export(
     config_path: Path,
     store_path: Path | None,
     fmt: str,
-    since: str | None,
-    until: str | None,
+    since: int | None,
+    until: int | None,
     target: str | None,
     kind: str,
 ) -> None:
     """Write records to stdout as CSV or JSON lines."""
-    since_ns, until_ns = _parse_when(since, "--since"), _parse_when(until, "--until")
+    since_ns, until_ns = since, until
     path = store_path_of(config_path, store_path)
     with EvidenceStore.open(path, readonly=True) as store:
         rows = store.records(
@@ -507,5 +502,11 @@ for _command in (
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="slawitness")
+    """Console-script entry point; output cut short by its reader (`| head`) ends quietly."""
+    try:
+        cli(prog_name="slawitness")
+    finally:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            quit_on_closed_output()

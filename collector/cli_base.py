@@ -7,7 +7,9 @@ everywhere.
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import signal
 import sys
 import threading
@@ -35,6 +37,24 @@ not writable is 4, a backup is a store); 2, a bad argument, for every other verb
 def fail(message: str, code: int) -> NoReturn:
     click.echo(f"slawitness: {message}", err=True)
     sys.exit(code)
+
+
+EXIT_CLOSED_OUTPUT = 128 + signal.SIGPIPE
+"""The status a shell shows for a Unix tool that SIGPIPE stopped (`yes | head -1`)."""
+
+
+def quit_on_closed_output() -> NoReturn:
+    """Whoever read our output has gone (`slawitness export | head -1`): stop quietly, as
+    Unix tools do, instead of a traceback or an "internal error" about a broken pipe.
+    Standard output is pointed at /dev/null first, so the interpreter's own final flush
+    of what is still buffered cannot fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file (a test's capture): nothing is left to flush into a pipe
+    sys.exit(EXIT_CLOSED_OUTPUT)
 
 
 config_option = click.option(

@@ -25,6 +25,7 @@ from collector.cli_base import (
     say,
     store_option,
 )
+from collector.cli_types import Month
 from collector.store import EvidenceStore
 
 
@@ -54,7 +55,13 @@ def backup(config_path: Path, store_path: Path | None, dest: Path) -> None:
 @click.command("seal")
 @config_option
 @store_option
-@click.option("--period", "month", required=True, help="The closed month to seal, YYYY-MM (UTC).")
+@click.option(
+    "--period",
+    "month",
+    type=Month(),
+    required=True,
+    help="The closed month to seal, YYYY-MM (UTC).",
+)
 @click.option(
     "--out",
     "zip_path",

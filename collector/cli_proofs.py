@@ -31,6 +31,7 @@ from collector.cli_base import (
 )
 from collector.clock_check import ClockJump
 from collector.config_loader import ConfigError, load_config
+from collector.json_limits import JsonLimitError, loads_bounded
 from collector.output_paths import check_file_target, check_folder_target, write_text
 from collector.proof_check import check_proof
 from collector.proofs import ProofError, consistency_proof, covering, inclusion_proofs
@@ -339,10 +340,12 @@ def check_proof_cmd(
     """Check a proof file offline: record hash, Merkle path, checkpoint signature."""
     text = _read_text(proof_path, "proof")
     try:
-        proof = json.loads(text)
+        proof = loads_bounded(text)
     except json.JSONDecodeError as exc:
         problem = f"not a proof file (not JSON: {exc.msg} at line {exc.lineno})"
         fail(f"{proof_path}: {problem}", EXIT_USAGE)
+    except JsonLimitError as exc:
+        fail(f"{proof_path}: not a proof file ({exc})", EXIT_USAGE)
     result = check_proof(proof, _public_key(key_path, config_path))
     for line in result.facts:
         say(f"{proof_path}: {line}")

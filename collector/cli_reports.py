@@ -22,6 +22,7 @@ from collector.cli_base import (
     progress_wanted,
     say,
 )
+from collector.cli_types import FiniteFloatRange
 from collector.config_loader import load_config
 from collector.durations import format_duration
 
@@ -228,7 +229,7 @@ def bundle(
 )
 @click.option(
     "--minutes",
-    type=click.FloatRange(0.5, 120),
+    type=FiniteFloatRange(0.5, 120),
     default=3.0,
     show_default=True,
     help="How long to collect; the script scales with it.",
@@ -285,7 +286,9 @@ def _phase_lines() -> Callable[[float, Any], None]:
 
 
 @click.command("verify-bundle")
-@click.argument("bundle_path", metavar="FILE", type=click.Path(path_type=Path))
+@click.argument(
+    "bundle_path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option(
     "--accept-unchecked-signatures",
     "accept_unchecked",

@@ -8,6 +8,7 @@ never as a traceback, and unknown keys are refused so a typo cannot silently dis
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
@@ -18,11 +19,13 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    field_validator,
     model_validator,
 )
 
 from collector.probes import KINDS, ProbeSpec
-from collector.probes.base import Duration
+from collector.probes.base import Duration, PositiveDuration
+from collector.resolve import host_problem
 from collector.secrets import Secret
 from collector.sla_terms import SlaTerms
 
@@ -51,7 +54,9 @@ else:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False
+    )
 
 
 class Provider(_Strict):
@@ -82,6 +87,14 @@ class Host(_Strict):
     probes: list[AnyProbeSpec] = Field(min_length=1)
     """The checks run against this host, each at its own interval; probe names must be
     unique within the host."""
+
+    @field_validator("host")
+    @classmethod
+    def _host_name(cls, value: str) -> str:
+        problem = host_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _unique_probe_names(self) -> Host:
@@ -136,9 +149,9 @@ class Timestamping(_Strict):
     """PEM file of the CA certificates the TSA's answers must chain to; relative to the
     config file's folder. Unset: answers are checked for the right hash and nonce, and the
     certificates they carry are kept for a later check."""
-    every: Duration = 86400.0
+    every: PositiveDuration = 86400.0
     """How often a checkpoint is time-stamped. Default: once a day."""
-    timeout: Duration = 10.0
+    timeout: PositiveDuration = 10.0
     """How long one request may take. Default: 10 s."""
 
 
@@ -150,11 +163,25 @@ class Diagnostics(_Strict):
     every: Duration = 600.0
     """At most one diagnosis per target this often, while it keeps failing, so a flapping
     host cannot flood the store. Default: 10 minutes."""
-    count: int = Field(default=3, ge=1, le=20)
+    count: int = Field(default=3, ge=1, le=20, strict=True)
     """Probes per hop in each trace. Default: 3."""
     resolver: str | None = Field(default=None, pattern=r"^[0-9.]+(:[0-9]+)?$")
     """IPv4 address (and :port) of the DNS server asked for the fresh resolution of a failing
     target's name, e.g. a public resolver in another network. Default: the system's."""
+
+    @field_validator("resolver")
+    @classmethod
+    def _resolver_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        address, _, port = value.partition(":")
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError:
+            raise ValueError(f"not an IPv4 address: {address!r}") from None
+        if port and (len(port) > 5 or not 1 <= int(port) <= 65535):
+            raise ValueError(f"port must be from 1 to 65535, got {port}")
+        return value
 
 
 class Checkpoints(_Strict):
@@ -164,7 +191,7 @@ class Checkpoints(_Strict):
     """The Ed25519 signing key that `slawitness init` creates (mode 0600); relative to the
     config file's folder. Its public half is written beside it as `.pub`. It never goes
     into a bundle. Default: `slawitness.key` next to the config file."""
-    every: Duration = 3600.0
+    every: PositiveDuration = 3600.0
     """How often the daemon writes a checkpoint; a cron round writes one when the last is
     this old. Default: hourly."""
     timestamping: Timestamping | None = None
@@ -183,7 +210,7 @@ class Notifications(_Strict):
     remind_before: Duration = 7 * 86400.0
     """How long before a breached period's claim deadline (`claim_window_days`) to remind
     you that it has not been claimed yet. Default: 7 days."""
-    timeout: Duration = 10.0
+    timeout: PositiveDuration = 10.0
     """How long one channel may take to send one message before it counts as failed.
     Default: 10 s."""
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from collector.bounded_read import CONFIG_LIMIT, read_text_bounded
 from collector.config import Config
+from collector.yaml_limits import bounded_int, check_yaml_limits
 
 
 class ConfigError(Exception):
@@ -55,6 +56,7 @@ def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode)
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates
 )
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", bounded_int)
 
 
 def load_config(path: Path, *, resolve_secrets: bool = True) -> Config:
@@ -77,6 +79,7 @@ def load_config(path: Path, *, resolve_secrets: bool = True) -> Config:
 def read_yaml_mapping(text: str, path: Path, expected: str) -> dict[str, Any]:
     """A YAML mapping, or ConfigError naming the line; `expected` lists its usual keys."""
     try:
+        check_yaml_limits(text)
         data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark

@@ -1,22 +1,27 @@
 """Durations as people write them in a config (`30s`, `5m`, `1h30m`, `250ms`).
 
-Seconds are floats inside the program; records store integer nanoseconds.
+Seconds are floats inside the program; records store integer nanoseconds. A duration is at
+most `MAX_SECONDS`: `.inf`, `1e30` or `1e9h` would pass a "positive" check and then
+overflow the first time one is turned into nanoseconds, a date or a sleep.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+MAX_SECONDS = 366 * 86400.0
+"""A year and a day: longer than any interval, timeout, window or reminder an SLA needs."""
 
 
 def parse_duration(value: object) -> float:
     """Seconds from `90s`, `5m`, `1h30m`, `250ms` or a bare number of seconds."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration like 30s or 5m, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
+    if isinstance(value, int | float) and value == value:  # NaN is no duration
+        seconds = float(value) if abs(value) <= MAX_SECONDS else math.copysign(math.inf, value)
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
         if not text or _PART.sub("", text) != "":
@@ -26,6 +31,8 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"expected a duration like 30s or 5m, got {value!r}")
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative, got {value!r}")
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"a duration is at most 366d, got {value!r}")
     return seconds
 
 

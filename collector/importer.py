@@ -17,12 +17,19 @@ is untouched. The samples and one `import` record (file hash, name, count) are a
 one transaction, so a file is in the store entirely or not at all, and importing the same
 file again is refused by finding its import record. A line whose (vantage, ts_ns, target,
 probe) is already in the store, or earlier in the file, is skipped and counted.
+
+The file is read up to `MAX_FILE_BYTES` and each line up to `MAX_LINE_BYTES` (so
+`import /dev/zero` ends with a message, not with the machine's memory), lines are parsed
+with `loads_bounded` (no deep nesting, no 5000-digit numbers), and every value that ends
+up in a record is checked against what a record can hold: dates in the evidence era,
+latencies up to a day, `detail` integers in 64 bits and text that is valid Unicode.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -32,6 +39,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from collector.config import Config
+from collector.evidence_era import instant_problem, ns_problem
+from collector.json_limits import JsonLimitError, loads_bounded
 from collector.probes import KINDS
 from collector.results import ErrorClass
 from collector.store import EvidenceStore
@@ -41,7 +50,14 @@ FIELDS = frozenset(
     {"ts", "ts_ns", "target", "probe", "kind", "role", "ok", "latency_s", "loss", "error"}
     | {"detail", "vantage"}
 )
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MAX_FILE_BYTES = 64 * 2**20
+"""About 300,000 lines; a longer history is imported in parts, each with its own record."""
+MAX_LINE_BYTES = 64 * 2**10
+"""A line is one attempt: a few hundred bytes, a `detail` of a few kilobytes at most."""
+MAX_LATENCY_S = 86400.0
+"""No attempt of any monitor lasts a day."""
+_INT64 = 2**63
 _FRACTION = re.compile(r"[.,](\d+)")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ERRORS = frozenset(e.value for e in ErrorClass)
@@ -76,10 +92,7 @@ class _Bad(ValueError):
 
 def import_jsonl(path: Path, store: EvidenceStore, config: Config) -> ImportReport:
     """Check every line of `path`, then append them all (and an import record) atomically."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImportFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    data = _read_at_most(path, MAX_FILE_BYTES)
     sha = hashlib.sha256(data).hexdigest()
     records = parse_lines(path, data, config, origin=f"import:{sha}")
     try:
@@ -96,7 +109,7 @@ def import_jsonl(path: Path, store: EvidenceStore, config: Config) -> ImportRepo
             "target": None,
             "vantage": config.vantage,
             "file_sha256": sha,
-            "file_name": path.name,
+            "file_name": os.fsencode(path.name).decode("utf-8", "replace"),
             "records": len(fresh),
             "skipped_duplicates": len(records) - len(fresh),
         }
@@ -104,6 +117,20 @@ def import_jsonl(path: Path, store: EvidenceStore, config: Config) -> ImportRepo
     except StoreError as exc:
         raise ImportFileError(f"{path}: {exc}") from exc
     return ImportReport(sha, len(fresh), len(records) - len(fresh))
+
+
+def _read_at_most(path: Path, limit: int) -> bytes:
+    """The file's bytes, or ImportFileError when it cannot be read or holds more than `limit`."""
+    try:
+        with path.open("rb") as source:
+            data = source.read(limit + 1)
+    except OSError as exc:
+        raise ImportFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if len(data) > limit:
+        raise ImportFileError(
+            f"{path}: larger than {limit // 2**20} MiB; split it and import each part"
+        )
+    return data
 
 
 def parse_lines(path: Path, data: bytes, config: Config, *, origin: str) -> list[dict[str, Any]]:
@@ -117,9 +144,13 @@ def parse_lines(path: Path, data: bytes, config: Config, *, origin: str) -> list
     for number, raw in enumerate(data.split(b"\n"), start=1):
         if not raw.strip():
             continue
+        if len(raw) > MAX_LINE_BYTES:
+            raise ImportFileError(
+                f"{path}:{number}: line longer than {MAX_LINE_BYTES // 2**10} KiB"
+            )
         try:
-            line = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            line = loads_bounded(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError, JsonLimitError) as exc:
             raise ImportFileError(f"{path}:{number}: not valid JSON ({_reason(exc)})") from None
         try:
             records.append(probe_record(line, config.vantage, known, origin))
@@ -154,6 +185,7 @@ def probe_record(
     if not ok and error is None:
         raise _Bad("error", "a failed attempt needs an error class (use other if unknown)")
     loss = _number(line, "loss", 1.0)
+    latency = _number(line, "latency_s", MAX_LATENCY_S)
     return {
         "type": "probe",
         "ts_ns": _ts_ns(line),
@@ -165,7 +197,7 @@ def probe_record(
         "kind": kind,
         "role": role,
         "ok": ok,
-        "latency_ns": _scaled(_number(line, "latency_s", None), 1e9),
+        "latency_ns": _scaled(latency, 1e9),
         "duration_ns": None,
         "phases_ns": None,
         "loss_ppm": _scaled(loss, 1e6),
@@ -204,6 +236,9 @@ def _ts_ns(line: dict[str, Any]) -> int:
         value = line["ts_ns"]
         if type(value) is not int or value <= 0:
             raise _Bad("ts_ns", f"must be a positive integer (UTC nanoseconds), got {value!r}")
+        problem = ns_problem(value)
+        if problem is not None:
+            raise _Bad("ts_ns", f"{value} is {problem}")
         return value
     text = line["ts"]
     if not isinstance(text, str):
@@ -214,6 +249,9 @@ def _ts_ns(line: dict[str, Any]) -> int:
         raise _Bad("ts", f"not an ISO 8601 date-time: {text!r}") from None
     if when.utcoffset() is None:
         raise _Bad("ts", f"no time zone in {text!r} (add Z or an offset like +08:00)")
+    problem = instant_problem(when)
+    if problem is not None:
+        raise _Bad("ts", f"{text!r} is {problem}")
     micros = (when - _EPOCH) // timedelta(microseconds=1)
     fraction = _FRACTION.search(text)
     extra = int(fraction.group(1)[6:9].ljust(3, "0")) if fraction else 0
@@ -222,7 +260,7 @@ def _ts_ns(line: dict[str, Any]) -> int:
 
 def _name(line: dict[str, Any], key: str) -> str:
     value = line.get(key)
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise _Bad(key, f"must be a name of letters, digits, _ . - (got {value!r})")
     return value
 
@@ -258,14 +296,32 @@ def _detail(value: object) -> dict[str, str | int | bool | None]:
     if not isinstance(value, dict):
         raise _Bad("detail", f"must be an object, got {type(value).__name__}")
     for key, item in value.items():
+        where = f"detail.{key}" if key.isidentifier() else f"detail[{key!r}]"
+        if not _encodable(key):
+            raise _Bad(where, "the key is not valid Unicode (a lone surrogate)")
         if isinstance(item, float):
-            raise _Bad(f"detail.{key}", f"floats are not stored ({item!r}); use an integer or text")
+            raise _Bad(where, f"floats are not stored ({item!r}); use an integer or text")
         if item is not None and not isinstance(item, str | int | bool):
-            raise _Bad(f"detail.{key}", "must be text, an integer, true/false or null")
+            raise _Bad(where, "must be text, an integer, true/false or null")
+        if isinstance(item, str) and not _encodable(item):
+            raise _Bad(where, "not valid Unicode (a lone surrogate)")
+        if isinstance(item, int) and not -_INT64 <= item < _INT64:
+            raise _Bad(where, "an integer beyond 64 bits")
     return dict(value)
+
+
+def _encodable(text: str) -> bool:
+    """Whether `text` can be stored: UTF-8 has no lone surrogates (JSON's `\\ud800`)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"{exc.msg} at column {exc.colno}"
+    if isinstance(exc, JsonLimitError):
+        return str(exc)
     return "not UTF-8"

@@ -95,7 +95,7 @@ def check_folder_target(folder: Path, names: Iterable[str], *, replace: bool) ->
         check_file_target(folder / name, replace=True)
     held = [name for name in names if os.path.lexists(folder / name)]
     if held and not replace:
-        raise OutputPathError(folder, f"already holds {held[0]} ({FORCE_HINT})")
+        raise OutputPathError(folder / held[0], f"already exists ({FORCE_HINT})")
 
 
 @contextmanager

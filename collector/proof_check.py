@@ -115,7 +115,7 @@ def check_inclusion(proof: Mapping[str, object], trusted: VerifierKey | None) ->
     checkpoint = signed_checkpoint(proof.get("checkpoint"), proof.get("key"), trusted, result)
     try:
         seq, payload = proof.get("seq"), proof.get("payload")
-        if type(seq) is not int or seq < 1 or not isinstance(payload, str):
+        if type(seq) is not int or not 1 <= seq < 2**63 or not isinstance(payload, str):
             raise ValueError("seq or payload is missing")
         prev, stored = _hex(proof.get("prev_hash"), "prev_hash"), _hex(proof.get("hash"), "hash")
         path = _path(proof.get("proof"))

@@ -64,6 +64,22 @@ def _check_name(host: str) -> str:
     return ascii_name
 
 
+def host_problem(host: str) -> str | None:
+    """Why `host` can be neither an IP address nor a host name, or None when it can be one.
+
+    The config loader asks this, so that a name no resolver could ever answer (`-oProxy`,
+    `a..b`, a space) is refused at load instead of being recorded, round after round, as a
+    `dns` failure of the provider.
+    """
+    if _literal(host) is not None:
+        return None
+    try:
+        _check_name(host)
+    except ResolveError as exc:
+        return f"not an IP address or host name: {str(exc).removeprefix('invalid host name ')}"
+    return None
+
+
 async def resolve(host: str, ip_version: str, timeout: float) -> Resolved:
     """The first address of `host` in the family `ip_version` (`auto`, `4` or `6`) selects.
 

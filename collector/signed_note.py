@@ -27,6 +27,8 @@ ED25519 = 1
 """The signature type byte of Ed25519 keys in the note encodings."""
 _DASH = "\u2014 "
 _NAME = re.compile(r"^[^\s+]+$")
+_UINT64 = re.compile(r"0|[1-9][0-9]{0,19}")
+"""A tree size: decimal, no leading zero, at most 20 digits (C2SP: a uint64)."""
 
 
 class NoteError(Exception):
@@ -191,7 +193,7 @@ class Checkpoint:
             raw = base64.b64decode(root, validate=True)
         except binascii.Error:
             raw = b""
-        if not size.isdigit() or (size != "0" and size.startswith("0")) or len(raw) != 32:
+        if not _UINT64.fullmatch(size) or int(size) >= 2**64 or len(raw) != 32:
             raise NoteError("not a checkpoint (bad tree size or root hash)")
         return cls(origin, int(size), raw, tuple(lines[3:-1]))
 

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    Strict,
     Tag,
     field_validator,
     model_validator,
@@ -26,13 +27,17 @@ from pydantic import (
 from collector.probes.base import Duration
 
 PERCENT = "percent"
-Percent = Annotated[float, PERCENT]
+Percent = Annotated[float, Strict(), PERCENT]
 """A percentage as the contract writes it (`99.9`, not 0.999); the tag lets the generated
 config reference call it a percent rather than a bare number."""
+MAX_FEE = Decimal(10**12)
+"""No rented host costs a trillion a month; past it the credit arithmetic is meaningless."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False
+    )
 
 
 class DowntimeRule(_Strict):
@@ -127,7 +132,7 @@ class SlaSource(_Strict):
     attachment: str | None = Field(default=None, pattern=r"^[0-9a-f]{12,64}$")
     """The SHA-256 of the attached contract, as `slawitness attach` printed it (at least its
     first 12 hex digits). The report and the bundle carry that file."""
-    page: int | None = Field(default=None, ge=1)
+    page: int | None = Field(default=None, ge=1, le=100_000, strict=True)
     """The page the SLA terms are on. Unset: no page is cited."""
     url: str | None = Field(default=None, pattern=r"^https?://")
     """The web page the terms were read on, when they are not in an attached file; needs
@@ -176,16 +181,16 @@ class SlaTerms(_Strict):
     credits: list[CreditTier] = []
     """The contract's credit tiers, each a `below` uptime and the `credit` it owes; no two
     may share a `below`. Default: none, so the report claims no credit."""
-    monthly_fee: Decimal | None = Field(default=None, ge=0)
+    monthly_fee: Decimal | None = Field(default=None, ge=0, le=MAX_FEE, decimal_places=4)
     """What the host costs per month, in `currency`, to turn the credit percentage into an
     amount; required with `credits`. Unset: no amount is stated."""
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     """The fee's currency as an ISO 4217 code such as `USD` or `EUR`; required with
     `monthly_fee`."""
-    claim_window_days: int | None = Field(default=None, ge=1)
+    claim_window_days: int | None = Field(default=None, ge=1, le=3660, strict=True)
     """How many days after the period ends a claim may still be filed; the report states
     that deadline. Unset: no deadline is stated."""
-    confirm_vantages: int = Field(default=1, ge=1)
+    confirm_vantages: int = Field(default=1, ge=1, le=1000, strict=True)
     """With stores from several vantages merged, how many vantages must see a second down
     (and their own network up) for it to count against the provider; fewer make it
     `unconfirmed`. Default 1: one vantage is enough."""

@@ -223,7 +223,7 @@ def test_a_file_above_the_size_limit_is_refused_with_a_clear_message(setup: Path
     ("args", "message_part"),
     [
         (["--target", "nope", "--kind", "other", "x.pdf"], "--target 'nope': no such target"),
-        (["--target", "vps1", "--kind", "bill", "x.pdf"], "Invalid value for '--kind'"),
+        (["--target", "vps1", "--kind", "bill", "x.pdf"], "invalid value for '--kind'"),
         (["--target", "vps1", "--kind", "other", "--date", "2026-10-32", "x.pdf"],
          "invalid value for '--date'"),
         (["--target", "vps1", "--kind", "other", "missing.pdf"],

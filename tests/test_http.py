@@ -327,10 +327,10 @@ def test_no_route_is_unreachable(unreachable_address: str) -> None:
 
 
 @pytest.mark.parametrize("host", ["bad..host", "-dash-.example", "x" * 64 + ".example"])
-def test_unresolvable_host_is_a_dns_error(host: str) -> None:
-    result = attempt(f"http://{host}/")
-    assert result.error is ErrorClass.DNS
-    assert "address" not in result.detail
+def test_a_host_no_resolver_could_answer_is_refused_at_load(host: str) -> None:
+    """Probed, it would be recorded as the provider's `dns` failure, round after round."""
+    with pytest.raises(ValidationError, match="not an IP address or host name"):
+        HttpSpec.model_validate({"name": "web", "kind": "http", "url": f"http://{host}/"})
 
 
 # --- secrets ------------------------------------------------------------------------------

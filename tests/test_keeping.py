@@ -96,14 +96,15 @@ def test_a_sealed_month_verifies_without_the_store(tmp_path: Path) -> None:
 
 def test_what_cannot_be_sealed_is_one_line(tmp_path: Path) -> None:
     config = _setup(tmp_path, key=False)
-    for period, complaint in (
-        ("2026-9", "expected YYYY-MM"),
-        ("2999-01", "the month is not over yet"),
-        ("2026-09", "cannot seal without signing"),
+    for period, code, complaint in (
+        ("2026-9", 2, "'2026-9' is not a month like 2026-10"),
+        ("9999-12", 2, "outside the dates evidence can carry"),
+        ("2199-01", 4, "the month is not over yet"),
+        ("2026-09", 4, "cannot seal without signing"),
     ):
         done = slawitness("seal", "--config", str(config), "--period", period,
                           "--out", str(tmp_path / "x.zip"))  # fmt: skip
-        assert done.returncode == 4 and complaint in done.stderr, done.stderr
+        assert done.returncode == code and complaint in done.stderr, done.stderr
         assert done.stderr.count("\n") == 1
     checkpoints.create_key(tmp_path / "slawitness.key", "k")
     empty = slawitness("seal", "--config", str(config), "--period", "2026-08",

@@ -20,6 +20,8 @@ from collector.results import Result
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in the config as `30s`, `5m`, `250ms`."""
+PositiveDuration = Annotated[Duration, Field(gt=0)]
+"""A duration something waits for or repeats at: `0s` would spin or never wait."""
 
 
 def _ip_version_text(value: object) -> object:
@@ -33,7 +35,9 @@ class ProbeSpec(BaseModel):
     Subclasses add their own and fix `kind` to a literal.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False
+    )
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     """The probe's name in records and reports, and in an SLA's `downtime.probes`; unique

@@ -24,7 +24,7 @@ from pydantic import Field, field_validator
 
 from collector.probes.base import ProbeEnv, ProbeSpec
 from collector.probes.tcp import classify_os_error
-from collector.resolve import ResolveError, resolve
+from collector.resolve import ResolveError, host_problem, resolve
 from collector.results import ErrorClass, JsonScalar, Result
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class DnsSpec(ProbeSpec):
     server: str | None = None
     """The DNS server to ask: an address, or a name that is resolved first. Unset: the
     target's `host`."""
-    port: int = Field(default=53, ge=1, le=65535)
+    port: int = Field(default=53, ge=1, le=65535, strict=True)
     """The DNS server's port. Default 53."""
     transport: Literal["udp", "tcp"] = "udp"
     """Whether the question goes over UDP or TCP. Default `udp`."""
@@ -64,6 +64,14 @@ class DnsSpec(ProbeSpec):
             dns.name.from_text(value)
         except dns.exception.DNSException as exc:
             raise ValueError(f"not a DNS name: {exc}") from None
+        return value
+
+    @field_validator("server")
+    @classmethod
+    def _server_name(cls, value: str | None) -> str | None:
+        problem = None if value is None else host_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("query_type")

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator
 
 from collector.probes.base import ProbeEnv, ProbeSpec
+from collector.resolve import host_problem
 from collector.results import Result
 from collector.secrets import Secret
 
@@ -27,6 +28,8 @@ TlsMode = Literal["verify", "skip", "pin"]
 
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _RESERVED_HEADERS = {"host", "connection", "content-length", "transfer-encoding"}
+_UNSENDABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+"""What a header value cannot hold (RFC 9110 field-value: visible characters, space, tab)."""
 
 
 class BasicAuth(BaseModel):
@@ -51,7 +54,7 @@ class HttpSpec(ProbeSpec):
     `basic_auth`."""
     method: str = "GET"
     """The HTTP method, e.g. `GET`, `HEAD` or `POST` (sent in upper case). Default `GET`."""
-    expect_status: list[int] | None = None
+    expect_status: list[Annotated[int, Strict()]] | None = None
     """The status codes that count as success, from 100 to 599; any other fails as
     `http_status`. Unset: any 2xx."""
     expect_body: str | None = None
@@ -82,7 +85,7 @@ class HttpSpec(ProbeSpec):
     follow_redirects: bool = False
     """Whether to follow redirects, up to 10 within `timeout`; `false` judges the redirect
     response itself, so a 3xx fails unless `expect_status` lists it. Default `false`."""
-    max_body_bytes: int = Field(default=1024 * 1024, ge=0)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=0, le=2**30, strict=True)
     """The most bytes of the response body read and checked; a longer body fails as
     `content`. Default 1048576 (1 MiB)."""
 
@@ -99,12 +102,15 @@ class HttpSpec(ProbeSpec):
             raise ValueError("expected an absolute http:// or https:// URL")
         if url.userinfo:
             raise ValueError("credentials in the URL would be stored as text; use basic_auth")
+        problem = host_problem(url.host)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("method")
     @classmethod
     def _method_token(cls, value: str) -> str:
-        if not _TOKEN.match(value):
+        if not _TOKEN.fullmatch(value):
             raise ValueError(f"not an HTTP method: {value!r}")
         return value.upper()
 
@@ -128,9 +134,12 @@ class HttpSpec(ProbeSpec):
     @field_validator("headers")
     @classmethod
     def _header_names(cls, value: dict[str, Secret]) -> dict[str, Secret]:
-        for name in value:
-            if not _TOKEN.match(name) or name.lower() in _RESERVED_HEADERS:
+        for name, secret in value.items():
+            if not _TOKEN.fullmatch(name) or name.lower() in _RESERVED_HEADERS:
                 raise ValueError(f"header {name!r} cannot be set")
+            if _UNSENDABLE.search(secret.reveal()):
+                raise ValueError(f"header {name!r}: the value holds a line break or control"
+                                 " character, which no HTTP request can carry")  # fmt: skip
         return value
 
     @field_validator("tls_ca")

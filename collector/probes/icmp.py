@@ -29,12 +29,12 @@ class IcmpSpec(ProbeSpec):
 
     kind: Literal["icmp"]
     """`icmp`: ICMP echo requests (ping) to the host."""
-    count: int = Field(default=3, ge=1, le=100)
+    count: int = Field(default=3, ge=1, le=100, strict=True)
     """How many echo requests one attempt sends; the attempt succeeds when any is answered,
     and the share lost is recorded. Default 3."""
     spacing: Duration = 0.2
     """The pause between one attempt's echo requests. Default `200ms`."""
-    payload_size: int = Field(default=56, ge=0, le=65000)
+    payload_size: int = Field(default=56, ge=0, le=65000, strict=True)
     """Bytes of data in each echo request after its 8-byte header; 56, as ping sends, makes
     a 64-byte ICMP message. Default 56."""
 

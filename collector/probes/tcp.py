@@ -28,7 +28,7 @@ class TcpSpec(ProbeSpec):
 
     kind: Literal["tcp"]
     """`tcp`: open a TCP connection to the host."""
-    port: int = Field(ge=1, le=65535)
+    port: int = Field(ge=1, le=65535, strict=True)
     """The TCP port to connect to; the attempt succeeds once the connection is open, and
     closes it at once."""
 
