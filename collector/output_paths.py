@@ -33,7 +33,7 @@ from typing import BinaryIO, TextIO
 from collector.partial_files import PartialFileError, claim, file_kind, remove_leftover
 
 PARTIAL_SUFFIX = ".partial"
-FORCE_HINT = "use --force to replace it"
+FORCE_HINT = "use --force to overwrite"
 
 
 class OutputPathError(Exception):

@@ -23,8 +23,9 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from collector.config import Config
+from collector.config import Config, Target
 from collector.config_loader import ConfigError, load_config
+from collector.durations import format_duration
 from collector.importer import ImportFileError, import_jsonl
 from collector.store import EvidenceStore
 from tests.clirun import write_config
@@ -50,6 +51,7 @@ EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 scalars = (
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats()
     | st.text(max_size=20) | st.sampled_from(["60s", "-1s", "0s", "1e9h", "nan", "${NOPE}"])
+    | st.sampled_from([float("inf"), 1e30, 10**18, "1e308", True, "-x", "a\r\nb: c", 99999])
 )  # fmt: skip
 values = st.recursive(
     scalars,
@@ -121,6 +123,20 @@ def check_config_text(text: str) -> None:
             assert_one_line_each(error, path)
         else:
             assert isinstance(config, Config)
+            assert_usable(config)
+
+
+def assert_usable(config: Config) -> None:
+    """What check-config and a round do with a loaded config must not fail: `.inf` and
+    `1e30` once passed the loader and crashed here."""
+    for host in config.hosts():
+        for probe in host.probes:
+            for seconds in (probe.interval, probe.timeout, probe.attempt_budget()):
+                format_duration(seconds)
+                assert 0 < int(seconds * 1e9) < 2**63
+        if isinstance(host, Target) and host.sla is not None:
+            fee = host.sla.monthly_fee
+            assert fee is None or fee.is_finite()
 
 
 @EXAMPLES
@@ -135,6 +151,8 @@ def test_mutated_configs_load_or_fail_in_one_line_each(figures: Counter[str], te
 @example("\x1f")  # a reader error: PyYAML's message had two lines
 @example("a: [\n")
 @example("? '\n\n  '\n: null\nvantage: x\n")  # a key of newlines: was a two-line error
+@example("vantage: x\ntargets: " + "[" * 5000 + "]" * 5000)  # was a RecursionError
+@example("vantage: x\nn: " + "9" * 5000)  # was Python's int-to-string ValueError
 def test_arbitrary_files_as_config_fail_in_one_line(figures: Counter[str], text: str) -> None:
     check_config_text(text)
     figures["fuzz: config files tried"] += 1
