@@ -2,8 +2,8 @@
 
 Passwords, tokens and header values are needed to probe, but a record, log line, metric,
 report or bundle that contained one would leak it to the very provider the user complains
-to. A `Secret` hides its value from `repr`/`str`, and `redact` scrubs any known secret
-out of text before it is stored.
+to. A `Secret` hides its value from `repr`/`str`, and `redact` scrubs any known secret,
+in any of the forms a message may give it, out of text before it is stored.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pydantic import GetCoreSchemaHandler, ValidationInfo
 from pydantic_core import core_schema
 
 from collector.bounded_read import SMALL_FILE_LIMIT, read_text_bounded
+from collector.secret_forms import secret_spans
 
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 REDACTED = "<redacted>"
@@ -84,9 +85,11 @@ def _validate_secret(value: object, info: ValidationInfo) -> Secret:
 
 
 def redact(text: str, secrets: Iterable[Secret]) -> str:
-    """`text` with every non-trivial secret value replaced by a marker."""
-    for secret in secrets:
-        value = secret.reveal()
-        if len(value) >= 3 and value in text:
-            text = text.replace(value, REDACTED)
-    return text
+    """`text` with every non-trivial secret value replaced by a marker, in whatever form it
+    took on its way into the text: escaped, percent-encoded, base64, hex or wrapped onto
+    another line (see `collector.secret_forms`)."""
+    pieces, done = [], 0
+    for start, end in secret_spans(text, [secret.reveal() for secret in secrets]):
+        pieces += [text[done:start], REDACTED]
+        done = end
+    return "".join(pieces) + text[done:]

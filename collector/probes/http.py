@@ -168,9 +168,14 @@ class HttpSpec(ProbeSpec):
         return "verify" if self.tls_verify else "skip"
 
     def secrets(self) -> list[Secret]:
-        """Every secret this probe sends, for scrubbing messages."""
+        """Every secret this probe sends, for scrubbing messages; with basic auth also the
+        `user:password` pair, so that its base64 (the Authorization header) goes whole."""
         found = list(self.headers.values())
-        return [*found, self.basic_auth.password] if self.basic_auth else found
+        if self.basic_auth is None:
+            return found
+        auth = self.basic_auth
+        pair = Secret(f"{auth.username}:{auth.password.reveal()}", source="basic_auth")
+        return [*found, auth.password, pair]
 
 
 async def probe(host: str, spec: HttpSpec, env: ProbeEnv) -> Result:
