@@ -99,7 +99,9 @@ class StoredCheckpoint:
     key: VerifierKey
 
 
-def _from_record(seq: int, record: dict[str, object]) -> StoredCheckpoint:
+def from_record(seq: int, record: dict[str, object]) -> StoredCheckpoint:
+    """A checkpoint record read back; ValueError naming its seq when it is malformed (the
+    signature is not checked here: see collector.checkpoint_signatures)."""
     note, frontier, key, ts_ns = (
         record.get("note"),
         record.get("frontier"),
@@ -127,7 +129,7 @@ def latest(store: EvidenceStore) -> StoredCheckpoint | None:
     if found is None:
         return None
     try:
-        return _from_record(found.seq, found.record)
+        return from_record(found.seq, found.record)
     except ValueError as exc:
         raise StoreCorrupt(store.path, str(exc)) from None
 
@@ -137,7 +139,7 @@ def stored(store: EvidenceStore) -> list[StoredCheckpoint]:
     found = []
     for item in store.records(types=[CHECKPOINT]):
         try:
-            found.append(_from_record(item.seq, item.record))
+            found.append(from_record(item.seq, item.record))
         except ValueError as exc:
             raise StoreCorrupt(store.path, str(exc)) from None
     return found
@@ -175,14 +177,17 @@ def is_due(store: EvidenceStore, every_s: float, now_ns: int) -> bool:
     return not isinstance(ts_ns, int) or now_ns - ts_ns >= every_s * 1e9
 
 
-def write(store: EvidenceStore, key: SigningKey, vantage: str) -> StoredCheckpoint:
-    """Sign the tree of every record stored now and append it as a `checkpoint` record."""
+def write(
+    store: EvidenceStore, key: SigningKey, vantage: str, stamp: Stamp | None = None
+) -> StoredCheckpoint:
+    """Sign the tree of every record stored now and append it as a `checkpoint` record,
+    dated `stamp` (now; a test's store of fixed dates gives its own)."""
     previous = latest(store)
     frontier = Frontier() if previous is None else previous.frontier
     head = store.head()
     size = 0 if head is None else head.seq
     grown = extend(frontier, store, size)
-    stamp = Stamp.now()
+    stamp = stamp or Stamp.now()
     when = datetime.fromtimestamp(stamp.ts_ns // 10**9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     checkpoint = Checkpoint(origin(store), size, grown.root(), (f"time {when}",))
     note = key.sign(checkpoint.text())

@@ -1,7 +1,8 @@
 """The verbs of provable evidence: verify, checkpoint, prove, check-proof.
 
-`verify` checks the chain, the store's own checkpoints and, given a checkpoint that left the
-machine, whether the store is still the history it signed. `checkpoint` signs the store's
+`verify` checks the chain, the signature of every checkpoint the store holds and the records
+against them, the records' dates (`collector.store_audit`) and, given a checkpoint that left
+the machine, whether the store is still the history it signed. `checkpoint` signs the store's
 tree now. `prove` writes a small file a third party can check offline with `check-proof` or
 the bundle's standalone verifier, without the store.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from collector import checkpoints, consistency
+from collector import checkpoints, consistency, store_audit
 from collector.attachments import ATTACHMENT, check_files
 from collector.bounded_read import DOCUMENT_LIMIT, SMALL_FILE_LIMIT, read_bounded, read_text_bounded
 from collector.cli_base import (
@@ -35,6 +36,7 @@ from collector.json_limits import JsonLimitError, loads_bounded
 from collector.output_paths import check_file_target, check_folder_target, write_text
 from collector.proof_check import check_proof
 from collector.proofs import ProofError, consistency_proof, covering, inclusion_proofs
+from collector.record_dates import DateWatch
 from collector.signed_note import NoteError, VerifierKey
 from collector.store import EvidenceStore, VerifyReport
 
@@ -89,11 +91,14 @@ def _public_key(key_path: Path | None, config_path: Path) -> VerifierKey | None:
 def verify(
     config_path: Path, store_path: Path | None, checkpoint_path: Path | None, key_path: Path | None
 ) -> None:
-    """Recompute the hash chain and the checkpoints; name the first thing that does not match."""
+    """Recompute the hash chain, check every checkpoint's signature and every record's date;
+    name the first thing that does not match."""
     path = store_path_of(config_path, store_path)
     note = None if checkpoint_path is None else _read_text(checkpoint_path, "checkpoint")
+    plan = store_audit.plan(config_path, _public_key(key_path, config_path))
     with EvidenceStore.open(path, readonly=True) as store:
-        report = _verify_chain(store)
+        dates = DateWatch(plan.allowance_ns)
+        report = _verify_chain(store, dates)
         for line in _clock_lines(report.unsynced, report.clock_jumps):
             click.echo(f"{path}: {line}", err=True)
         broken = not report.ok
@@ -108,12 +113,19 @@ def verify(
                 f"{path}: chain intact, {report.count} records, head seq {report.head_seq} "
                 f"hash {report.head_hash}"
             )
-        own = consistency.own_checkpoints_problem(store)
+        audit = store_audit.check(store, plan, dates, report)
+        for line in audit.warnings:
+            click.echo(f"{path}: {line}", err=True)
+        for line in audit.facts:
+            say(f"{path}: {line}")
+        for line in audit.problems:
+            click.echo(f"{path}: {line}")
+        own = consistency.own_checkpoints_problem(store, audit.verified)
         if own is not None:
             click.echo(f"{path}: {own.message}")
-            broken = True
+        broken = broken or bool(audit.problems) or own is not None
         if note is not None:
-            broken = _against_file(store, note, checkpoint_path, key_path, config_path) or broken
+            broken = _against_file(store, note, checkpoint_path, plan.key) or broken
         broken = _timestamps(store, config_path) or broken
         broken = _attachments(store) or broken
     if broken:
@@ -160,18 +172,17 @@ def _attachments(store: EvidenceStore) -> bool:
     return bool(bad)
 
 
-def _verify_chain(store: EvidenceStore) -> VerifyReport:
+def _verify_chain(store: EvidenceStore, dates: DateWatch) -> VerifyReport:
     if not progress_wanted():
-        return store.verify()
+        return store.verify(also=dates)
     with click.progressbar(length=store.count(), label="verifying", width=30) as bar:
-        return store.verify(lambda done, count: bar.update(done - bar.pos))
+        return store.verify(lambda done, count: bar.update(done - bar.pos), also=dates)
 
 
 def _against_file(
-    store: EvidenceStore, note: str, where: Path | None, key_path: Path | None, config: Path
+    store: EvidenceStore, note: str, where: Path | None, key: VerifierKey | None
 ) -> bool:
     """Hold the store against a saved checkpoint; True when it is not consistent."""
-    key = _public_key(key_path, config)
     if key is None:
         latest = checkpoints.latest(store)
         if latest is None:

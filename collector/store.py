@@ -392,17 +392,23 @@ class EvidenceStore:
             paths: list[object] = [f"$.{n}" for n in names]
             yield from self._conn.execute(sql, [*paths, *params])
 
-    def verify(self, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+    def verify(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        also: Callable[[int, dict[str, object]], None] | None = None,
+    ) -> VerifyReport:
         """Recompute the chain from the stored bytes, streaming, in one read snapshot.
 
         `progress(done, count)` is called every PROGRESS_EVERY verified records (a terminal's
-        progress bar over a big store)."""
+        progress bar over a big store); `also` sees every verified record (the date check)."""
         watch = ClockWatch()
         with self._boundary(), self._transaction("BEGIN"):
             count, head_seq, head_hash = self.shape()
 
             def seen(seq: int, record: dict[str, object]) -> None:
                 watch(seq, record)
+                if also is not None:
+                    also(seq, record)
                 if progress is not None and seq % PROGRESS_EVERY == 0:
                     progress(seq, count)  # seqs run 1..n on an intact chain
 

@@ -97,9 +97,12 @@ def _summary(result: SlaResult, data: SourceData) -> dict[str, Any]:
     summary["stores"] = data.stores
     if data.caveats:
         summary["caveats"] = [*summary.get("caveats", []), *data.caveats]
-    if data.imported:
-        samples = dict(summary.get("samples", {}))
-        samples["imported_files"] = data.imported
+    names = {f["file_sha256"]: f["file_name"] for f in data.imported}
+    samples = dict(summary.get("samples") or {})
+    if samples.get("imported_files"):  # the period's counts, with the file names
+        samples["imported_files"] = [
+            {**f, "file_name": names.get(f["file_sha256"])} for f in samples["imported_files"]
+        ]
         summary["samples"] = samples
     return summary
 

@@ -109,7 +109,11 @@ def _in_period(frame: pd.DataFrame, period: Period) -> np.ndarray:
 def _sources(frame: pd.DataFrame, inside: np.ndarray) -> dict[str, Any]:
     """Where the period's samples came from (counted per distinct origin, not per row)."""
     origins = pd.Series(frame["origin"].to_numpy()[inside]).value_counts()
-    files = sorted(str(o)[len("import:") :] for o in origins.index if str(o).startswith("import:"))
+    files = [
+        {"file_sha256": str(o)[len("import:") :], "samples": int(n)}
+        for o, n in sorted(origins.items(), key=lambda item: str(item[0]))
+        if str(o).startswith("import:")
+    ]
     return {
         "total": int(inside.sum()),
         "imported": int(sum(n for o, n in origins.items() if str(o).startswith("import:"))),

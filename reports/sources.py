@@ -27,6 +27,7 @@ import pandas as pd
 
 from collector.config import Config
 from collector.export import iso_from_ns
+from collector.record_dates import allowance_ns
 from collector.store import EvidenceStore
 from collector.store_errors import StoreError
 from reports.clock_caveats import clock_caveats
@@ -184,12 +185,15 @@ def load_store_samples(
         if target is None
         else tuple(dict.fromkeys([target, *(c.name for c in config.controls)]))
     )
-    wanted = SampleFilter(since_ns, until_ns, hosts, configured_intervals(config), target)
+    wanted = SampleFilter(
+        since_ns, until_ns, hosts, configured_intervals(config), target, allowance_ns(config)
+    )
     parts: list[SampleColumns] = []
     notes: list[dict[str, object]] = []
     events: list[dict[str, object]] = []
     imports: dict[str, str] = {}
     stores: list[dict[str, Any]] = []
+    caveats: list[str] = []
     for path in paths:
         with _open_readonly(path) as store:
             try:
@@ -197,6 +201,7 @@ def load_store_samples(
             except StoreError as exc:
                 raise SourceError(f"cannot read evidence store: {exc}") from exc
         stores.append({"path": str(path), **read.verification})
+        caveats += _date_caveats(path, read.verification.get("dates"))
         parts += read.parts
         notes += read.notes
         events += read.events
@@ -221,8 +226,21 @@ def load_store_samples(
         events=_event_frame(events),
         stores=stores,
         imported=_imported(samples, imports),
-        caveats=clock_caveats(events),
+        caveats=[*caveats, *clock_caveats(events)],
     )
+
+
+def _date_caveats(path: Path, dates: dict[str, Any] | None) -> list[str]:
+    """The report's word on records dated earlier than the store could have taken them:
+    they are in the figures as dated, and the report says so, by seq."""
+    if not dates or not dates["backdated"]:
+        return []
+    runs = "; ".join(dates["backdated_runs"])
+    return [
+        f"{path}: {dates['backdated']} records are dated earlier than the store could have"
+        f" taken them (appended later than their dates say), and are counted as dated: {runs}."
+        " Run slawitness verify on the store."
+    ]
 
 
 @contextmanager

@@ -23,8 +23,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from collector.record_dates import DateWatch
 from collector.store import EvidenceStore
 from reports.sample_columns import FIELDS, SampleColumns
+from reports.store_dates import dates_summary, joined
 from reports.worker_pool import worker_pool
 
 RANGE_ROWS = 250_000
@@ -38,13 +40,15 @@ OTHER_TYPES = frozenset({"note", "collector"})
 class SampleFilter:
     """Which records a report reads: probe records in [since_ns, until_ns), of `hosts` only
     when given, with the configured intervals; notes (of `note_host` only when given) and
-    collector events in the same window; every import record."""
+    collector events in the same window; every import record. Records dated more than
+    `allowance_ns` before those chained ahead of them are counted (collector.record_dates)."""
 
     since_ns: int
     until_ns: int
     hosts: tuple[str, ...] | None
     intervals: Mapping[tuple[str, str], int]
     note_host: str | None = None
+    allowance_ns: int = 0
 
 
 @dataclass
@@ -52,7 +56,8 @@ class StoreRead:
     """What a report takes from one store.
 
     `verification` is the chain check as summary.json lists it (ok, count, head_seq,
-    head_hash, first_bad_seq, problem; ok None when not verified); `imports` maps each
+    head_hash, first_bad_seq, problem; ok None when not verified; and, verified, `dates`:
+    records dated earlier than the store could have taken them); `imports` maps each
     imported file's SHA-256 to its name.
     """
 
@@ -70,6 +75,8 @@ class _Checked:
     first_break: tuple[int, str] | None
     part: SampleColumns
     others: list[dict[str, object]]
+    span: tuple[int | None, int | None]
+    dates: DateWatch
 
 
 def read_store(
@@ -87,7 +94,7 @@ def read_store(
         return _read_indexed(store, wanted, unverified)
     checked = _check_all(store, head_seq or 0, count, wanted, workers)
     first = next((c.first_break for c in checked if c.first_break is not None), None)
-    verification = {
+    verification: dict[str, Any] = {
         "ok": first is None,
         **shape,
         "first_bad_seq": first and first[0],
@@ -95,6 +102,7 @@ def read_store(
     }
     if first is not None:  # the pass stopped at the break; read everything there is
         return _read_indexed(store, wanted, verification)
+    verification["dates"] = dates_summary(joined(store, [(*c.span, c.dates) for c in checked]))
     others = [record for c in checked for record in c.others]
     notes = [r for r in others if r["type"] == "note" and _note_of(r, wanted.note_host)]
     return StoreRead(
@@ -170,11 +178,13 @@ def _check(
 ) -> _Checked:
     """Check one seq range and keep the records `wanted` selects."""
     part, others = SampleColumns(wanted.intervals), list[dict[str, Any]]()
+    dates = DateWatch(wanted.allowance_ns)
     add, keep = part.add_record, others.append
     since, until = wanted.since_ns, wanted.until_ns
     hosts = None if wanted.hosts is None else frozenset(wanted.hosts)
 
     def collect(seq: int, record: dict[str, Any]) -> None:
+        dates(seq, record)
         rtype, ts = record["type"], record["ts_ns"]
         if rtype == "probe":
             if since <= ts < until and (hosts is None or record.get("target") in hosts):
@@ -184,7 +194,7 @@ def _check(
 
     with _collector_paused():
         first = store.check_range(first_seq, end_seq, collect)
-    return _Checked(first, part, others)
+    return _Checked(first, part, others, (first_seq, end_seq), dates)
 
 
 @contextmanager

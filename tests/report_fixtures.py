@@ -117,7 +117,9 @@ def make_summary(**changes: Any) -> dict[str, Any]:
         "samples": {
             "total": 133200,
             "imported": 1440,
-            "imported_files": [{"path": "old-monitor.csv", "sha256": "ab" * 32}],
+            "imported_files": [
+                {"file_sha256": "ab" * 32, "samples": 1440, "file_name": "old-monitor.jsonl"}
+            ],
             "prometheus": False,
         },
         "notes": [

@@ -22,7 +22,7 @@ from collector.chain import GENESIS, canonical_payload, chain_hash
 from collector.signed_note import SigningKey
 from collector.store import EvidenceStore
 from tests.clirun import slawitness
-from tests.rig.stores import fill, make_record, raw_connection
+from tests.rig.stores import fill, make_record, raw_connection, sign
 from tests.test_store_tamper import TAMPERS
 
 SIGNED = 20
@@ -36,9 +36,9 @@ def _signed_store(folder: Path) -> tuple[Path, Path, SigningKey]:
     path = folder / "evidence.db"
     with EvidenceStore.create(path) as store:
         fill(store, 7)
-        checkpoints.write(store, key, "v")
+        sign(store, key)
         fill(store, SIGNED - 8)
-        saved = checkpoints.write(store, key, "v")
+        saved = sign(store, key)
         fill(store, 10)
     assert saved.checkpoint.size == SIGNED
     note = folder / "checkpoint.txt"
@@ -118,10 +118,10 @@ def test_a_fork_signed_by_the_same_key_is_named(tmp_path: Path) -> None:
     shutil.copy(path, other / "evidence.db")
     with EvidenceStore.open(path) as store:
         fill(store, 5)
-        mine = checkpoints.write(store, key, "v")
+        mine = sign(store, key)
     with EvidenceStore.open(other / "evidence.db") as store:
         store.append([{**make_record(500 + i), "ok": True} for i in range(9)])
-        checkpoints.write(store, key, "v")
+        sign(store, key)
     note = tmp_path / "mine.txt"
     note.write_text(mine.note)
     code, out = _verify(other / "evidence.db", note)

@@ -129,10 +129,13 @@ def test_html_shows_a_failed_chain_verification() -> None:
             "problem": "hash mismatch",
         }
     ]
-    sources = {"total": 5, "imported": 2, "imported_files": ["d4" * 32], "prometheus": True}
+    imported = [{"file_sha256": "d4" * 32, "samples": 2, "file_name": "old.jsonl"}]
+    sources = {"total": 5, "imported": 2, "imported_files": imported, "prometheus": True}
     html = render_html(make_summary(stores=stores, samples=sources), {}, make_daily(), "en")
     assert "FAILED at seq 7: hash mismatch" in html
-    assert "d4" * 32 in html
+    assert "d4" * 32 in html and "old.jsonl: 2 samples of this period" in html
+    zh = render_html(make_summary(stores=stores, samples=sources), {}, make_daily(), "zh")
+    assert "old.jsonl：本期 2 个样本" in zh
 
 
 def test_html_renders_in_headless_chromium(report_dir: Path, tmp_path: Path) -> None:

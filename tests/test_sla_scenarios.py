@@ -498,7 +498,8 @@ def test_notes_and_sources_are_reported() -> None:
     ]
     # 44,640 imported web samples + 1,440 native ping samples; other-host is ignored.
     assert s["samples"] == {
-        "total": 46_080, "imported": 44_640, "imported_files": ["ab12"], "prometheus": False,
+        "total": 46_080, "imported": 44_640, "prometheus": False,
+        "imported_files": [{"file_sha256": "ab12", "samples": 44_640}],
     }  # fmt: skip
 
 

@@ -111,8 +111,11 @@ def test_one_store_gives_the_contract_frame(tmp_path: Path, config: Config) -> N
             "head_hash": data.stores[0]["head_hash"],
             "first_bad_seq": None,
             "problem": None,
+            "dates": {
+                "backdated": 0, "backdated_runs": [], "clock_set_back": 0, "imported_records": 0,
+            },
         }
-    ]
+    ]  # fmt: skip
     assert len(data.stores[0]["head_hash"]) == 64 and data.imported == []
 
 

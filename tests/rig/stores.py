@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ from typing import Any
 import apsw
 import pytest
 
+from collector import checkpoints
+from collector.checkpoints import StoredCheckpoint
+from collector.records import Stamp
+from collector.signed_note import SigningKey
 from collector.store import Appended, EvidenceStore
 from tests.rig import rig_unavailable
 
@@ -52,6 +57,14 @@ def fill(store: EvidenceStore, n: int, *, batch: int = 3) -> list[Appended]:
     for start in range(1, n + 1, batch):
         out += store.append([make_record(i) for i in range(start, min(start + batch, n + 1))])
     return out
+
+
+def sign(store: EvidenceStore, key: SigningKey, vantage: str = "v") -> StoredCheckpoint:
+    """A checkpoint dated a second after the store's newest record, as a collector's is:
+    `make_record`'s records carry fixed dates, and a checkpoint signed today after them
+    would date them before it (which `verify` names as backdated)."""
+    newest = max([BASE_TS_NS, *(int(ts) for _, ts in store.fields(["ts_ns"]))])
+    return checkpoints.write(store, key, vantage, Stamp(newest + 10**9, 0, "rig"))
 
 
 @pytest.fixture
@@ -138,15 +151,21 @@ def append_worker() -> None:
 
     Each output line is one committed batch as `seq:hash` pairs, written only after
     `append` returned, so a parent that kills the worker knows what must have survived.
+    Batches are dated from the store's newest record on, as time passes, so `verify`
+    finds none dated before the records stored ahead of them.
     """
     path, worker, batches, batch_size = sys.argv[1], *map(int, sys.argv[2:5])
     with EvidenceStore.open(path) as store:
+        newest = max([BASE_TS_NS, *(ts for _, ts in store.fields(["ts_ns"]))])
         print("ready", flush=True)
         sys.stdin.readline()
+        started = time.monotonic_ns()
         for b in range(batches):
+            now = newest + time.monotonic_ns() - started  # dated as a collector would
             records = [
-                {**make_record(i, target=f"w{worker}"), "worker": worker, "batch": b, "i": i}
+                {**make_record(i, target=f"w{worker}"), "ts_ns": now,
+                 "worker": worker, "batch": b, "i": i}
                 for i in range(batch_size)
-            ]
+            ]  # fmt: skip
             done = store.append(records)
             print(" ".join(f"{a.seq}:{a.hash}" for a in done), flush=True)

@@ -1,0 +1,120 @@
+"""Does every checkpoint the store holds carry a good signature, and are there enough of them?
+
+The store's own checkpoint records are what `verify` holds its records against, so they are
+worth only what their signatures are worth: someone without the key can edit records,
+re-chain, recompute each checkpoint record's root and frontier and keep the old signature
+line, and the tree would match again. So each record's signed note is checked against the
+store's public key (the `.pub` beside the config's key, or `--key`), and the note must say
+what the record claims (size, root, this store's origin). Without a key from outside, the
+key the records name is used, and they must all name the same one.
+
+A store whose config signs checkpoints (its key exists) but that holds none, or whose last
+one is more than STALE_INTERVALS checkpoint intervals older than its newest record, has had
+its checkpoints removed, or its history since the last one is signed by nothing: named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from collector import checkpoints
+from collector.durations import format_duration
+from collector.record_dates import spell_lag, time_line_ns
+from collector.signed_note import Checkpoint, NoteError, VerifierKey, verify_note
+from collector.store import EvidenceStore
+
+STALE_INTERVALS = 3
+"""A store may run this many checkpoint intervals past its last checkpoint, no more."""
+
+
+@dataclass
+class CheckpointAudit:
+    """The store's checkpoint records, each held against the key.
+
+    `verified` are the well-formed ones whose signature verified (what the store's records
+    may be held against); `problems` name the others by seq; `seen` counts every checkpoint
+    record, good or not.
+    """
+
+    verified: list[checkpoints.StoredCheckpoint] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    seen: int = 0
+    newest: checkpoints.StoredCheckpoint | None = None
+    """The last well-formed checkpoint by seq, signature good or not."""
+
+
+def audit(store: EvidenceStore, key: VerifierKey | None) -> CheckpointAudit:
+    """Check each stored checkpoint's note against `key` (None: the key the records name)."""
+    found = CheckpointAudit()
+    mine = checkpoints.origin(store)
+    named: tuple[int, VerifierKey] | None = None
+    for item in store.records(types=[checkpoints.CHECKPOINT]):
+        found.seen += 1
+        try:
+            stored = checkpoints.from_record(item.seq, item.record)
+        except ValueError as exc:
+            found.problems.append(f"{exc}: FORGED or damaged")
+            continue
+        found.newest = stored
+        if key is None and named is not None and stored.key != named[1]:
+            found.problems.append(
+                f"checkpoint seq {item.seq} names key {stored.key.encode()}, seq {named[0]}"
+                f" named {named[1].encode()}: the store's checkpoints are not all by one key"
+            )
+            continue
+        if named is None:
+            named = (item.seq, stored.key)
+        problem = _problem(stored, item.record, mine, key or stored.key)
+        if problem is None:
+            found.verified.append(stored)
+        else:
+            found.problems.append(f"checkpoint seq {item.seq}: {problem}")
+    return found
+
+
+def _problem(
+    stored: checkpoints.StoredCheckpoint, record: dict[str, object], mine: str, key: VerifierKey
+) -> str | None:
+    """What is wrong with one well-formed checkpoint record, or None."""
+    tree = stored.checkpoint
+    try:
+        signed = Checkpoint.parse(verify_note(stored.note, key))
+    except NoteError as exc:
+        other = "" if stored.key == key else f" (the record names key {stored.key.encode()})"
+        return f"{exc}{other}: FORGED, or changed after it was signed"
+    if signed != tree:
+        return "the signed text is not the checkpoint the record reads: FORGED"
+    if record.get("size") != tree.size or record.get("root") != tree.root.hex():
+        return (
+            f"the record claims {record.get('size')} records with root {record.get('root')};"
+            f" its signed note says {tree.size} with root {tree.root.hex()}: FORGED"
+        )
+    if tree.origin != mine:
+        return f"signed for another store ({tree.origin}; this one is {mine})"
+    return None
+
+
+def coverage_problem(
+    found: CheckpointAudit, count: int, head_seq: int | None, newest_ns: int | None, every_s: float
+) -> str | None:
+    """A store signed less than its config asks (`every_s`), in one line; None when it is."""
+    every = format_duration(every_s)
+    if found.seen == 0:
+        if not count:
+            return None
+        return (
+            f"no checkpoint in {count} records, but the config signs one every {every}:"
+            " the store was never signed, or its checkpoints are gone"
+        )
+    last = found.newest
+    if last is None or newest_ns is None or head_seq is None:
+        return None
+    signed_ns = time_line_ns(last.checkpoint.extension("time"))
+    lag = newest_ns - (last.ts_ns if signed_ns is None else signed_ns)
+    if lag <= STALE_INTERVALS * every_s * 1e9:
+        return None
+    return (
+        f"the last checkpoint (seq {last.seq}) is {spell_lag(lag)} older than the newest record"
+        f" (the config signs one every {every}): seq {last.seq + 1}-{head_seq} are signed by"
+        " no checkpoint"
+    )
