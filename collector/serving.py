@@ -144,7 +144,7 @@ def write_round_textfile(
     try:
         check_file_target(path, replace=True)
     except OutputPathError as exc:
-        raise TextfileError(str(exc)) from None
+        raise TextfileError(f"{path}: cannot write the textfile ({exc.reason})") from None
     snapshot = round_snapshot(
         config, records, previous_counts(path), store_state(store, append_ok=append_ok)
     )
@@ -154,6 +154,6 @@ def write_round_textfile(
         with replacing(path, replace=True) as out:
             out.write(generate_latest(registry))
     except OutputPathError as exc:
-        raise TextfileError(str(exc)) from None
+        raise TextfileError(f"{path}: cannot write the textfile ({exc.reason})") from None
     except OSError as exc:
         raise TextfileError(f"{path}: cannot write the textfile: {exc.strerror}") from None
