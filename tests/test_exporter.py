@@ -187,9 +187,11 @@ def test_serve_follows_the_store_and_probe_appends(mixed_config: Path, tmp_path:
         samples = parse_metrics(first)
         assert value(samples, "probe_success", target="vps1", probe="ssh") == 1.0
         assert value(samples, "probe_success", target="vps2", probe="ssh") == 0.0
-        assert value(samples, "slawitness_collector_up") == 1.0
         assert slawitness("probe", "--config", str(mixed_config)).returncode == 0
         after = parse_metrics(httpx.get(url + "/metrics").text)
+        # up: the round just stored is fresh (checked here, not after the server's start-up,
+        # which a loaded machine may stretch past three probe intervals)
+        assert value(after, "slawitness_collector_up") == 1.0
         # two rounds of 8 records, and one trace of the failing vps2 (at most one per 10 min)
         assert value(after, "slawitness_store_head_seq") == 17.0
         assert (
