@@ -64,7 +64,7 @@ def _copy(source: EvidenceStore, dest: Path) -> None:
                 target.execute("PRAGMA journal_mode=DELETE")
             finally:
                 target.close()
-            check_file_target(dest, replace=False, hint=None)
+            check_file_target(dest, replace=False, hint=None, partial=False)
             os.replace(partial.path, dest)
     except apsw.Error as exc:
         raise translate(str(dest), exc) from exc

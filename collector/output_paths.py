@@ -30,7 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from collector.partial_files import PartialFileError, claim, file_kind, remove_leftover
+from collector.partial_files import (
+    PartialFileError,
+    busy_problem,
+    claim,
+    file_kind,
+    remove_leftover,
+)
 
 PARTIAL_SUFFIX = ".partial"
 FORCE_HINT = "use --force to overwrite"
@@ -52,10 +58,18 @@ def partial_of(path: Path) -> Path:
     return path.with_name(path.name + PARTIAL_SUFFIX)
 
 
-def check_file_target(path: Path, *, replace: bool, hint: str | None = FORCE_HINT) -> None:
-    """Refuse `path` unless it is absent or a regular file that may be `replace`d.
+def check_file_target(
+    path: Path, *, replace: bool, hint: str | None = FORCE_HINT, partial: bool = True
+) -> None:
+    """Refuse `path` unless it is absent or a regular file that may be `replace`d, and (with
+    `partial`) its `NAME.partial` is free: checked before any work, so a writer that would
+    be refused at the end never starts (a bundle signs a checkpoint first).
 
     `hint` says how to allow replacing an existing file (None: it never is)."""
+    if partial:
+        problem = busy_problem(partial_of(path))
+        if problem is not None:
+            raise OutputPathError(path, f"{partial_of(path)}: {problem}")
     try:
         info = os.stat(path)  # follows a symbolic link: a link to /dev/full is the device
     except FileNotFoundError:
@@ -111,7 +125,7 @@ def replacing(
         with os.fdopen(os.dup(partial.fd), "wb") as stream:
             yield stream
         os.fsync(partial.fd)  # the stream is closed (and flushed) even if the block closed it
-        check_file_target(path, replace=replace, hint=hint)
+        check_file_target(path, replace=replace, hint=hint, partial=False)
         os.replace(partial.path, path)
 
 
@@ -154,7 +168,7 @@ def claimed_partial(
         remove_leftover(partial, suffixes)
         fd = claim(partial, mode)
     except PartialFileError as exc:
-        raise OutputPathError(partial, str(exc).removeprefix(f"{partial}: ")) from None
+        raise OutputPathError(path, str(exc)) from None
     try:
         os.fchmod(fd, mode)
         yield Partial(partial, fd)

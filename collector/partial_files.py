@@ -21,6 +21,7 @@ _ATTEMPTS = 3
 """A leftover removed by a concurrent writer between our create and our lock: try again."""
 
 
+BUSY = "another slawitness is writing here now; try again later"
 _NEW_FILE = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -56,7 +57,7 @@ def claim(path: Path, mode: int = 0o600) -> int:
             continue
         if hold(fd, path):
             return fd
-    raise PartialFileError(f"{path}: another slawitness is writing here now; try again later")
+    raise PartialFileError(f"{path}: {BUSY}")
 
 
 def claim_temporary(folder: Path, prefix: str) -> tuple[int, Path]:
@@ -89,6 +90,28 @@ def _still_named(fd: int, path: Path) -> bool:
     return (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino)
 
 
+def busy_problem(path: Path) -> str | None:
+    """Why `path` cannot be claimed now (a live writer holds it, or it is not a regular
+    file), or None: absent, or a leftover `claim` will remove. Looks, changes nothing."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return f"is {file_kind(info.st_mode)}, not an unfinished file of ours; move it aside"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return BUSY
+    finally:
+        os.close(fd)
+    return None
+
+
 def remove_leftover(path: Path, companions: Iterable[str] = ()) -> bool:
     """Remove `path` if it is a file nobody holds (left by a killed writer); True if removed.
 
@@ -99,9 +122,7 @@ def remove_leftover(path: Path, companions: Iterable[str] = ()) -> bool:
     except FileNotFoundError:
         return False
     if not stat.S_ISREG(info.st_mode):
-        raise PartialFileError(
-            f"{path}: is {file_kind(info.st_mode)}, not an unfinished file of ours; move it aside"
-        )
+        raise PartialFileError(f"{path}: {busy_problem(path)}")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -110,9 +131,7 @@ def remove_leftover(path: Path, companions: Iterable[str] = ()) -> bool:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise PartialFileError(
-                f"{path}: another slawitness is writing here now; try again later"
-            ) from None
+            raise PartialFileError(f"{path}: {BUSY}") from None
         if not _still_named(fd, path):
             return False
         os.unlink(path)

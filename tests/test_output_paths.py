@@ -10,9 +10,14 @@ device, the folder's listing unchanged, the file's bytes the same, the store unt
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import signal
 import stat
+import subprocess
+import sys
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +27,7 @@ import yaml
 from click.testing import CliRunner
 
 from collector import checkpoints
+from collector.attachments import folder_of
 from collector.cli import cli
 from collector.store import EvidenceStore
 from tests.month_store import write_month
@@ -241,3 +247,114 @@ def test_a_backup_never_replaces_even_its_own(case: Case) -> None:
     before = target.read_bytes()
     code, _, stderr = run("backup", "--config", str(case.config), str(target))
     assert code == 3 and "never replaced" in stderr and target.read_bytes() == before
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from collector.output_paths import replacing
+with replacing(Path(sys.argv[1]), replace=True) as out:
+    out.write(b"half a bundle")
+    out.flush()
+    print("ready", flush=True)
+    time.sleep(600)
+"""
+"""A writer that stops in the middle of its file, as one killed there would have."""
+
+INCOMING_HOLDER = """
+import sys, time
+from pathlib import Path
+from collector.attachments import copy_in
+copy_in(Path(sys.argv[1]), Path(sys.argv[2]), 2**20)
+print("ready", flush=True)
+time.sleep(600)
+"""
+"""An attach that has copied its file into the folder and not yet linked it."""
+
+
+@contextlib.contextmanager
+def _writer_in_the_middle(script: str, *args: Path) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen([sys.executable, "-c", script, *map(str, args)],
+                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _bundle(case: Case, out: Path, *extra: str) -> tuple[int, str, str]:
+    return run("bundle", "--config", str(case.config), "--target", "vps1", "--period",
+               "2026-09", "--lang", "en", "--out", str(out), *extra)  # fmt: skip
+
+
+def test_a_partial_left_by_a_killed_writer_is_removed_by_the_next(case: Case) -> None:
+    out = case.folder / "bundle.zip"
+    with _writer_in_the_middle(HOLDER, out) as writer:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    partial = case.folder / "bundle.zip.partial"
+    assert partial.read_bytes() == b"half a bundle", "the kill left its partial behind"
+    code, _, stderr = _bundle(case, out)
+    assert code == 0, stderr
+    assert not partial.exists() and zipfile.is_zipfile(out)
+
+
+def test_a_partial_another_live_writer_holds_is_left_alone(case: Case) -> None:
+    out = case.folder / "bundle.zip"
+    partial = case.folder / "bundle.zip.partial"
+    records = case.count()
+    with _writer_in_the_middle(HOLDER, out):
+        code, _, stderr = _bundle(case, out, "--force")
+        assert code == 4 and stderr.count("\n") == 1, stderr
+        assert "another slawitness is writing" in stderr and str(partial) in stderr
+        assert partial.read_bytes() == b"half a bundle" and not out.exists()
+    assert case.count() == records
+
+
+def test_a_failed_write_leaves_no_partial(case: Case, small_tmpfs: Callable[[str], Path]) -> None:
+    full = small_tmpfs("64k")
+    code, _, stderr = _bundle(case, full / "bundle.zip")
+    assert code == 4 and stderr.count("\n") == 1 and "No space left" in stderr, stderr
+    assert sorted(full.iterdir()) == []
+
+
+def test_an_incoming_copy_left_by_a_killed_attach_is_removed_by_the_next(case: Case) -> None:
+    folder = folder_of(case.store)
+    contract = case.folder / "contract.pdf"
+    contract.write_bytes(b"%PDF-1.4 the contract\n")
+    with _writer_in_the_middle(INCOMING_HOLDER, contract, folder) as attach:
+        [held] = folder.glob(".incoming-*")
+        invoice = case.folder / "invoice.pdf"
+        invoice.write_bytes(b"%PDF-1.4 an invoice\n")
+        code, _, stderr = run("attach", "--config", str(case.config), "--target", "vps1",
+                              "--kind", "invoice", str(invoice))  # fmt: skip
+        assert code == 0, stderr
+        assert held.exists(), "the copy of a live attach was taken for a leftover"
+        attach.send_signal(signal.SIGKILL)
+        attach.wait()
+    assert held.exists()
+    code, _, stderr = run("attach", "--config", str(case.config), "--target", "vps1",
+                          "--kind", "contract", str(contract))  # fmt: skip
+    assert code == 0, stderr
+    assert not list(folder.glob(".incoming-*"))
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        hashlib.sha256(p.read_bytes()).hexdigest() for p in (contract, invoice)
+    )
+
+
+def test_a_backup_removes_the_partial_and_journal_a_killed_one_left(case: Case) -> None:
+    dest = case.folder.parent / "copy.db"
+    for leftover in ("copy.db.partial", "copy.db.partial-journal"):
+        (dest.parent / leftover).write_bytes(b"left by a killed backup")
+    code, _, stderr = run("backup", "--config", str(case.config), str(dest))
+    assert code == 0, stderr
+    assert sorted(p.name for p in dest.parent.iterdir() if p.name.startswith("copy")) == ["copy.db"]
+
+
+def test_a_device_under_the_partial_name_is_named_not_removed(case: Case) -> None:
+    planted = _device(case.folder / "bundle.zip.partial")
+    code, _, stderr = _bundle(case, case.folder / "bundle.zip")
+    assert code == 4 and "character device" in stderr and str(planted) in stderr, stderr
+    assert stat.S_ISCHR(os.lstat(planted).st_mode)
