@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from collector.demo_documents import (
     support_thread,
 )
 from collector.demo_targets import TcpService, WebMode, WebService, free_port
+from collector.output_paths import write_text
 from collector.scheduler import jobs_for
 from collector.store import EvidenceStore
 
@@ -79,6 +81,12 @@ SCRIPT = (
 def phase_at(share: float) -> Phase | None:
     """The scripted phase at this point of the run, if any."""
     return next((p for p in SCRIPT if p.start <= share < p.end), None)
+
+
+DEMO_FILES = ("slawitness.yml", "slawitness.key", "slawitness.key.pub", "evidence.attachments",
+              "documents", "report", "bundle.zip")  # fmt: skip
+"""What the demo writes into its folder besides the store: a folder holding any of them is
+refused before the demo starts, never written over at its end."""
 
 
 class DemoError(Exception):
@@ -187,9 +195,13 @@ def collect(
         raise DemoError(
             f"{folder} already holds a demo evidence store; choose another --out or remove it"
         )
+    held = [name for name in DEMO_FILES if os.path.lexists(folder / name)]
+    if held:
+        raise DemoError(f"{folder / held[0]}: already exists; choose another --out or remove it")
     stage = Stage()
     try:
-        config_path.write_text(yaml.safe_dump(demo_config(stage, seconds), sort_keys=False))
+        write_text(config_path, yaml.safe_dump(demo_config(stage, seconds), sort_keys=False),
+                   replace=False)  # fmt: skip
         config = load_config(config_path)
         with EvidenceStore.open(config.store, create=True) as store:
             key_path = config.checkpoints.key

@@ -358,3 +358,12 @@ def test_a_device_under_the_partial_name_is_named_not_removed(case: Case) -> Non
     code, _, stderr = _bundle(case, case.folder / "bundle.zip")
     assert code == 4 and "character device" in stderr and str(planted) in stderr, stderr
     assert stat.S_ISCHR(os.lstat(planted).st_mode)
+
+
+@pytest.mark.parametrize("name", ["slawitness.yml", "report", "bundle.zip"])
+def test_the_demo_refuses_a_folder_holding_what_it_would_write(tmp_path: Path, name: str) -> None:
+    held = _existing(tmp_path / name) if name != "report" else _directory(tmp_path / name)
+    before = _snapshot(held)
+    code, _, stderr = run("demo", "--out", str(tmp_path), "--minutes", "0.5")
+    assert code == 2 and stderr.count("\n") == 1 and str(held) in stderr, stderr
+    assert _snapshot(held) == before and not (tmp_path / "evidence.db").exists()
