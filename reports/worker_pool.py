@@ -19,23 +19,55 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 PR_SET_PDEATHSIG = 1
 """From <linux/prctl.h>."""
 PARENT_POLL_S = 0.5
 """How often the fallback watcher looks at the parent's pid."""
+T = TypeVar("T")
 
 
 def worker_pool(max_workers: int) -> ProcessPoolExecutor:
     """A pool of `max_workers` spawned processes that die when this process does."""
     context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(
+    return _Pool(
         max_workers=max_workers,
         mp_context=context,
         initializer=die_with_parent,
         initargs=(os.getpid(),),
     )
+
+
+class _Pool(ProcessPoolExecutor):
+    """A pool whose `submit` (which may start a worker) is not cut short by Ctrl-C or
+    SIGTERM: a worker whose parent exits while handing it its start-up data prints a
+    traceback about a pipe. The signal takes effect as soon as the call returns."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        with _signals_held():
+            return super().submit(fn, *args, **kwargs)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM noted during the block and raised again after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    before = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in held}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        for signum in caught:
+            signal.raise_signal(signum)
 
 
 def die_with_parent(parent_pid: int) -> None:
