@@ -100,10 +100,13 @@ def root_pem(common_name: str) -> bytes:
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
-def issue_tsa_certificate(
-    root: x509.Certificate, root_key: ec.EllipticCurvePrivateKey, common_name: str
+def _issued(
+    root: x509.Certificate,
+    root_key: ec.EllipticCurvePrivateKey,
+    common_name: str,
+    extensions: list[tuple[x509.ExtensionType, bool]],
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A TSA certificate under `root`: extendedKeyUsage timeStamping, critical (RFC 3161 2.3)."""
+    """A certificate under `root` with a fresh key, its key ids and `extensions`."""
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (
         x509.CertificateBuilder()
@@ -111,43 +114,36 @@ def issue_tsa_certificate(
         .issuer_name(root.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, False, False, False, False),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
-            critical=False,
-        )
-    )
-    return _validity(builder).sign(root_key, hashes.SHA256()), key
-
-
-def issue_intermediate(
-    root: x509.Certificate, root_key: ec.EllipticCurvePrivateKey, common_name: str
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A CA certificate under `root` that may issue end-entity certificates only."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(root.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-            critical=True,
-        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
             critical=False,
         )
     )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
     return _validity(builder).sign(root_key, hashes.SHA256()), key
+
+
+def issue_tsa_certificate(
+    root: x509.Certificate, root_key: ec.EllipticCurvePrivateKey, common_name: str
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A TSA certificate under `root`: extendedKeyUsage timeStamping, critical (RFC 3161 2.3)."""
+    return _issued(root, root_key, common_name, [
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (x509.KeyUsage(True, False, False, False, False, False, False, False, False), True),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), True),
+    ])  # fmt: skip
+
+
+def issue_intermediate(
+    root: x509.Certificate, root_key: ec.EllipticCurvePrivateKey, common_name: str
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A CA certificate under `root` that may issue end-entity certificates only."""
+    key_usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+    return _issued(root, root_key, common_name, [
+        (x509.BasicConstraints(ca=True, path_length=0), True), (key_usage, True),
+    ])  # fmt: skip
 
 
 def write_tsa_files(folder: Path, *, chained: bool = False) -> bytes:
