@@ -88,8 +88,8 @@ def test_the_report_states_the_clock_findings(tmp_path: Path) -> None:
         stamp = Stamp(T0 + i * 60 * S - (30 * S if i > 3 else 0), M0 + i * 60 * S, "boot-a", i > 2)
         beats.append(collector_record("heartbeat", stamp, "office"))
     probes = [stamped(i) for i in range(1, 7)]
-    with EvidenceStore.create(tmp_path / "evidence.db") as store:
-        store.append([*probes, *beats])
+    with EvidenceStore.create(tmp_path / "evidence.db") as store:  # in the order taken
+        store.append([r for pair in zip(probes, beats, strict=True) for r in pair])
     data = load_store_samples([tmp_path / "evidence.db"], config, T0, T0 + 3600 * S)
     unsynced, jump = data.caveats
     assert "not synchronised at 2 of the 6 collector records" in unsynced
