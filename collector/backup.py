@@ -15,14 +15,13 @@ checked against its hash.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import apsw
 
 from collector.attachments import ATTACHMENT, AttachError, copy_folder
-from collector.output_paths import check_file_target, claimed_partial
+from collector.output_paths import OutputPathError, placing
 from collector.records import Stamp
 from collector.store import EvidenceStore
 from collector.store_errors import StoreError, translate
@@ -53,9 +52,10 @@ class BackupInfo:
 
 def _copy(source: EvidenceStore, dest: Path) -> None:
     """Copy into DEST.partial (a leftover of a killed backup removed first, with its
-    journal), then rename it over DEST; the partial is removed on any failure."""
+    journal), then rename it over DEST, which must not exist; the partial is removed on any
+    failure. A DEST that is taken, or not a file, is refused before anything is copied."""
     try:
-        with claimed_partial(dest, 0o644, SQLITE_COMPANIONS) as partial:
+        with placing(dest, replace=False, hint=None, companions=SQLITE_COMPANIONS) as partial:
             target = apsw.Connection(str(partial.path))
             try:
                 with target.backup("main", source.connection(), "main") as copying:
@@ -64,8 +64,8 @@ def _copy(source: EvidenceStore, dest: Path) -> None:
                 target.execute("PRAGMA journal_mode=DELETE")
             finally:
                 target.close()
-            check_file_target(dest, replace=False, hint=None, partial=False)
-            os.replace(partial.path, dest)
+    except OutputPathError as exc:
+        raise BackupError(str(exc)) from None
     except apsw.Error as exc:
         raise translate(str(dest), exc) from exc
     except OSError as exc:
@@ -82,7 +82,6 @@ def _sha256(path: Path) -> str:
 
 def backup(store: EvidenceStore, dest: Path, vantage: str) -> BackupInfo:
     """Copy `store` to `dest` (which must not exist), verify the copy, record the backup."""
-    check_file_target(dest, replace=False, hint=None)
     _copy(store, dest)
     try:
         with EvidenceStore.open(dest, readonly=True) as copy:

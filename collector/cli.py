@@ -37,7 +37,6 @@ from collector.cli_base import (
     EXIT_STORE,
     EXIT_USAGE,
     OUTPUT,
-    OUTPUT_EXIT,
     announce,
     config_option,
     fail,
@@ -83,8 +82,8 @@ class _Cli(click.Group):
             fail(str(exc), EXIT_USAGE)
         except StoreError as exc:
             fail(str(exc), EXIT_STORE)
-        except OutputPathError as exc:
-            fail(str(exc), OUTPUT_EXIT.get(ctx.invoked_subcommand or "", EXIT_USAGE))
+        except OutputPathError as exc:  # report, bundle, seal, backup raise their own errors
+            fail(str(exc), EXIT_USAGE)
         except click.BadParameter as exc:
             fail(one_line(exc), EXIT_USAGE)
         except BrokenPipeError:
@@ -474,12 +473,11 @@ def export(
     kind: str,
 ) -> None:
     """Write records to stdout as CSV or JSON lines."""
-    since_ns, until_ns = since, until
     path = store_path_of(config_path, store_path)
     with EvidenceStore.open(path, readonly=True) as store:
         rows = store.records(
-            since_ns=since_ns,
-            until_ns=until_ns,
+            since_ns=since,
+            until_ns=until,
             target=target,
             types=None if kind == "all" else [kind],
         )

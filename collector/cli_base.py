@@ -23,15 +23,6 @@ from collector.config import DEFAULT_CONFIG, Config
 from collector.config_loader import load_config
 
 EXIT_TAMPERED, EXIT_USAGE, EXIT_STORE, EXIT_REPORT, EXIT_BUG = 1, 2, 3, 4, 70
-OUTPUT_EXIT = {
-    "report": EXIT_REPORT,
-    "bundle": EXIT_REPORT,
-    "seal": EXIT_REPORT,
-    "demo": EXIT_REPORT,
-    "backup": EXIT_STORE,
-}
-"""The exit code of a refused output path by verb (README, "Exit codes": a report or bundle
-not writable is 4, a backup is a store); 2, a bad argument, for every other verb."""
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from collector.cli_base import (
+    EXIT_REPORT,
     EXIT_TAMPERED,
     EXIT_USAGE,
     announce,
@@ -25,6 +26,7 @@ from collector.cli_base import (
 from collector.cli_types import FiniteFloatRange
 from collector.config_loader import load_config
 from collector.durations import format_duration
+from collector.output_paths import OutputPathError
 
 if TYPE_CHECKING:
     from reports.report_run import PeriodChoice
@@ -259,6 +261,8 @@ def demo(out_dir: Path, minutes: float) -> None:
             run = collect(out_dir, seconds, _phase_lines())
     except DemoError as exc:
         fail(str(exc), EXIT_USAGE)
+    except OutputPathError as exc:  # its config, written as the report's files are
+        fail(str(exc), EXIT_REPORT)
     say(f"collected until {run.stopped:%H:%M:%S} UTC ({run.stop_reason}); writing the report")
     result = report_demo(run, announce("demo", warning=True))
     _print_outcome(result.summary, result.report_dir)

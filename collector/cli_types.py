@@ -10,15 +10,12 @@ overflow the store's 64-bit column, `seal --period 9999-12` the month after it.
 from __future__ import annotations
 
 import math
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from collector.evidence_era import EARLIEST, instant_problem
-
-_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+from collector.evidence_era import datetime_ns, instant_problem, parse_month
 
 
 class Instant(click.ParamType):
@@ -38,7 +35,7 @@ class Instant(click.ParamType):
         problem = instant_problem(when)
         if problem is not None:
             self.fail(f"{value!r} is {problem}", param, ctx)
-        return (when - EARLIEST) // timedelta(microseconds=1) * 1000
+        return datetime_ns(when)
 
 
 class Month(click.ParamType):
@@ -48,12 +45,10 @@ class Month(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = str(value)
-        match = _MONTH.fullmatch(text)
-        if match is None:
-            self.fail(f"{text!r} is not a month like 2026-10", param, ctx)
-        problem = instant_problem(datetime(int(match.group(1)), int(match.group(2)), 1, tzinfo=UTC))
-        if problem is not None:
-            self.fail(f"{text!r} is {problem}", param, ctx)
+        try:
+            parse_month(text)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
         return text
 
 

@@ -9,14 +9,23 @@ name, instead of overflowing somewhere in the middle of it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 """Exclusive: the first instant no evidence can be dated at."""
-EARLIEST_NS = 0
-LATEST_NS = (LATEST - EARLIEST) // timedelta(microseconds=1) * 1000
 SPAN_TEXT = "from 1970-01-01 to 2199-12-31 (UTC)"
+_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+
+
+def datetime_ns(moment: datetime) -> int:
+    """Exact integer ns of an aware datetime (float timestamps lose the last digits)."""
+    return (moment - EARLIEST) // timedelta(microseconds=1) * 1000
+
+
+EARLIEST_NS = 0
+LATEST_NS = datetime_ns(LATEST)
 
 
 def instant_problem(moment: datetime) -> str | None:
@@ -32,3 +41,17 @@ def ns_problem(ns: int) -> str | None:
     """Why integer UTC nanoseconds `ns` cannot date evidence, or None when they can."""
     inside = EARLIEST_NS <= ns < LATEST_NS
     return None if inside else f"outside the dates evidence can carry, {SPAN_TEXT}"
+
+
+def parse_month(text: str) -> tuple[date, date]:
+    """The first day of the calendar month `YYYY-MM` and of the month after it, for every
+    verb that takes a month (`seal --period`, `report --period`); ValueError saying why
+    `text` is not one: `'2026-9' is not a month like 2026-10`, or outside the era."""
+    match = _MONTH.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a month like 2026-10")
+    year, month = int(match.group(1)), int(match.group(2))
+    problem = instant_problem(datetime(year, month, 1, tzinfo=UTC))
+    if problem is not None:
+        raise ValueError(f"{text!r} is {problem}")
+    return date(year, month, 1), date(year + month // 12, month % 12 + 1, 1)

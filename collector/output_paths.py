@@ -15,8 +15,9 @@ config and deploy files) goes through this module, so the rules are the same eve
   failure or interruption the partial is removed, and one left by a SIGKILL is removed by
   the next run writing the same file.
 
-`OutputPathError` is the refusal; the CLI gives it the exit code of the verb's output
-errors (README, "Exit codes").
+`OutputPathError` is the refusal. Verbs whose output errors have an exit code of their own
+(README, "Exit codes": report, bundle, seal, backup) raise it as their own error; the CLI
+gives it exit 2 everywhere else.
 """
 
 from __future__ import annotations
@@ -30,13 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from collector.partial_files import (
-    PartialFileError,
-    busy_problem,
-    claim,
-    file_kind,
-    remove_leftover,
-)
+from collector.partial_files import PartialFileError, busy_problem, claim, file_kind, still_named
 
 PARTIAL_SUFFIX = ".partial"
 FORCE_HINT = "use --force to overwrite"
@@ -105,28 +100,46 @@ def check_folder_target(folder: Path, names: Iterable[str], *, replace: bool) ->
         raise OutputPathError(
             folder, f"is {_kind_or_file(info.st_mode)}, not a directory; nothing was written"
         )
+    held: Path | None = None
     for name in names:
         check_file_target(folder / name, replace=True)
-    held = [name for name in names if os.path.lexists(folder / name)]
-    if held and not replace:
-        raise OutputPathError(folder / held[0], f"already exists ({FORCE_HINT})")
+        if held is None and os.path.lexists(folder / name):
+            held = folder / name
+    if held is not None and not replace:
+        raise OutputPathError(held, f"already exists ({FORCE_HINT})")
+
+
+@contextmanager
+def placing(
+    path: Path,
+    *,
+    replace: bool,
+    hint: str | None = FORCE_HINT,
+    mode: int = 0o644,
+    companions: Iterable[str] = (),
+) -> Iterator[Partial]:
+    """`NAME.partial`, claimed for the block, becomes `path` when the block ends without an
+    error. For writers that open the file themselves (SQLite's backup) by `Partial.path`;
+    the block makes the bytes durable. `companions` are as `claimed_partial` takes them.
+
+    The target is checked before and again just before the rename; the partial file is
+    removed on any exception (KeyboardInterrupt and SystemExit included)."""
+    check_file_target(path, replace=replace, hint=hint, partial=False)  # claiming looks at it
+    with claimed_partial(path, mode, companions) as partial:
+        yield partial
+        check_file_target(path, replace=replace, hint=hint, partial=False)
+        os.replace(partial.path, path)
 
 
 @contextmanager
 def replacing(
     path: Path, *, replace: bool, hint: str | None = FORCE_HINT, mode: int = 0o644
 ) -> Iterator[BinaryIO]:
-    """A stream whose bytes become `path` when the block ends without an error.
-
-    The target is checked before and again just before the rename; the partial file is
-    removed on any exception (KeyboardInterrupt and SystemExit included)."""
-    check_file_target(path, replace=replace, hint=hint)
-    with claimed_partial(path, mode) as partial:
+    """A stream whose bytes become `path` when the block ends without an error (`placing`)."""
+    with placing(path, replace=replace, hint=hint, mode=mode) as partial:
         with os.fdopen(os.dup(partial.fd), "wb") as stream:
             yield stream
         os.fsync(partial.fd)  # the stream is closed (and flushed) even if the block closed it
-        check_file_target(path, replace=replace, hint=hint, partial=False)
-        os.replace(partial.path, path)
 
 
 @contextmanager
@@ -165,8 +178,7 @@ def claimed_partial(
     partial = partial_of(path)
     suffixes = tuple(companions)
     try:
-        remove_leftover(partial, suffixes)
-        fd = claim(partial, mode)
+        fd = claim(partial, mode, suffixes)
     except PartialFileError as exc:
         raise OutputPathError(path, str(exc)) from None
     try:
@@ -181,12 +193,7 @@ def claimed_partial(
 
 def _remove_own(partial: Path, fd: int, companions: tuple[str, ...]) -> None:
     """Remove the partial if it is still the file we made (not yet renamed into place)."""
-    try:
-        now = os.lstat(partial)
-    except FileNotFoundError:
-        return
-    mine = os.fstat(fd)
-    if (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino):
+    if still_named(fd, partial):
         partial.unlink()
         for suffix in companions:
             Path(f"{partial}{suffix}").unlink(missing_ok=True)

@@ -42,17 +42,17 @@ def file_kind(mode: int) -> str:
     return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
-def claim(path: Path, mode: int = 0o600) -> int:
-    """Create `path` exclusively and hold its lock; a leftover there is removed first.
+def claim(path: Path, mode: int = 0o600, companions: Iterable[str] = ()) -> int:
+    """Create `path` exclusively and hold its lock; a leftover there is removed first, with
+    its `companions` (as `remove_leftover` takes them).
 
     Returns the open, locked descriptor (closing it releases the lock). PartialFileError
     when another live process is writing the same file."""
+    suffixes = tuple(companions)
     for _ in range(_ATTEMPTS):
-        remove_leftover(path)
+        remove_leftover(path, suffixes)
         try:
-            fd = os.open(
-                path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode
-            )
+            fd = os.open(path, _NEW_FILE, mode)
         except FileExistsError:
             continue
         if hold(fd, path):
@@ -75,13 +75,14 @@ def hold(fd: int, path: Path) -> bool:
     """Lock `fd`; False (and `fd` closed) when `path` no longer names it: a cleaner took the
     new file for a leftover in the moment before the lock."""
     fcntl.flock(fd, fcntl.LOCK_EX)
-    if _still_named(fd, path):
+    if still_named(fd, path):
         return True
     os.close(fd)
     return False
 
 
-def _still_named(fd: int, path: Path) -> bool:
+def still_named(fd: int, path: Path) -> bool:
+    """Whether `path` is still the file open as `fd` (not renamed away or replaced)."""
     try:
         now = os.lstat(path)
     except FileNotFoundError:
@@ -98,7 +99,7 @@ def busy_problem(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     if not stat.S_ISREG(info.st_mode):
-        return f"is {file_kind(info.st_mode)}, not an unfinished file of ours; move it aside"
+        return _not_ours(info.st_mode)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -112,6 +113,11 @@ def busy_problem(path: Path) -> str | None:
     return None
 
 
+def _not_ours(mode: int) -> str:
+    """Why a non-regular file under an unfinished file's name is left alone."""
+    return f"is {file_kind(mode)}, not an unfinished file of ours; move it aside"
+
+
 def remove_leftover(path: Path, companions: Iterable[str] = ()) -> bool:
     """Remove `path` if it is a file nobody holds (left by a killed writer); True if removed.
 
@@ -122,7 +128,7 @@ def remove_leftover(path: Path, companions: Iterable[str] = ()) -> bool:
     except FileNotFoundError:
         return False
     if not stat.S_ISREG(info.st_mode):
-        raise PartialFileError(f"{path}: {busy_problem(path)}")
+        raise PartialFileError(f"{path}: {_not_ours(info.st_mode)}")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -132,7 +138,7 @@ def remove_leftover(path: Path, companions: Iterable[str] = ()) -> bool:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise PartialFileError(f"{path}: {BUSY}") from None
-        if not _still_named(fd, path):
+        if not still_named(fd, path):
             return False
         os.unlink(path)
         for suffix in companions:

@@ -140,9 +140,11 @@ def write_round_textfile(
     append_ok: bool,
 ) -> None:
     """A cron round's series for node_exporter, replaced atomically (`PATH.partial` renamed
-    over it). A path that is not a regular file is refused before anything is read."""
+    over it). A path that is not a regular file is refused before anything is read (the
+    previous round's file is read for its counts); `PATH.partial` is looked at once, when
+    `replacing` claims it."""
     try:
-        check_file_target(path, replace=True)
+        check_file_target(path, replace=True, partial=False)
     except OutputPathError as exc:
         raise TextfileError(f"{path}: cannot write the textfile ({exc.reason})") from None
     snapshot = round_snapshot(

@@ -22,11 +22,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from croniter import croniter
 
-from collector.evidence_era import instant_problem
+from collector.evidence_era import datetime_ns, instant_problem, parse_month
 from collector.sla_terms import OneOffWindow, SlaTerms
 
 NS = 1_000_000_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
 MAX_SPAN_DAYS = 366
 """The longest report, a (leap) year: the engine paints every second of the period, and a
 year's report takes about 350 MB against 150 MB for a month; 130 years asked for by a typo
@@ -77,26 +76,13 @@ class Period:
             days.append((day.isoformat(), first))
 
 
-def datetime_ns(moment: datetime) -> int:
-    """Exact integer ns of an aware datetime (float timestamps lose the last digits)."""
-    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
-
-
 def _local_midnight_s(day: date, zone: ZoneInfo) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp())
 
 
 def month_period(month: str, tz: str = "UTC") -> Period:
     """The calendar month "YYYY-MM" in zone `tz`: local midnight of the 1st to the next 1st."""
-    try:
-        year, mon = (int(part) for part in month.split("-"))
-        first = date(year, mon, 1)
-    except ValueError:
-        raise ValueError(f"expected a month like 2026-10, got {month!r}") from None
-    problem = instant_problem(datetime(year, mon, 1, tzinfo=ZoneInfo("UTC")))
-    if problem is not None:
-        raise ValueError(f"{month} is {problem}")
-    after = date(year + mon // 12, mon % 12 + 1, 1)
+    first, after = parse_month(month)
     zone = ZoneInfo(tz)
     start = _local_midnight_s(first, zone)
     end = _local_midnight_s(after, zone)

@@ -18,17 +18,18 @@ from typing import Any
 from collector.bounded_read import DOCUMENT_LIMIT, read_bounded
 from collector.config import Config, Target
 from collector.diagnostics import DIAGNOSIS, path_verdict
-from collector.output_paths import check_file_target, check_folder_target
+from collector.output_paths import OutputPathError, check_file_target, check_folder_target
 from collector.store import EvidenceStore
 from collector.timestamping import stored_timestamps
 from reports.background import background_for
-from reports.bundle import BundleInfo, stage_records, write_bundle
+from reports.bundle import BundleError, BundleInfo, stage_records, write_bundle
 from reports.bundle_attachments import carried_attachments
 from reports.bundle_proofs import anchor_stores, prove
 from reports.complaint_file import complaint_file
 from reports.period import Period, month_period, span_period
 from reports.prometheus_source import load_prometheus_samples
 from reports.render import REPORT_FILES, ReportWriter
+from reports.render_errors import RenderError
 from reports.sla import SlaResult, evaluate
 from reports.sources import SourceData, SourceError, load_store_samples
 
@@ -173,7 +174,10 @@ def make_report(
 
     `progress` hears of each step as it starts (a terminal's view of a long report). A
     folder already holding a report is refused before any work, unless `force`."""
-    check_folder_target(out_dir, REPORT_FILES, replace=force)
+    try:
+        check_folder_target(out_dir, REPORT_FILES, replace=force)
+    except OutputPathError as exc:
+        raise RenderError(str(exc)) from None
     step = progress or (lambda message: None)
     target = sla_target(config, target_name)
     assert target.sla is not None
@@ -226,7 +230,10 @@ def make_bundle(
     (default: every one) are the report's; a machine without WeasyPrint can leave out the
     PDF. An existing file at `zip_path` is refused before the checkpoint is signed,
     unless `force`."""
-    check_file_target(zip_path, replace=force)
+    try:
+        check_file_target(zip_path, replace=force)
+    except OutputPathError as exc:
+        raise BundleError(str(exc)) from None
     target = sla_target(config, target_name)
     assert target.sla is not None
     period = choice.resolve(target.sla.timezone)

@@ -17,7 +17,6 @@ that cannot prove its records were signed is not a seal. The store records each 
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from collector.config import Config
-from collector.output_paths import check_file_target
+from collector.evidence_era import datetime_ns, parse_month
+from collector.output_paths import OutputPathError, check_file_target
 from collector.records import Stamp
 from collector.store import EvidenceStore
 from reports.bundle import BundleError, BundleInfo, write_bundle
@@ -46,15 +46,11 @@ class SealInfo:
 
 
 def month_bounds(month: str) -> tuple[int, int]:
-    """[start, end) of a UTC calendar month `YYYY-MM`, in ns; BundleError when malformed."""
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}", month):
-            raise ValueError(month)
-        start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
-    except ValueError:
-        raise BundleError(f"--period {month!r}: expected YYYY-MM, e.g. 2026-10") from None
-    end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
-    return int(start.timestamp()) * 10**9, int(end.timestamp()) * 10**9
+    """[start, end) of a UTC calendar month `YYYY-MM`, in ns (the CLI's `Month` has checked
+    it: `collector.evidence_era.parse_month`)."""
+    first, after = parse_month(month)
+    start, end = (datetime(day.year, day.month, 1, tzinfo=UTC) for day in (first, after))
+    return datetime_ns(start), datetime_ns(end)
 
 
 def seal(
@@ -71,7 +67,10 @@ def seal(
     now = Stamp.now().ts_ns
     if end_ns > now:
         raise BundleError(f"--period {month}: the month is not over yet; only closed months seal")
-    check_file_target(zip_path, replace=force)
+    try:
+        check_file_target(zip_path, replace=force)
+    except OutputPathError as exc:
+        raise BundleError(str(exc)) from None
     store = config.store
     [anchor], key = anchor_stores(config, [store])
     if anchor.checkpoint is None or not anchor.fresh:

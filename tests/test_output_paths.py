@@ -39,7 +39,7 @@ NULL_DEVICE = os.makedev(1, 3)
 
 @dataclass(frozen=True)
 class Case:
-    """A folder with a config, a store of six hours of September 2026 and a signing key."""
+    """A folder with a config, a store of six hours of September 2020 and a signing key."""
 
     folder: Path
     config: Path
@@ -74,9 +74,9 @@ def case(tmp_path: Path) -> Case:
                      "sla": {"uptime": 99.9, "timezone": "UTC"}}],
     }  # fmt: skip
     (folder / "slawitness.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    write_month(folder / "evidence.db", vantage="office", start="2026-09-01T00:00:00",
-                end="2026-09-01T06:00:00", hosts=[("vps1", "web", "tcp", "target")],
-                down={"vps1": [("2026-09-01T02:00:00", "2026-09-01T02:30:00")]})  # fmt: skip
+    write_month(folder / "evidence.db", vantage="office", start="2020-09-01T00:00:00",
+                end="2020-09-01T06:00:00", hosts=[("vps1", "web", "tcp", "target")],
+                down={"vps1": [("2020-09-01T02:00:00", "2020-09-01T02:30:00")]})  # fmt: skip
     with EvidenceStore.open(folder / "evidence.db") as store:
         key = checkpoints.create_key(folder / "slawitness.key", checkpoints.origin(store))
         checkpoints.write(store, key, "office")
@@ -111,11 +111,11 @@ def _with_config(*args: str) -> Argv:
 
 
 WRITERS = [
-    Writer("bundle", _with_config("bundle", "--target", "vps1", "--period", "2026-09",
+    Writer("bundle", _with_config("bundle", "--target", "vps1", "--period", "2020-09",
                                   "--out"), 4),
-    Writer("report", _with_config("report", "--target", "vps1", "--period", "2026-09",
+    Writer("report", _with_config("report", "--target", "vps1", "--period", "2020-09",
                                   "--format", "json", "--out"), 4, folder=True),
-    Writer("seal", _with_config("seal", "--period", "2026-09", "--out"), 4),
+    Writer("seal", _with_config("seal", "--period", "2020-09", "--out"), 4),
     Writer("checkpoint", _with_config("checkpoint", "--out"), 2),
     Writer("prove", _with_config("prove", "--seq", "3", "--out"), 2),
     Writer("prove folder", _with_config("prove", "--seq", "3", "--seq", "4", "--out"), 2,
@@ -286,7 +286,7 @@ def _writer_in_the_middle(script: str, *args: Path) -> Iterator[subprocess.Popen
 
 def _bundle(case: Case, out: Path, *extra: str) -> tuple[int, str, str]:
     return run("bundle", "--config", str(case.config), "--target", "vps1", "--period",
-               "2026-09", "--lang", "en", "--out", str(out), *extra)  # fmt: skip
+               "2020-09", "--lang", "en", "--out", str(out), *extra)  # fmt: skip
 
 
 def test_a_partial_left_by_a_killed_writer_is_removed_by_the_next(case: Case) -> None:
