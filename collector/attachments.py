@@ -157,12 +157,18 @@ def copy_in(source: Path, folder: Path, max_size: int) -> Incoming:
             os.fsync(writer.fileno())
         os.chmod(temp, 0o444)
     except OSError as exc:
-        Incoming(folder, temp, "", 0, b"", lock).discard()
+        _discard_unfinished(temp, lock)
         raise AttachError(f"{source}: cannot be copied into {folder} ({exc.strerror})") from None
     except BaseException:
-        Incoming(folder, temp, "", 0, b"", lock).discard()
+        _discard_unfinished(temp, lock)
         raise
     return Incoming(folder, temp, digest.hexdigest(), size, head, lock)
+
+
+def _discard_unfinished(temp: Path, lock: int) -> None:
+    """Remove a copy that failed half-way and release its lock (`Incoming.discard`)."""
+    temp.unlink(missing_ok=True)
+    os.close(lock)
 
 
 def _temporary(folder: Path) -> tuple[int, Path]:

@@ -165,7 +165,7 @@ class Diagnostics(_Strict):
     host cannot flood the store. Default: 10 minutes."""
     count: int = Field(default=3, ge=1, le=20, strict=True)
     """Probes per hop in each trace. Default: 3."""
-    resolver: str | None = Field(default=None, pattern=r"^[0-9.]+(:[0-9]+)?$")
+    resolver: str | None = None
     """IPv4 address (and :port) of the DNS server asked for the fresh resolution of a failing
     target's name, e.g. a public resolver in another network. Default: the system's."""
 
@@ -174,12 +174,13 @@ class Diagnostics(_Strict):
     def _resolver_address(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        address, _, port = value.partition(":")
+        address, colon, port = value.partition(":")
         try:
             ipaddress.IPv4Address(address)
         except ValueError:
             raise ValueError(f"not an IPv4 address: {address!r}") from None
-        if port and (len(port) > 5 or not 1 <= int(port) <= 65535):
+        digits = port.isascii() and port.isdigit() and len(port) <= 5  # int() of 5000 digits fails
+        if colon and not (digits and 1 <= int(port) <= 65535):
             raise ValueError(f"port must be from 1 to 65535, got {port}")
         return value
 

@@ -18,10 +18,11 @@ MAX_SECONDS = 366 * 86400.0
 
 def parse_duration(value: object) -> float:
     """Seconds from `90s`, `5m`, `1h30m`, `250ms` or a bare number of seconds."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, float) and math.isnan(value)):
         raise ValueError(f"expected a duration like 30s or 5m, got {value!r}")
-    if isinstance(value, int | float) and value == value:  # NaN is no duration
-        seconds = float(value) if abs(value) <= MAX_SECONDS else math.copysign(math.inf, value)
+    seconds: float
+    if isinstance(value, int | float):
+        seconds = value  # compared as it is: 10**400 is an int that no float holds
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
         if not text or _PART.sub("", text) != "":
@@ -33,7 +34,7 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"a duration cannot be negative, got {value!r}")
     if seconds > MAX_SECONDS:
         raise ValueError(f"a duration is at most 366d, got {value!r}")
-    return seconds
+    return float(seconds)
 
 
 def format_duration(seconds: float) -> str:

@@ -127,9 +127,8 @@ class ExporterServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         """Where the server listens, as a URL."""
-        host, port = str(self.server_address[0]), self.server_address[1]
-        shown = f"[{host}]" if ":" in host else host
-        return f"{'https' if self.ssl_context else 'http'}://{shown}:{port}"
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://{_shown_address(self.server_address)}"
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         """The TLS handshake, in the connection's thread, before the request is read."""
@@ -166,7 +165,8 @@ class ExporterServer(ThreadingHTTPServer):
 
 
 def _shown_address(client_address: Any) -> str:
-    """`127.0.0.1:51234` or `[::1]:51234`, as a log line names the client."""
+    """`127.0.0.1:51234` or `[::1]:51234`, as a log line names the client (and `url`
+    the server)."""
     try:
         host, port = str(client_address[0]), client_address[1]
     except (TypeError, IndexError):

@@ -47,7 +47,7 @@ class ProbeOnDemand:
         }
         self._intervals = config.intervals()
         self._secrets = config.secrets()
-        self._spacing = ProbeSpacing(spacings_from(config))
+        self._spacing = ProbeSpacing(spacings_from(config, self._intervals))
 
     def __call__(self, target: str, probe: str) -> Snapshot:
         job = self._jobs.get((target, probe))

@@ -41,12 +41,13 @@ class ProbeTooSoon(Exception):
         )
 
 
-def spacings_from(config: Config) -> dict[ProbeKey, float]:
-    """Each configured probe's least time between two on-demand attempts, in seconds."""
+def spacings_from(config: Config, intervals: Mapping[ProbeKey, float]) -> dict[ProbeKey, float]:
+    """Each configured probe's least time between two on-demand attempts, in seconds, from
+    the config's `intervals()` (which the caller already holds)."""
     fixed = config.exporter.probe_min_spacing
     return {
         key: fixed if fixed is not None else DEFAULT_SHARE_OF_INTERVAL * interval
-        for key, interval in config.intervals().items()
+        for key, interval in intervals.items()
     }
 
 

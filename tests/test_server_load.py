@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from collector.config_loader import load_config
-from collector.exporter_server import ExporterServer
+from collector.exporter_server import ACCEPT_BACKLOG, ExporterServer
 from collector.exporter_state import StoreFollower
 from collector.store import EvidenceStore
 from tests.clirun import slawitness, write_config
@@ -71,6 +71,22 @@ def test_a_burst_of_500_scrapes_is_answered(served_config: Path) -> None:
         answers = asyncio.run(_burst(url + "/metrics", BURST))
         assert Counter(answers) == {200: BURST}
         assert httpx.get(url + "/metrics").status_code == 200  # and it is still serving
+
+
+TCPI_SACKED = struct.calcsize("8B5I")
+"""Where Linux's `struct tcp_info` has `tcpi_sacked`, which for a listening socket holds
+its accept queue's length, the backlog `listen()` was given (capped at somaxconn)."""
+
+
+def test_the_listening_socket_has_the_long_accept_queue(
+    in_process_server: ExporterServer,
+) -> None:
+    """The burst above passes only with a long queue; this reads the queue's length back
+    from the kernel, so a server that stops passing it to `listen()` fails by name."""
+    info = in_process_server.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    (backlog,) = struct.unpack_from("I", info, TCPI_SACKED)
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    assert backlog == min(ACCEPT_BACKLOG, somaxconn) > 5
 
 
 class _Lines(logging.Handler):
