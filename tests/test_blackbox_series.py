@@ -112,6 +112,21 @@ def test_plain_http_is_not_tls(http_server: HttpFaultServer) -> None:
     assert not any(name == "probe_tls_version_info" for name, _ in values)
 
 
+def test_a_handshake_without_a_response_keeps_no_tls_facts(
+    http_servers: ServerFactory, tls_files: TlsFiles
+) -> None:
+    """A pin mismatch stops the attempt after the handshake: no response, so no TLS keys."""
+    server = http_servers(ssl_context=tls_files.self_signed)
+    result = http_attempt(server.url("/ok"), tls_pin_sha256="0" * 64)
+    assert result.error is ErrorClass.TLS
+    assert not {"tls", "tls_version", "cert_not_after_ns", "certs_not_after_ns"} & set(
+        result.detail
+    )
+    values = series(as_record("http", result))
+    assert values[("probe_http_ssl", ())] == 0.0
+    assert "probe_ssl_earliest_cert_expiry" not in {name for name, _ in values}
+
+
 def test_a_chunked_body_has_no_content_length_but_a_body_length(
     http_server: HttpFaultServer,
 ) -> None:
@@ -341,4 +356,25 @@ def test_every_series_carries_the_probe_labels_and_is_a_named_gauge() -> None:
             assert set(PROBE_LABELS) <= set(sample.labels) or not sample.name.startswith("probe_")
             seen.add(sample.name)
     assert {name for name in SERIES_NAMES if name.startswith("probe_http")} <= seen
-    assert SERIES_NAMES <= METRIC_NAMES
+
+
+FULL_RECORDS = {
+    "http": {"detail": NEW_HTTPS},
+    "dns": {"detail": {"rcode": "NOERROR", "address": "127.0.0.1", "answer_rrs": 1,
+                       "authority_rrs": 0, "additional_rrs": 0, "soa_serial": 7}},
+    "icmp": {"detail": {"address": "127.0.0.1"}, "latency_ns": 2_000_000, "loss_ppm": 0},
+}  # fmt: skip
+"""A record of each kind with every key its series read."""
+
+
+def test_series_names_lists_exactly_what_the_kinds_yield() -> None:
+    """SERIES_NAMES is what the exporter and the deploy files are checked against, so a
+    name a kind yields but the list lacks would be served undeclared."""
+    yielded: dict[str, set[str]] = {}
+    for kind, fields in FULL_RECORDS.items():
+        record = {"type": "probe", "kind": kind, "ok": True, "phases_ns": {"resolve": 1000}}
+        yielded[kind] = {name for name, _ in series({**record, **fields})}
+        assert yielded[kind] <= SERIES_NAMES, (kind, yielded[kind] - SERIES_NAMES)
+    assert {"probe_dns_serial", "probe_dns_answer_rrs"} <= yielded["dns"]
+    assert {"probe_icmp_duration_seconds", "slawitness_probe_loss_ratio"} <= yielded["icmp"]
+    assert set().union(*yielded.values()) == SERIES_NAMES

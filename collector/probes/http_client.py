@@ -59,19 +59,15 @@ async def shared_client(env: ProbeEnv, mode: TlsMode, ca_file: str | None) -> ht
     return await env.shared(f"http.client:{mode}:{ca_file or ''}", build)
 
 
-def cert_not_after_ns(der: bytes, ssl_object: ssl.SSLObject) -> int | None:
-    """The leaf certificate's expiry in integer ns since the epoch, or None if unknown.
+def _der_not_after_ns(der: bytes) -> int | None:
+    """One certificate's expiry in integer ns since the epoch, None if it does not parse.
 
-    The stdlib parses a peer certificate only once it is verified, so an unverified one
-    (skip and pin modes) is parsed with `cryptography` when that is installed.
+    The stdlib parses a peer certificate only once it is verified, so every certificate
+    (verified or not: skip and pin modes too) is parsed with `cryptography`, imported
+    here so that a round of plain-http probes does not pay the ~50 ms it takes to load.
     """
-    try:
-        from cryptography import x509
-    except ImportError:
-        parsed = ssl_object.getpeercert()
-        if not parsed or "notAfter" not in parsed:
-            return None
-        return min(int(ssl.cert_time_to_seconds(str(parsed["notAfter"]))) * 1_000_000_000, MAX_NS)
+    from cryptography import x509
+
     try:
         certificate = x509.load_der_x509_certificate(der)
     except ValueError:
@@ -99,27 +95,6 @@ def _chain_der(ssl_object: ssl.SSLObject, which: str) -> list[bytes]:
     return []
 
 
-def earliest_not_after_ns(ssl_object: ssl.SSLObject, which: str) -> int | None:
-    """The earliest expiry in a chain (see `_chain_der`), ns since the epoch; None if unknown.
-
-    blackbox_exporter's `probe_ssl_earliest_cert_expiry` is this over the certificates
-    the server sent, and `probe_ssl_last_chain_expiry_timestamp_seconds` over the
-    verified chain (OpenSSL builds one chain; Go may build several and takes the latest).
-    """
-    try:
-        from cryptography import x509
-    except ImportError:
-        return None
-    expiries = []
-    for der in _chain_der(ssl_object, which):
-        try:
-            certificate = x509.load_der_x509_certificate(der)
-        except ValueError:
-            continue
-        expiries.append(min(int(certificate.not_valid_after_utc.timestamp()) * 10**9, MAX_NS))
-    return min(expiries, default=None)
-
-
 def normalize_pin(pin: str) -> str:
     """A SHA-256 fingerprint as 64 lowercase hex digits (colons and case as people write it)."""
     text = pin.replace(":", "").strip().lower()
@@ -129,22 +104,23 @@ def normalize_pin(pin: str) -> str:
 
 
 class PhaseRecorder:
-    """The httpcore `trace` callback of one request: event times, the leaf cert, the pin.
+    """The httpcore `trace` callback of one request: event times, the certificates, the pin.
 
     The pin is checked when the TLS handshake completes, before the request (and with it
-    any secret header) is sent to a server that is not the pinned one.
+    any secret header) is sent to a server that is not the pinned one. Nothing else is
+    done there: the certificates are only kept as DER and parsed by `handshake()` once
+    the response is closed, so parsing them is not timed as the server's `processing`.
     """
 
     def __init__(self, pin: str | None, chain_verified: bool = False) -> None:
         self.pin = pin
         self.chain_verified = chain_verified
         self.marks: dict[str, int] = {}
-        self.not_after_ns: int | None = None
         self.body_done_ns: int | None = None
-        self.handshake: dict[str, JsonScalar] = {}
-        """What the handshake showed, as `detail` keys: the TLS version as OpenSSL names
-        it, the earliest expiry among the certificates sent and, when the chain was
-        verified, the earliest in the verified chain."""
+        self.tls_version: str | None = None
+        self.leaf_der: bytes | None = None
+        self.sent_der: list[bytes] = []
+        self.verified_der: list[bytes] = []
 
     async def __call__(self, event: str, info: dict[str, Any]) -> None:
         self.marks[event] = time.monotonic_ns()
@@ -157,24 +133,50 @@ class PhaseRecorder:
         if ssl_object is None:
             return
         der = ssl_object.getpeercert(binary_form=True) or b""
-        self.not_after_ns = cert_not_after_ns(der, ssl_object)
-        self._note_handshake(ssl_object)
         if self.pin is not None and hashlib.sha256(der).hexdigest() != self.pin:
             await stream.aclose()
             raise PinMismatch("the server's certificate does not match tls_pin_sha256")
-
-    def _note_handshake(self, ssl_object: ssl.SSLObject) -> None:
-        """Fill `handshake` from the finished handshake (see there)."""
-        version = ssl_object.version()
-        if version is not None:
-            self.handshake["tls_version"] = version
-        sent = earliest_not_after_ns(ssl_object, "get_unverified_chain")
-        if sent is not None:
-            self.handshake["certs_not_after_ns"] = sent
+        self.leaf_der = der
+        self.tls_version = ssl_object.version()
+        self.sent_der = _chain_der(ssl_object, "get_unverified_chain")
         if self.chain_verified:
-            chain = earliest_not_after_ns(ssl_object, "get_verified_chain")
-            if chain is not None:
-                self.handshake["chain_not_after_ns"] = chain
+            self.verified_der = _chain_der(ssl_object, "get_verified_chain")
+
+    def handshake(self) -> dict[str, JsonScalar]:
+        """What the handshake showed, as `detail` keys: the TLS version as OpenSSL names
+        it, the leaf certificate's expiry, the earliest expiry among the certificates sent
+        and, when the chain was verified, the earliest in the verified chain.
+
+        `certs_not_after_ns` is blackbox_exporter's `probe_ssl_earliest_cert_expiry` and
+        `chain_not_after_ns` its `probe_ssl_last_chain_expiry_timestamp_seconds` (OpenSSL
+        builds one chain; Go may build several and takes the latest). Each distinct
+        certificate is parsed once: the leaf is also the first one sent and verified.
+        """
+        if self.leaf_der is None:
+            return {}
+        expiries: dict[bytes, int | None] = {}
+
+        def expiry(der: bytes) -> int | None:
+            if der not in expiries:
+                expiries[der] = _der_not_after_ns(der)
+            return expiries[der]
+
+        def earliest(chain: list[bytes]) -> int | None:
+            return min((e for e in map(expiry, chain) if e is not None), default=None)
+
+        facts: dict[str, JsonScalar] = {}
+        if self.tls_version is not None:
+            facts["tls_version"] = self.tls_version
+        leaf = expiry(self.leaf_der)
+        if leaf is not None:
+            facts["cert_not_after_ns"] = leaf
+        sent = earliest(self.sent_der)
+        if sent is not None:
+            facts["certs_not_after_ns"] = sent
+        chain = earliest(self.verified_der)
+        if chain is not None:
+            facts["chain_not_after_ns"] = chain
+        return facts
 
     def phases(self) -> dict[str, int]:
         """connect/tls/processing/transfer in ns, as far as the request got."""

@@ -130,7 +130,8 @@ async def _attempt(
 
     Each hop reports its own address, response and TLS keys (`_HOP_KEYS`), so what a
     record keeps describes the final hop, as blackbox_exporter's series do. `tls` is
-    whether that hop's response came over TLS; `body_mismatch` is set by the body check.
+    whether that hop's response came over TLS (absent when none came: the series show
+    0); `body_mismatch` is set by the body check.
     """
     url = httpx.URL(spec.url)
     origin = (url.scheme, url.raw_host, url.port)
@@ -140,7 +141,6 @@ async def _attempt(
         host = url.raw_host.decode("ascii")
         for stale in _HOP_KEYS:
             detail.pop(stale, None)  # a hop reports its own; no address yet: timeout is `dns`
-        detail["tls"] = False
         resolved = await resolve(host, spec.ip_version, spec.timeout)
         add_phases(phases, {"resolve": resolved.duration_ns})
         detail.update(resolved.evidence())
@@ -173,9 +173,6 @@ async def _attempt(
                 detail["http_version"] = response.http_version
                 detail["content_length"] = _content_length(response)
                 detail["tls"] = url.scheme == "https"
-                if recorder.not_after_ns is not None:
-                    detail["cert_not_after_ns"] = recorder.not_after_ns
-                detail.update(recorder.handshake)
                 location = response.headers.get("location")
                 if spec.follow_redirects and response.is_redirect and location:
                     if hop == MAX_REDIRECTS:
@@ -190,6 +187,7 @@ async def _attempt(
                 detail["body_bytes"] = len(body)
             finally:
                 await response.aclose()
+                detail.update(recorder.handshake())  # parsed now: not timed as the server's
         finally:
             add_phases(phases, recorder.phases())
         _check(spec, response, body, too_big, detail)
