@@ -79,9 +79,27 @@ def _number(value: object) -> float | None:
     return float(value)
 
 
-def _seconds(value: object) -> float | None:
+def seconds_from_ns(value: object) -> float | None:
+    """An integer ns `detail` or record value in seconds; None as for `_number`."""
     number = _number(value)
     return None if number is None else number / 1e9
+
+
+def _optional(
+    name: str, doc: str, value: float | None, extra: tuple[tuple[str, str], ...] = ()
+) -> Iterator[Series]:
+    """The series when the record gives its value; none when it does not (see above)."""
+    if value is not None:
+        yield Series(name, doc, value, extra)
+
+
+def _counts(
+    table: tuple[tuple[str, str, str], ...], detail: Mapping[str, object], answered: bool
+) -> Iterator[Series]:
+    """One series per (name, `detail` key, doc) row: the key's number when a response came,
+    blackbox's 0 when none did, none when an old record answered without the key."""
+    for name, key, doc in table:
+        yield from _optional(name, doc, _number(detail.get(key)) if answered else 0.0)
 
 
 def fnv1a_32(data: bytes) -> int:
@@ -115,18 +133,18 @@ def _resolved(detail: Mapping[str, object], phases: Mapping[str, object]) -> Ite
             "FNV-1a hash of the address probed (its bytes): a change shows a new address.",
             digest,
         )
-    lookup = _seconds(phases.get("resolve"))
-    if lookup is not None:
-        yield Series(
-            "probe_dns_lookup_time_seconds", "Time resolving the target's name in seconds.", lookup
-        )
+    yield from _optional(
+        "probe_dns_lookup_time_seconds",
+        "Time resolving the target's name in seconds.",
+        seconds_from_ns(phases.get("resolve")),
+    )
 
 
 def _phases(
     name: str, doc: str, phases: Mapping[str, object], names: tuple[str, ...]
 ) -> Iterator[Series]:
     for phase in names:
-        yield Series(name, doc, _seconds(phases.get(phase, 0)) or 0.0, (("phase", phase),))
+        yield Series(name, doc, seconds_from_ns(phases.get(phase, 0)) or 0.0, (("phase", phase),))
 
 
 def _http_version(text: object) -> float:
@@ -154,10 +172,7 @@ def _http(
         "HTTP version of the final response (1.1, 2; 0: no response).",
         _http_version(detail.get("http_version")) if answered else 0.0,
     )
-    for name, key, doc in _HTTP_LENGTHS:
-        value = _number(detail.get(key)) if answered else 0.0
-        if value is not None:
-            yield Series(name, doc, value)
+    yield from _counts(_HTTP_LENGTHS, detail, answered)
     yield Series(
         "probe_http_redirects", "Redirects followed.", _number(detail.get("redirects")) or 0.0
     )
@@ -187,20 +202,16 @@ _HTTP_LENGTHS = (
 
 
 def _tls(detail: Mapping[str, object]) -> Iterator[Series]:
-    earliest = _seconds(detail.get("certs_not_after_ns", detail.get("cert_not_after_ns")))
-    if earliest is not None:
-        yield Series(
-            "probe_ssl_earliest_cert_expiry",
-            "Earliest expiry among the certificates the server sent, unix seconds.",
-            earliest,
-        )
-    chain = _seconds(detail.get("chain_not_after_ns"))
-    if chain is not None:
-        yield Series(
-            "probe_ssl_last_chain_expiry_timestamp_seconds",
-            "Earliest expiry in the verified certificate chain, unix seconds.",
-            chain,
-        )
+    yield from _optional(
+        "probe_ssl_earliest_cert_expiry",
+        "Earliest expiry among the certificates the server sent, unix seconds.",
+        seconds_from_ns(detail.get("certs_not_after_ns", detail.get("cert_not_after_ns"))),
+    )
+    yield from _optional(
+        "probe_ssl_last_chain_expiry_timestamp_seconds",
+        "Earliest expiry in the verified certificate chain, unix seconds.",
+        seconds_from_ns(detail.get("chain_not_after_ns")),
+    )
     version = detail.get("tls_version")
     if detail.get("tls") is True and isinstance(version, str):
         yield Series(
@@ -228,10 +239,7 @@ def _dns(detail: Mapping[str, object], phases: Mapping[str, object]) -> Iterator
         "Whether the DNS server answered (whatever its rcode).",
         1.0 if answered else 0.0,
     )
-    for name, key, doc in _DNS_COUNTS:
-        value = _number(detail.get(key)) if answered else 0.0
-        if value is not None:
-            yield Series(name, doc, value)
+    yield from _counts(_DNS_COUNTS, detail, answered)
     if "soa_serial" in detail:
         yield Series(
             "probe_dns_serial",
@@ -241,19 +249,20 @@ def _dns(detail: Mapping[str, object], phases: Mapping[str, object]) -> Iterator
 
 
 def _icmp(record: Mapping[str, object]) -> Iterator[Series]:
-    rtt = _seconds(record.get("latency_ns"))
-    if rtt is not None:
-        yield Series(
-            "probe_icmp_duration_seconds",
-            "ICMP round trip by phase (rtt: median of the attempt's echoes).",
-            rtt,
-            (("phase", "rtt"),),
-        )
+    """Only blackbox's `rtt` phase: the probe does not time a `resolve` or `setup` phase
+    of its own (the lookup is `probe_dns_lookup_time_seconds`)."""
+    yield from _optional(
+        "probe_icmp_duration_seconds",
+        "ICMP round trip (phase rtt only: the median of the attempt's echoes).",
+        seconds_from_ns(record.get("latency_ns")),
+        (("phase", "rtt"),),
+    )
     loss = _number(record.get("loss_ppm"))
-    if loss is not None:
-        yield Series(
-            "slawitness_probe_loss_ratio", "Share of echoes lost in the latest attempt.", loss / 1e6
-        )
+    yield from _optional(
+        "slawitness_probe_loss_ratio",
+        "Share of echoes lost in the latest attempt.",
+        None if loss is None else loss / 1e6,
+    )
 
 
 def probe_series(record: Mapping[str, object]) -> Iterator[Series]:

@@ -17,7 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from collector import __version__
-from collector.blackbox_series import SERIES_NAMES, probe_series
+from collector.blackbox_series import SERIES_NAMES, probe_series, seconds_from_ns
 
 PROBE_LABELS = ("vantage", "target", "probe", "kind", "role")
 ERROR_NONE = "none"
@@ -144,22 +144,18 @@ class _Families:
         return iter(self._families.values())
 
 
-def _seconds(value: object) -> float | None:
-    return value / 1e9 if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _add_sample(families: _Families, record: Mapping[str, object], interval: float | None) -> None:
     """The series of one probe's latest record."""
     labels = list(probe_key(record))
     families.gauge("probe_success", "Whether the probe succeeded.").add_metric(
         labels, 1.0 if record.get("ok") else 0.0
     )
-    duration = _seconds(record.get("duration_ns"))
+    duration = seconds_from_ns(record.get("duration_ns"))
     if duration is not None:
         families.gauge(
             "probe_duration_seconds", "How long the whole attempt took in seconds."
         ).add_metric(labels, duration)
-    stamp = _seconds(record.get("ts_ns"))
+    stamp = seconds_from_ns(record.get("ts_ns"))
     if stamp is not None:
         families.gauge(
             "slawitness_last_probe_timestamp_seconds", "When the latest attempt started."
@@ -231,7 +227,7 @@ def _add_store(families: _Families, vantage: list[str], store: StoreState) -> No
     families.gauge(
         "slawitness_store_head_seq", "Seq of the chain's head record.", ["vantage"]
     ).add_metric(vantage, head)
-    stamp = _seconds(store.head_ts_ns)
+    stamp = seconds_from_ns(store.head_ts_ns)
     if stamp is not None:
         families.gauge(
             "slawitness_store_head_timestamp_seconds", "Time of the head record.", ["vantage"]

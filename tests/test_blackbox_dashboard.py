@@ -43,6 +43,8 @@ NOT_SERVED = {
     "probe_ssl_last_chain_info": "certificate subject, issuer and SANs as labels: a series "
     "per certificate, and 7587 does not use it",
     "probe_http_last_modified_timestamp_seconds": "only when the server sends Last-Modified",
+    'probe_icmp_duration_seconds{phase="resolve"|"setup"}': "the icmp probe times no phase "
+    "but the echoes (rtt); its lookup is probe_dns_lookup_time_seconds",
 }
 """blackbox_exporter series slawitness does not serve, and why."""
 
