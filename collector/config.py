@@ -25,7 +25,7 @@ from pydantic import (
 
 from collector.probes import KINDS, ProbeSpec
 from collector.probes.base import Duration, PositiveDuration
-from collector.resolve import host_problem
+from collector.resolve import HostName
 from collector.secrets import Secret
 from collector.sla_terms import SlaTerms
 
@@ -81,20 +81,12 @@ class Host(_Strict):
     name: str = Field(min_length=1, max_length=64, pattern=_NAME)
     """A short name for this host in records, reports and `--target` options; unique across
     all targets and controls."""
-    host: str = Field(min_length=1)
+    host: HostName = Field(min_length=1)
     """The IPv4 or IPv6 address or DNS name that icmp and tcp probes reach, and that dns
     probes ask unless they set `server`. An http probe goes to its `url`'s host instead."""
     probes: list[AnyProbeSpec] = Field(min_length=1)
     """The checks run against this host, each at its own interval; probe names must be
     unique within the host."""
-
-    @field_validator("host")
-    @classmethod
-    def _host_name(cls, value: str) -> str:
-        problem = host_problem(value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
 
     @model_validator(mode="after")
     def _unique_probe_names(self) -> Host:

@@ -18,6 +18,9 @@ import re
 import socket
 import time
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from collector.results import JsonScalar
 
@@ -78,6 +81,19 @@ def host_problem(host: str) -> str | None:
     except ResolveError as exc:
         return f"not an IP address or host name: {str(exc).removeprefix('invalid host name ')}"
     return None
+
+
+def require_host(host: str) -> str:
+    """`host` unchanged, or ValueError saying why it cannot be one (see `host_problem`): the
+    check every config value that names a host runs at load."""
+    problem = host_problem(host)
+    if problem is not None:
+        raise ValueError(problem)
+    return host
+
+
+HostName = Annotated[str, AfterValidator(require_host)]
+"""A config value naming a host: an IP address or a name some resolver could answer."""
 
 
 async def resolve(host: str, ip_version: str, timeout: float) -> Resolved:

@@ -24,7 +24,7 @@ from pydantic import Field, field_validator
 
 from collector.probes.base import ProbeEnv, ProbeSpec
 from collector.probes.tcp import classify_os_error
-from collector.resolve import ResolveError, host_problem, resolve
+from collector.resolve import HostName, ResolveError, resolve
 from collector.results import ErrorClass, JsonScalar, Result
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class DnsSpec(ProbeSpec):
     query_type: str = "A"
     """The record type to ask for, e.g. `A`, `AAAA`, `MX` or `TXT` (any case). Default
     `A`."""
-    server: str | None = None
+    server: HostName | None = None
     """The DNS server to ask: an address, or a name that is resolved first. Unset: the
     target's `host`."""
     port: int = Field(default=53, ge=1, le=65535, strict=True)
@@ -64,14 +64,6 @@ class DnsSpec(ProbeSpec):
             dns.name.from_text(value)
         except dns.exception.DNSException as exc:
             raise ValueError(f"not a DNS name: {exc}") from None
-        return value
-
-    @field_validator("server")
-    @classmethod
-    def _server_name(cls, value: str | None) -> str | None:
-        problem = None if value is None else host_problem(value)
-        if problem is not None:
-            raise ValueError(problem)
         return value
 
     @field_validator("query_type")

@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator
 
 from collector.probes.base import ProbeEnv, ProbeSpec
-from collector.resolve import host_problem
+from collector.resolve import require_host
 from collector.results import Result
 from collector.secrets import Secret
 
@@ -102,9 +102,7 @@ class HttpSpec(ProbeSpec):
             raise ValueError("expected an absolute http:// or https:// URL")
         if url.userinfo:
             raise ValueError("credentials in the URL would be stored as text; use basic_auth")
-        problem = host_problem(url.host)
-        if problem is not None:
-            raise ValueError(problem)
+        require_host(url.host)
         return value
 
     @field_validator("method")
