@@ -41,16 +41,12 @@ from reports.attribution import (
     PreparedSamples,
     paint_mask,
 )
+from reports.html import TEXT
 
 _PRECEDENCE = (MAINTENANCE, LOCAL, UNCONFIRMED, PROVIDER)
-NOT_COUNTED_REASONS: dict[str, str] = {
-    "too_short": "too short",
-    "local": "your network",
-    "maintenance": "maintenance",
-    "unconfirmed": "unconfirmed",
-}
-"""Every value `not_counted_because` can take (besides None, for a counted incident), with
-the words the command line uses for it (the reports take theirs from report_text.yml)."""
+NOT_COUNTED_REASONS = ("too_short", "local", "maintenance", "unconfirmed")
+"""Every value `not_counted_because` can take (besides None, for a counted incident); the
+words for each are report_text.yml's `not_counted_because`, the command line's the English."""
 
 
 def iso_second(second: int) -> str:
@@ -61,9 +57,10 @@ def iso_second(second: int) -> str:
 def incident_tally(incidents: Sequence[Mapping[str, Any]]) -> str:
     """`4 incidents, 2 counted (1 too short, 1 your network)`: what the report and bundle
     commands print, counting an incident only when some of its seconds count."""
-    counted = sum(1 for i in incidents if i.get("counted_seconds", 0) > 0)
+    counted = sum(1 for i in incidents if i.get("counted"))
     why = Counter(str(i.get("not_counted_because")) for i in incidents)
-    parts = [f"{why[r]} {words}" for r, words in NOT_COUNTED_REASONS.items() if why[r]]
+    words = TEXT["en"]["not_counted_because"]
+    parts = [f"{why[r]} {words[r]}" for r in NOT_COUNTED_REASONS if why[r]]
     return f"{len(incidents)} incidents, {counted} counted" + (
         f" ({', '.join(parts)})" if parts else ""
     )

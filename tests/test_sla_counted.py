@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from collector.config import Target
+from reports.html import TEXT
 from reports.incidents import NOT_COUNTED_REASONS
 from reports.period import month_period
 from tests.sla_scenarios import combine, control_up, make_target, outage, run_checked, up
@@ -67,6 +68,13 @@ def test_counted_only_when_seconds_count_against_the_provider(
 def test_every_reason_in_the_table_is_a_documented_one() -> None:
     reasons = {case[-1] for case in CASES} - {None}
     assert reasons == set(NOT_COUNTED_REASONS)
+
+
+@pytest.mark.parametrize("lang", sorted(TEXT))
+@pytest.mark.parametrize("table", ["not_counted_because", "letter_not_counted_because"])
+def test_every_reason_has_words_in_every_language(lang: str, table: str) -> None:
+    """The reports, letters and the command line's tally take a reason's words from here."""
+    assert set(TEXT[lang][table]) == set(NOT_COUNTED_REASONS)
 
 
 def test_provider_seconds_in_a_short_incident_make_it_too_short_whatever_its_attribution() -> None:
