@@ -204,12 +204,8 @@ def collect(
                    replace=False)  # fmt: skip
         config = load_config(config_path)
         with EvidenceStore.open(config.store, create=True) as store:
-            key_path = config.checkpoints.key
-            key = (
-                checkpoints.load_key(key_path)
-                if key_path.exists()
-                else checkpoints.create_key(key_path, checkpoints.origin(store))
-            )
+            # a fresh key: a folder already holding slawitness.key was refused above
+            key = checkpoints.create_key(config.checkpoints.key, checkpoints.origin(store))
             settings = DaemonSettings(
                 flush_interval_s=0.5, heartbeat_interval_s=5.0, start_jitter_s=0.0,
                 run_for_s=seconds,
