@@ -218,6 +218,26 @@ def test_bad_answers_are_one_line_errors(
     assert_one_line(caught.value, fragment)
 
 
+@pytest.mark.parametrize(
+    ("breakage", "line"),
+    [
+        pytest.param(lambda s: s.response[:-1], "ASN.1 ShortData", id="truncated"),
+        pytest.param(lambda s: s.response + b"\0", "ASN.1 ExtraData", id="trailing-byte"),
+        pytest.param(
+            lambda s: s.request, "ASN.1 UnexpectedTag at RawTimeStampResp::status", id="request"
+        ),
+    ],
+)
+def test_an_unparsable_answer_names_what_the_parser_stumbled_on(
+    local_tsa: LocalTsa, breakage: Callable[[Stamp], bytes], line: str
+) -> None:
+    """The parser's debug dump becomes its error kind and the field it was reading."""
+    exchange = stamp(local_tsa)
+    with pytest.raises(TsaError) as caught:
+        check_response(exchange.request, breakage(exchange), exchange.data)
+    assert str(caught.value) == f"not an RFC 3161 response ({line})"
+
+
 def test_refusal_is_reported_with_the_tsa_status_text(local_tsa: LocalTsa) -> None:
     """The local TSA takes SHA-256 only: a SHA-512 query gets a real `rejection`."""
     sha512 = rfc3161_client.TimestampRequestBuilder(

@@ -125,15 +125,30 @@ def _issued(
     return _validity(builder).sign(root_key, hashes.SHA256()), key
 
 
+def issue_signing_certificate(
+    root: x509.Certificate,
+    root_key: ec.EllipticCurvePrivateKey,
+    common_name: str,
+    usages: list[x509.ObjectIdentifier],
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """An end-entity certificate under `root` for digital signatures, with a critical
+    extendedKeyUsage of `usages` (none at all when empty)."""
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (x509.KeyUsage(True, False, False, False, False, False, False, False, False), True),
+    ]
+    if usages:
+        extensions.append((x509.ExtendedKeyUsage(usages), True))
+    return _issued(root, root_key, common_name, extensions)
+
+
 def issue_tsa_certificate(
     root: x509.Certificate, root_key: ec.EllipticCurvePrivateKey, common_name: str
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     """A TSA certificate under `root`: extendedKeyUsage timeStamping, critical (RFC 3161 2.3)."""
-    return _issued(root, root_key, common_name, [
-        (x509.BasicConstraints(ca=False, path_length=None), True),
-        (x509.KeyUsage(True, False, False, False, False, False, False, False, False), True),
-        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), True),
-    ])  # fmt: skip
+    return issue_signing_certificate(
+        root, root_key, common_name, [ExtendedKeyUsageOID.TIME_STAMPING]
+    )
 
 
 def issue_intermediate(
