@@ -44,7 +44,6 @@ from collector.bundle_attachment_check import check_attachments
 from collector.bundle_members import READ_ERRORS, FolderMembers, Members, ZipMembers, unsafe_name
 from collector.bundle_proof_check import check_anchor, proof_files
 from collector.chain import link_problem, parse_payload
-from collector.signature_check import UNCHECKED
 from collector.snapshot_check import check_snapshot
 
 MANIFEST = "MANIFEST.sha256"
@@ -161,10 +160,9 @@ def _check(members: Members, problems: list[str]) -> BundleCheck:
     notes: list[str] = []
     files = _check_manifest(members, problems)
     vouched: dict[str, dict[str, object]] = {}
-    records, proofs = _check_records(members, problems, notes, vouched)
+    records, proofs, unchecked = _check_records(members, problems, notes, vouched)
     attachments = check_attachments(members, vouched, problems, notes)
     unique = list(dict.fromkeys(notes))
-    unchecked = any(note.startswith(UNCHECKED) for note in unique)
     return BundleCheck(
         not problems, problems, files, records, unique, proofs, attachments, unchecked
     )
@@ -208,15 +206,17 @@ def _check_records(
     problems: list[str],
     notes: list[str],
     vouched: dict[str, dict[str, object]],
-) -> tuple[int, int]:
+) -> tuple[int, int, bool]:
     """Check each records file against its chain.json entry, its SQLite snapshot and its
-    proofs; returns how many records and proofs verified. The attachment records of the
-    segments and proofs that check out go into `vouched`, by the SHA-256 they name."""
+    proofs; returns how many records and proofs verified, and whether a signature could
+    not be checked here. The attachment records of the segments and proofs that check out
+    go into `vouched`, by the SHA-256 they name."""
     files = [n for n in members.names if n.startswith(RECORDS_PREFIX) and n.endswith(".jsonl")]
     segments = _declared_segments(members, problems)
     if segments is None:
-        return 0, 0
+        return 0, 0, False
     total = proved = 0
+    unchecked = False
     for name in files:
         declared = segments.get(name)
         if not isinstance(declared, dict):
@@ -238,11 +238,13 @@ def _check_records(
         proofs = proof_files(members, base, problems)
         rows = _rows(members, name, set(proofs))
         proven: dict[int, dict[str, object]] = {}
-        proved += check_anchor(members, base, declared, proofs, rows, problems, notes, proven)
+        anchor = check_anchor(members, base, declared, proofs, rows, problems, notes, proven)
+        proved += anchor.passed
+        unchecked = unchecked or anchor.signatures_unchecked
         _vouch(proven.items(), vouched)
     for name in sorted(set(segments) - set(files)):
         problems.append(f"{name}: described in {CHAIN_FILE} but missing from the bundle")
-    return total, proved
+    return total, proved, unchecked
 
 
 def _declared_segments(members: Members, problems: list[str]) -> dict[str, object] | None:

@@ -22,11 +22,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from collector.bundle_members import Members
 from collector.chain import parse_payload
 from collector.proof_check import check_proof, describe_record
-from collector.signature_check import signature_checker
+from collector.signature_check import checked_with
 from collector.signed_note import Checkpoint, CryptoMissing, NoteError, VerifierKey, verify_note
 
 PROOFS_PREFIX = "proofs/"
@@ -55,6 +56,14 @@ def proof_files(members: Members, base: str, problems: list[str]) -> dict[int, s
     return found
 
 
+class AnchorCheck(NamedTuple):
+    """How many proofs of a segment passed, and whether a signature could not be checked
+    on this machine (CryptoMissing: the reader is told, and must accept it to pass)."""
+
+    passed: int
+    signatures_unchecked: bool
+
+
 def check_anchor(
     members: Members,
     base: str,
@@ -64,8 +73,9 @@ def check_anchor(
     problems: list[str],
     notes: list[str],
     proven: dict[int, dict[str, object]] | None = None,
-) -> int:
-    """Check one segment's checkpoint and proofs; how many proofs passed.
+) -> AnchorCheck:
+    """Check one segment's checkpoint and proofs: how many proofs passed, and whether any
+    signature went unchecked.
 
     `proofs` is `proof_files`' answer, `rows` the JSONL's (hash, payload) for those seqs.
     A proof may be of a record before the segment (an attachment record made long before the
@@ -76,16 +86,15 @@ def check_anchor(
     if not any(name.startswith(folder) for name in members.names):
         if declared.get("first_seq") is not None:
             notes.append(f"{jsonl}: {NOT_ANCHORED}")
-        return 0
+        return AnchorCheck(0, False)
     before = len(problems)
     key = _public_key(members, folder + PUBLIC_KEY_FILE, problems)
-    unchecked = len(notes)
-    note, checkpoint = _checkpoint(
+    note, checkpoint, unchecked = _checkpoint(
         members, folder + CHECKPOINT_FILE, key, declared, problems, notes
     )
-    signed = "signed" if len(notes) == unchecked else "said to be signed (not checked here)"
-    if signed == "signed" and signature_checker() == "openssl":
-        signed = "signed (signature checked with the openssl command)"
+    signed = "said to be signed (not checked here)" if unchecked else "signed"
+    if not unchecked:
+        signed += checked_with("signature ")
     last = declared.get("last_seq")
     if type(last) is int and last not in proofs:
         problems.append(
@@ -96,9 +105,10 @@ def check_anchor(
     for seq, name in sorted(proofs.items()):
         mine = len(problems)
         row = rows.get(seq)
-        record = _check_proof_file(
+        record, proof_unchecked = _check_proof_file(
             members, name, seq, key, note, row, jsonl, declared, problems, notes
         )
+        unchecked = unchecked or proof_unchecked
         if len(problems) == mine and record is not None:
             passed += 1
             if proven is not None:
@@ -110,7 +120,7 @@ def check_anchor(
             f" {checkpoint.size} records {signed} by key {key.name} {key.id.hex()} (compare"
             " this key ID with the one the collector published)"
         )
-    return passed
+    return AnchorCheck(passed, unchecked)
 
 
 def _public_key(members: Members, name: str, problems: list[str]) -> VerifierKey | None:
@@ -134,36 +144,38 @@ def _checkpoint(
     declared: Mapping[str, object],
     problems: list[str],
     notes: list[str],
-) -> tuple[str | None, Checkpoint | None]:
-    """The signed note's text and its checkpoint, once its signature and origin check."""
+) -> tuple[str | None, Checkpoint | None, bool]:
+    """The signed note's text and its checkpoint, once its signature and origin check, and
+    whether its signature could not be checked here (then a note says why)."""
     if name not in members.names:
         problems.append(f"{name}: missing, so the proofs lead to no signed checkpoint")
-        return None, None
+        return None, None, False
     raw = members.read(name, problems)
     try:
         note = None if raw is None else raw.decode("utf-8")
     except UnicodeDecodeError:
         problems.append(f"{name}: not UTF-8 text")
-        return None, None
+        return None, None, False
     if note is None or key is None:
-        return note, None
+        return note, None, False
+    unchecked = False
     try:
         body = verify_note(note, key)
     except CryptoMissing as exc:
         notes.append(str(exc))
-        body = note.partition("\n\n")[0] + "\n"
+        body, unchecked = note.partition("\n\n")[0] + "\n", True
     except NoteError as exc:
         problems.append(f"{name}: {exc}")
-        return note, None
+        return note, None, False
     try:
         checkpoint = Checkpoint.parse(body)
     except NoteError as exc:
         problems.append(f"{name}: {exc}")
-        return note, None
+        return note, None, unchecked
     store_id = declared.get("store_id")
     if isinstance(store_id, str) and checkpoint.origin != f"slawitness/{store_id}":
         problems.append(f"{name}: a checkpoint of {checkpoint.origin}, not of store {store_id}")
-    return note, checkpoint
+    return note, checkpoint, unchecked
 
 
 def _check_proof_file(
@@ -177,22 +189,24 @@ def _check_proof_file(
     declared: Mapping[str, object],
     problems: list[str],
     notes: list[str],
-) -> dict[str, object] | None:
+) -> tuple[dict[str, object] | None, bool]:
     """One proof: valid on its own, and about this bundle's record and checkpoint; the
-    record it proves (when its payload parses)."""
+    record it proves (when its payload parses), and whether a signature in it could not be
+    checked here."""
     raw = members.read(name, problems)
     if raw is None:
-        return None
+        return None, False
     try:
         proof = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         problems.append(f"{name}: not a JSON proof file")
-        return None
+        return None, False
     result = check_proof(proof, key)
     problems.extend(f"{name}: {problem}" for problem in result.problems)
     notes.extend(result.unchecked)
+    unchecked = bool(result.unchecked)
     if not isinstance(proof, dict):
-        return None
+        return None, unchecked
     if proof.get("seq") != seq:
         problems.append(f"{name}: holds seq {proof.get('seq')!r}, not {seq}")
     if note is not None and proof.get("checkpoint") != note:
@@ -208,9 +222,9 @@ def _check_proof_file(
     if seq == declared.get("last_seq") and proof.get("hash") != declared.get("last_hash"):
         problems.append(f"{name}: its hash is not the segment's last_hash in records/chain.json")
     try:
-        return parse_payload(str(proof.get("payload")).encode("utf-8"))
+        return parse_payload(str(proof.get("payload")).encode("utf-8")), unchecked
     except (ValueError, UnicodeEncodeError):
-        return None
+        return None, unchecked
 
 
 def _same_text(text: object, payload: bytes) -> bool:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 from collector.chain import chain_hash, parse_payload
 from collector.merkle import leaf_hash, verify_consistency, verify_inclusion
-from collector.signature_check import signature_checker
+from collector.signature_check import checked_with
 from collector.signed_note import Checkpoint, CryptoMissing, NoteError, VerifierKey, verify_note
 
 INCLUSION = "slawitness-inclusion-proof/1"
@@ -84,9 +84,7 @@ def signed_checkpoint(
     try:
         verify_note(note, key)
         who = "the trusted key" if trusted else "the key the file names (compare its ID"
-        tail = "" if trusted else " with the one the collector published)"
-        if signature_checker() == "openssl":
-            tail += " (checked with the openssl command)"
+        tail = ("" if trusted else " with the one the collector published)") + checked_with()
         result.facts.append(f"checkpoint signed by {key.name} {key.id.hex()}: {who}{tail}")
     except CryptoMissing as exc:
         result.unchecked.append(str(exc))

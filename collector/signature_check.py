@@ -30,8 +30,12 @@ class Unverifiable(Exception):
     """Neither `cryptography` nor a working `openssl` can check the signature (one line)."""
 
 
+@functools.cache
 def signature_checker() -> str | None:
-    """What checks signatures here: "cryptography", "openssl", or None (nothing can)."""
+    """What checks signatures here: "cryptography", "openssl", or None (nothing can).
+
+    Found once per process: a bundle of many proofs would otherwise retry the import and
+    search PATH for every one."""
     try:
         from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: F401
     except ImportError:
@@ -39,18 +43,32 @@ def signature_checker() -> str | None:
     return "cryptography"
 
 
+def checked_with(subject: str = "") -> str:
+    """` (checked with the openssl command)`, with `subject` before "checked", when the
+    openssl command checks signatures here; "" when `cryptography` does. A verdict resting
+    on a command found on PATH says so, in these words wherever it is printed."""
+    if signature_checker() != "openssl":
+        return ""
+    return f" ({subject}checked with the openssl command)"
+
+
 def ed25519_verifies(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    """Whether `signature` is `public_key`'s Ed25519 signature of `message`.
+    """Whether `signature` is `public_key`'s Ed25519 signature of `message`, checked with
+    `signature_checker()`'s tool.
 
     Unverifiable when neither `cryptography` nor the `openssl` command can say.
     """
     if len(public_key) != 32 or len(signature) != 64:
         return False
-    try:
-        from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    except ImportError:
-        return _openssl_verifies(public_key, signature, message)
+    if signature_checker() == "cryptography":
+        return _cryptography_verifies(public_key, signature, message)
+    return _openssl_verifies(public_key, signature, message)
+
+
+def _cryptography_verifies(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
     except (InvalidSignature, ValueError):
