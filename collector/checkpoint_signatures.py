@@ -15,12 +15,13 @@ its checkpoints removed, or its history since the last one is signed by nothing:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from collector import checkpoints
 from collector.durations import format_duration
-from collector.record_dates import spell_lag, time_line_ns
-from collector.signed_note import Checkpoint, NoteError, VerifierKey, verify_note
+from collector.record_dates import Mark, spell_lag
+from collector.signed_note import NoteError, VerifierKey, verify_note
 from collector.store import EvidenceStore
 
 STALE_INTERVALS = 3
@@ -32,58 +33,68 @@ class CheckpointAudit:
     """The store's checkpoint records, each held against the key.
 
     `verified` are the well-formed ones whose signature verified (what the store's records
-    may be held against); `problems` name the others by seq; `seen` counts every checkpoint
-    record, good or not.
+    may be held against); `problems` name the others by seq, one line each.
     """
 
     verified: list[checkpoints.StoredCheckpoint] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    seen: int = 0
     newest: checkpoints.StoredCheckpoint | None = None
     """The last well-formed checkpoint by seq, signature good or not."""
 
+    @property
+    def seen(self) -> int:
+        """Every checkpoint record, good or not: each is verified or named once."""
+        return len(self.verified) + len(self.problems)
 
-def audit(store: EvidenceStore, key: VerifierKey | None) -> CheckpointAudit:
-    """Check each stored checkpoint's note against `key` (None: the key the records name)."""
+
+def audit(
+    store: EvidenceStore,
+    key: VerifierKey | None,
+    records: Iterable[tuple[int, dict[str, object]]] | None = None,
+) -> CheckpointAudit:
+    """Check each stored checkpoint's note against `key` (None: the key the records name).
+
+    `records` are the store's checkpoint records as (seq, record), oldest first, when the
+    caller has them already (verify's chain pass keeps them); else they are read here."""
+    if records is None:
+        records = ((i.seq, i.record) for i in store.records(types=[checkpoints.CHECKPOINT]))
     found = CheckpointAudit()
     mine = checkpoints.origin(store)
     named: tuple[int, VerifierKey] | None = None
-    for item in store.records(types=[checkpoints.CHECKPOINT]):
-        found.seen += 1
+    for seq, record in records:
         try:
-            stored = checkpoints.from_record(item.seq, item.record)
+            stored = checkpoints.from_record(seq, record)
         except ValueError as exc:
             found.problems.append(f"{exc}: FORGED or damaged")
             continue
         found.newest = stored
         if key is None and named is not None and stored.key != named[1]:
             found.problems.append(
-                f"checkpoint seq {item.seq} names key {stored.key.encode()}, seq {named[0]}"
+                f"checkpoint seq {seq} names key {stored.key.encode()}, seq {named[0]}"
                 f" named {named[1].encode()}: the store's checkpoints are not all by one key"
             )
             continue
         if named is None:
-            named = (item.seq, stored.key)
-        problem = _problem(stored, item.record, mine, key or stored.key)
+            named = (seq, stored.key)
+        problem = _problem(stored, record, mine, key or stored.key)
         if problem is None:
             found.verified.append(stored)
         else:
-            found.problems.append(f"checkpoint seq {item.seq}: {problem}")
+            found.problems.append(f"checkpoint seq {seq}: {problem}")
     return found
 
 
 def _problem(
     stored: checkpoints.StoredCheckpoint, record: dict[str, object], mine: str, key: VerifierKey
 ) -> str | None:
-    """What is wrong with one well-formed checkpoint record, or None."""
+    """What is wrong with one well-formed checkpoint record, or None. The signed text is
+    the checkpoint the record reads: both are the note up to its one blank line."""
     tree = stored.checkpoint
     try:
-        signed = Checkpoint.parse(verify_note(stored.note, key))
+        verify_note(stored.note, key)
     except NoteError as exc:
         other = "" if stored.key == key else f" (the record names key {stored.key.encode()})"
         return f"{exc}{other}: FORGED, or changed after it was signed"
-    if signed != tree:
-        return "the signed text is not the checkpoint the record reads: FORGED"
     if record.get("size") != tree.size or record.get("root") != tree.root.hex():
         return (
             f"the record claims {record.get('size')} records with root {record.get('root')};"
@@ -95,9 +106,17 @@ def _problem(
 
 
 def coverage_problem(
-    found: CheckpointAudit, count: int, head_seq: int | None, newest_ns: int | None, every_s: float
+    found: CheckpointAudit,
+    count: int,
+    head_seq: int | None,
+    newest_ns: int | None,
+    signed: Mark | None,
+    every_s: float,
 ) -> str | None:
-    """A store signed less than its config asks (`every_s`), in one line; None when it is."""
+    """A store signed less than its config asks (`every_s`), in one line; None when it is.
+
+    `signed` is the time the latest checkpoint signed, as the date check saw it; the newest
+    checkpoint is held to it when it is that one, else to the date of its record."""
     every = format_duration(every_s)
     if found.seen == 0:
         if not count:
@@ -109,8 +128,8 @@ def coverage_problem(
     last = found.newest
     if last is None or newest_ns is None or head_seq is None:
         return None
-    signed_ns = time_line_ns(last.checkpoint.extension("time"))
-    lag = newest_ns - (last.ts_ns if signed_ns is None else signed_ns)
+    signed_ns = signed.ts_ns if signed is not None and signed.seq == last.seq else last.ts_ns
+    lag = newest_ns - signed_ns
     if lag <= STALE_INTERVALS * every_s * 1e9:
         return None
     return (

@@ -29,6 +29,9 @@ from collector.store_errors import StoreCorrupt
 
 CHECKPOINT = "checkpoint"
 """The record type of a stored checkpoint."""
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+"""The signed `time` extension line of every checkpoint: `time 2026-10-03T04:05:06Z`, UTC,
+to the second (what `write` signs and `signed_time_ns` reads)."""
 
 
 class SigningKeyError(Exception):
@@ -188,7 +191,7 @@ def write(
     size = 0 if head is None else head.seq
     grown = extend(frontier, store, size)
     stamp = stamp or Stamp.now()
-    when = datetime.fromtimestamp(stamp.ts_ns // 10**9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = datetime.fromtimestamp(stamp.ts_ns // 10**9, UTC).strftime(TIME_FORMAT)
     checkpoint = Checkpoint(origin(store), size, grown.root(), (f"time {when}",))
     note = key.sign(checkpoint.text())
     record = {
@@ -204,3 +207,14 @@ def write(
     }
     appended = store.append([record])[0]
     return StoredCheckpoint(appended.seq, stamp.ts_ns, checkpoint, note, grown, key.verifier())
+
+
+def signed_time_ns(checkpoint: Checkpoint) -> int | None:
+    """When `checkpoint` says it was signed (its `time` line), in ns; None when it has no
+    such line or one not in TIME_FORMAT."""
+    value = checkpoint.extension("time")
+    try:
+        when = datetime.strptime(value or "", TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return int(when.timestamp()) * 10**9

@@ -9,6 +9,7 @@ the bundle's standalone verifier, without the store.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from collector.cli_base import (
     store_path_of,
 )
 from collector.clock_check import ClockJump
+from collector.config import Config
 from collector.config_loader import ConfigError, load_config
 from collector.json_limits import JsonLimitError, loads_bounded
 from collector.output_paths import check_file_target, check_folder_target, write_text
@@ -52,23 +54,21 @@ force_option = click.option(
 )
 
 
-def _read_text(path: Path, what: str) -> str:
-    limit = DOCUMENT_LIMIT if what == "proof" else SMALL_FILE_LIMIT
+def _read_text(path: Path, what: str, limit: int = SMALL_FILE_LIMIT) -> str:
+    """The text of a file the user named, up to `limit` bytes (keys and checkpoints are a
+    few hundred; a proof is a document); a one-line usage error when it cannot be read."""
     try:
         return read_text_bounded(path, limit)
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"{path}: cannot read the {what}: {getattr(exc, 'strerror', None) or exc}", EXIT_USAGE)
 
 
-def _public_key(key_path: Path | None, config_path: Path) -> VerifierKey | None:
+def _public_key(key_path: Path | None, config: Config | None) -> VerifierKey | None:
     """The key checkpoints are checked with: --key, else the .pub beside the config's key."""
     if key_path is None:
-        try:
-            key_path = checkpoints.public_key_path(
-                load_config(config_path, resolve_secrets=False).checkpoints.key
-            )
-        except ConfigError:
+        if config is None:
             return None
+        key_path = checkpoints.public_key_path(config.checkpoints.key)
         if not key_path.exists():
             return None
     try:
@@ -93,11 +93,11 @@ def verify(
 ) -> None:
     """Recompute the hash chain, check every checkpoint's signature and every record's date;
     name the first thing that does not match."""
-    path = store_path_of(config_path, store_path)
+    path, config = _verify_config(config_path, store_path)
     note = None if checkpoint_path is None else _read_text(checkpoint_path, "checkpoint")
-    plan = store_audit.plan(config_path, _public_key(key_path, config_path))
+    plan = store_audit.plan(config, _public_key(key_path, config))
     with EvidenceStore.open(path, readonly=True) as store:
-        dates = DateWatch(plan.allowance_ns)
+        dates = DateWatch(plan.allowance_ns, keep_checkpoints=True)
         report = _verify_chain(store, dates)
         for line in _clock_lines(report.unsynced, report.clock_jumps):
             click.echo(f"{path}: {line}", err=True)
@@ -126,23 +126,40 @@ def verify(
         broken = broken or bool(audit.problems) or own is not None
         if note is not None:
             broken = _against_file(store, note, checkpoint_path, plan.key) or broken
-        broken = _timestamps(store, config_path) or broken
+        broken = _timestamps(store, config) or broken
         broken = _attachments(store) or broken
     if broken:
         sys.exit(EXIT_TAMPERED)
 
 
-def _timestamps(store: EvidenceStore, config_path: Path) -> bool:
+def _config_or_none(config_path: Path) -> Config | None:
+    """The config, or None when it cannot be read: `verify --store` and `check-proof` check
+    what they are given and look to a config only for its key, intervals and TSA roots."""
+    try:
+        return load_config(config_path, resolve_secrets=False)
+    except ConfigError:
+        return None
+
+
+def _verify_config(config_path: Path, store_path: Path | None) -> tuple[Path, Config | None]:
+    """The store and its config, read once for all verify holds the store to. The config
+    is None when `--store` names the store and there is no readable config; without
+    `--store` its ConfigError is the error."""
+    if store_path is not None:
+        return store_path, _config_or_none(config_path)
+    config = load_config(config_path, resolve_secrets=False)
+    return config.store, config
+
+
+def _timestamps(store: EvidenceStore, config: Config | None) -> bool:
     """List the stored trusted timestamps, each checked again; True when one fails."""
     from collector.timestamping import stored_timestamps
 
     roots = None
-    try:
-        stamping = load_config(config_path, resolve_secrets=False).checkpoints.timestamping
-        if stamping is not None and stamping.roots is not None:
+    stamping = None if config is None else config.checkpoints.timestamping
+    if stamping is not None and stamping.roots is not None:
+        with contextlib.suppress(OSError):  # the roots are optional: then "roots not given"
             roots = read_bounded(stamping.roots, DOCUMENT_LIMIT)
-    except (ConfigError, OSError):
-        pass
     bad = False
     for stamp in stored_timestamps(store, roots):
         if stamp.problem is None:
@@ -349,7 +366,7 @@ def check_proof_cmd(
     proof_path: Path, key_path: Path | None, config_path: Path, accept_unchecked: bool
 ) -> None:
     """Check a proof file offline: record hash, Merkle path, checkpoint signature."""
-    text = _read_text(proof_path, "proof")
+    text = _read_text(proof_path, "proof", DOCUMENT_LIMIT)
     try:
         proof = loads_bounded(text)
     except json.JSONDecodeError as exc:
@@ -357,7 +374,8 @@ def check_proof_cmd(
         fail(f"{proof_path}: {problem}", EXIT_USAGE)
     except JsonLimitError as exc:
         fail(f"{proof_path}: not a proof file ({exc})", EXIT_USAGE)
-    result = check_proof(proof, _public_key(key_path, config_path))
+    config = _config_or_none(config_path) if key_path is None else None
+    result = check_proof(proof, _public_key(key_path, config))
     for line in result.facts:
         say(f"{proof_path}: {line}")
     for line in result.unchecked:

@@ -26,6 +26,7 @@ from collector.exporter import CheckpointState
 from collector.exporter_state import LiveState
 from collector.notify import notify_later
 from collector.probes import ProbeEnv
+from collector.record_dates import FLUSH_INTERVAL_S
 from collector.records import Stamp, collector_record
 from collector.scheduler import Job, attempt
 from collector.signed_note import SigningKey
@@ -43,7 +44,7 @@ _LOG = logging.getLogger("slawitness.run")
 class DaemonSettings:
     """Knobs of the daemon loop; the defaults suit a collector running for months."""
 
-    flush_interval_s: float = 1.0
+    flush_interval_s: float = FLUSH_INTERVAL_S
     heartbeat_interval_s: float = 60.0
     start_jitter_s: float = START_JITTER_S
     run_for_s: float | None = None

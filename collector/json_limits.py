@@ -54,8 +54,9 @@ def _parse_constant(text: str) -> Any:
 
 def nesting_depth(raw: bytes) -> int:
     """How deep arrays and objects nest in `raw`, ignoring brackets inside strings."""
-    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
-        return min(raw.count(b"[") + raw.count(b"{"), MAX_DEPTH)
+    openings = raw.count(b"[") + raw.count(b"{")
+    if openings <= MAX_DEPTH:  # so few brackets cannot nest deeper than there are of them
+        return openings
     depth = deepest = 0
     for bracket in _BRACKETS.findall(_STRING.sub(b'""', raw)):
         depth += 1 if bracket[0] in _OPENING else -1

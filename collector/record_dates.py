@@ -19,20 +19,19 @@ report's store scan (`reports.store_scan`) run it in the pass that checks the ch
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
+from collector.checkpoints import CHECKPOINT, signed_time_ns
+from collector.signed_note import Checkpoint, NoteError
 from collector.store_errors import BUSY_TIMEOUT_MS
 
 if TYPE_CHECKING:
     from collector.config import Config
 
 FLUSH_INTERVAL_S = 1.0
-"""The daemon's flush interval (collector.daemon.DaemonSettings)."""
-UNKNOWN_BUDGET_S = 60.0
-"""The longest attempt assumed without a config: the default interval, which every probe's
-timeout must be shorter than."""
+"""How often the daemon flushes its batch to the store (`DaemonSettings.flush_interval_s`):
+a record waits up to this long after its attempt before it is stored."""
 SHOWN_RUNS = 5
 KEPT_RUNS = 100
 _NOT_A_SUBJECT = frozenset({"attachment"})
@@ -40,10 +39,12 @@ _NOT_A_SUBJECT = frozenset({"attachment"})
 
 def allowance_ns(config: Config | None) -> int:
     """How long before the newest stored record a new one may be dated (the config's longest
-    attempt; without a config, UNKNOWN_BUDGET_S)."""
+    attempt; without a config, the default probe interval, which every probe's timeout must
+    be shorter than)."""
+    from collector.probes.base import DEFAULT_INTERVAL_S
     from collector.scheduler import DEADLINE_GRACE_S
 
-    budget = UNKNOWN_BUDGET_S
+    budget = DEFAULT_INTERVAL_S
     if config is not None:
         budget = max((p.attempt_budget() for h in config.hosts() for p in h.probes), default=0)
     wait = budget + DEADLINE_GRACE_S + FLUSH_INTERVAL_S + BUSY_TIMEOUT_MS / 1000
@@ -76,55 +77,92 @@ class BackdatedRun:
     was set back (a warning beside verify's clock lines, not a failure)."""
 
 
-@dataclass
 class DateWatch:
     """The date check, record by record, in seq order.
 
     `mark` and `signed` carry the state of the records before the first one seen (a seq
-    range checked on its own); `lowest_clear` is the earliest-dated record that was not
-    flagged, so a range checked alone can be told whether an earlier range's mark flags it.
+    range checked on its own); `lowest_clear` is the date of the earliest-dated record that
+    was not flagged, so a range checked alone can be told whether an earlier range's mark
+    flags it. With `keep_checkpoints`, `checkpoint_records` holds every checkpoint record
+    seen, so verify's signature audit need not read them from the store again.
+
+    The latest-dated record is held in plain fields, not a `Mark`: it changes on nearly
+    every record of an honest store, and the `Mark` is built only when a record is flagged.
     """
 
-    allowance_ns: int
-    mark: Mark | None = None
-    """The latest-dated native record so far."""
-    signed: Mark | None = None
-    """The latest checkpoint so far, at the time it signed."""
-    runs: list[BackdatedRun] = field(default_factory=list)
-    backdated: int = 0
-    set_back: int = 0
-    imported: int = 0
-    lowest_clear: tuple[int, int] | None = None
-    _last_flagged: int | None = None
+    _mark_ts: int | None
+    _mark_seq: int
+    _mark_boot_id: object
+    _mark_mono_ns: object
+
+    def __init__(
+        self,
+        allowance_ns: int,
+        mark: Mark | None = None,
+        signed: Mark | None = None,
+        *,
+        keep_checkpoints: bool = False,
+    ) -> None:
+        self.allowance_ns = allowance_ns
+        self.mark = mark
+        self.signed = signed
+        """The latest checkpoint so far, at the time it signed."""
+        self.runs: list[BackdatedRun] = []
+        self.backdated = 0
+        self.set_back = 0
+        self.imported = 0
+        self.lowest_clear: int | None = None
+        self.checkpoint_records: list[tuple[int, dict[str, object]]] | None = (
+            [] if keep_checkpoints else None
+        )
+        self._last_flagged: int | None = None
+
+    @property
+    def mark(self) -> Mark | None:
+        """The latest-dated native record so far."""
+        if self._mark_ts is None:
+            return None
+        return Mark(self._mark_ts, self._mark_seq, self._mark_boot_id, self._mark_mono_ns)
+
+    @mark.setter
+    def mark(self, mark: Mark | None) -> None:
+        if mark is None:
+            self._mark_ts = None
+            self._mark_seq, self._mark_boot_id, self._mark_mono_ns = 0, None, None
+        else:
+            self._mark_ts, self._mark_seq = mark.ts_ns, mark.seq
+            self._mark_boot_id, self._mark_mono_ns = mark.boot_id, mark.mono_ns
 
     def __call__(self, seq: int, record: dict[str, object]) -> None:
-        ts, origin = record.get("ts_ns"), record.get("origin")
+        ts, origin, rtype = record.get("ts_ns"), record.get("origin"), record.get("type")
+        if rtype == CHECKPOINT and self.checkpoint_records is not None:
+            self.checkpoint_records.append((seq, record))  # however it is dated
         if type(ts) is not int:
             return
         if isinstance(origin, str) and origin.startswith("import:"):
             self.imported += 1
             return
-        rtype = record.get("type")
         if rtype not in _NOT_A_SUBJECT:
             self._judge(seq, ts, record)
-        mark = self.mark
-        if mark is None or ts > mark.ts_ns:
-            self.mark = Mark(ts, seq, record.get("boot_id"), record.get("mono_ns"))
-        if rtype == "checkpoint":
-            when = signed_time_ns(record)
+        if self._mark_ts is None or ts > self._mark_ts:
+            self._mark_ts, self._mark_seq = ts, seq
+            self._mark_boot_id, self._mark_mono_ns = record.get("boot_id"), record.get("mono_ns")
+        if rtype == CHECKPOINT:
+            when = _note_time_ns(record)
             if when is not None:
                 self.signed = Mark(when, seq, record.get("boot_id"), record.get("mono_ns"))
 
     def _judge(self, seq: int, ts: int, record: dict[str, object]) -> None:
         limit = self.allowance_ns + _own_wait_ns(record)
-        signed, mark = self.signed, self.mark
+        signed, mark_ts = self.signed, self._mark_ts
         if signed is not None and ts + limit < signed.ts_ns:
             ahead, by_checkpoint = signed, True
-        elif mark is not None and ts + limit < mark.ts_ns:
-            ahead, by_checkpoint = mark, False
+        elif mark_ts is not None and ts + limit < mark_ts:
+            ahead = Mark(mark_ts, self._mark_seq, self._mark_boot_id, self._mark_mono_ns)
+            by_checkpoint = False
         else:
-            if self.lowest_clear is None or ts < self.lowest_clear[0]:
-                self.lowest_clear = (ts, seq)
+            if self.lowest_clear is None or ts < self.lowest_clear:
+                self.lowest_clear = ts
             self._last_flagged = None
             return
         mono = record.get("mono_ns")
@@ -178,25 +216,16 @@ def _own_wait_ns(record: dict[str, object]) -> int:
     return 0
 
 
-def signed_time_ns(record: dict[str, object]) -> int | None:
-    """The `time` line a checkpoint record's note signed, in ns (None when it has none)."""
+def _note_time_ns(record: dict[str, object]) -> int | None:
+    """The `time` a checkpoint record's note signed, in ns (None when it has none)."""
     note = record.get("note")
     if not isinstance(note, str):
         return None
-    for line in note.partition("\n\n")[0].split("\n")[3:]:
-        name, _, value = line.partition(" ")
-        if name == "time":
-            return time_line_ns(value)
-    return None
-
-
-def time_line_ns(value: str | None) -> int | None:
-    """A checkpoint's `time` extension (`2026-10-03T04:05:06Z`) in ns, or None."""
     try:
-        when = datetime.strptime(value or "", "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
+        checkpoint = Checkpoint.parse(note.partition("\n\n")[0] + "\n")
+    except NoteError:
         return None
-    return int(when.timestamp()) * 10**9
+    return signed_time_ns(checkpoint)
 
 
 def run_line(run: BackdatedRun) -> str:

@@ -11,12 +11,10 @@ naming seqs; any of them makes `verify` exit 1.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from collector import checkpoint_signatures
 from collector.checkpoints import StoredCheckpoint
 from collector.config import Checkpoints, Config
-from collector.config_loader import ConfigError, load_config
 from collector.record_dates import DateWatch, allowance_ns
 from collector.signed_note import VerifierKey
 from collector.store import EvidenceStore, VerifyReport
@@ -33,17 +31,12 @@ class AuditPlan:
     allowance_ns: int
 
 
-def plan(config_path: Path, key: VerifierKey | None) -> AuditPlan:
-    """The plan for a store of `config_path` (which may not exist: `--store` alone).
+def plan(config: Config | None, key: VerifierKey | None) -> AuditPlan:
+    """The plan for a store of `config` (None: `--store` alone, no config to read).
 
     Checkpoints are expected when the store's public key is known, from `--key` or from the
     `.pub` beside the config's key: that key exists because the collector signs with it.
     """
-    config: Config | None
-    try:
-        config = load_config(config_path, resolve_secrets=False)
-    except ConfigError:
-        config = None
     every = (config.checkpoints if config is not None else Checkpoints()).every
     return AuditPlan(key, every if key is not None else None, allowance_ns(config))
 
@@ -64,7 +57,8 @@ def check(
 ) -> AuditResult:
     """Signatures, coverage and dates of `store`, whose chain check `dates` watched."""
     result = AuditResult()
-    found = checkpoint_signatures.audit(store, plan.key)
+    kept = dates.checkpoint_records if chain.ok else None  # a broken pass stopped early
+    found = checkpoint_signatures.audit(store, plan.key, kept)
     result.verified = found.verified
     result.problems += found.problems
     if found.verified:
@@ -78,9 +72,9 @@ def check(
                 " (give --key FILE.pub to check them against yours)"
             )
     if plan.every_s is not None:
-        newest = None if dates.mark is None else dates.mark[0]
+        newest = None if dates.mark is None else dates.mark.ts_ns
         late = checkpoint_signatures.coverage_problem(
-            found, chain.count, chain.head_seq, newest, plan.every_s
+            found, chain.count, chain.head_seq, newest, dates.signed, plan.every_s
         )
         if late is not None:
             result.problems.append(late)

@@ -39,7 +39,7 @@ def _missed(before: DateWatch, watch: DateWatch) -> bool:
     """Whether the ranges before flag a record this range let pass."""
     if watch.lowest_clear is None:
         return False
-    ts = watch.lowest_clear[0] + before.allowance_ns
+    ts = watch.lowest_clear + before.allowance_ns
     return any(m is not None and ts < m.ts_ns for m in (before.mark, before.signed))
 
 

@@ -18,6 +18,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from collector.durations import format_duration, parse_duration
 from collector.results import Result
 
+DEFAULT_INTERVAL_S = 60.0
+"""A probe's `interval` when the config gives none; `collector.record_dates` also takes it as
+the longest attempt of a store read without its config (a timeout is shorter)."""
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in the config as `30s`, `5m`, `250ms`."""
 PositiveDuration = Annotated[Duration, Field(gt=0)]
@@ -44,7 +48,7 @@ class ProbeSpec(BaseModel):
     within its host."""
     kind: str
     """Which kind of probe this is; it decides which further keys the entry takes."""
-    interval: Duration = 60.0
+    interval: Duration = DEFAULT_INTERVAL_S
     """How often the probe runs; each record stands for one interval. Default `60s`."""
     timeout: Duration = 5.0
     """How long one attempt may wait before it is recorded as failed, less than `interval`;
