@@ -18,7 +18,7 @@ one transaction, so a file is in the store entirely or not at all, and importing
 file again is refused by finding its import record. A line whose (vantage, ts_ns, target,
 probe) is already in the store, or earlier in the file, is skipped and counted.
 
-The file is read up to `MAX_FILE_BYTES` and each line up to `MAX_LINE_BYTES` (so
+The file is read up to `DOCUMENT_LIMIT` and each line up to `MAX_LINE_BYTES` (so
 `import /dev/zero` ends with a message, not with the machine's memory), lines are parsed
 with `loads_bounded` (no deep nesting, no 5000-digit numbers), and every value that ends
 up in a record is checked against what a record can hold: dates in the evidence era,
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Mapping
@@ -38,10 +37,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from collector.bounded_read import DOCUMENT_LIMIT, MIB, FileTooLarge, read_bounded
 from collector.config import Config
 from collector.evidence_era import instant_problem, ns_problem
 from collector.json_limits import JsonLimitError, loads_bounded
 from collector.probes import KINDS
+from collector.records import readable
 from collector.results import ErrorClass
 from collector.store import EvidenceStore
 from collector.store_errors import StoreError
@@ -51,8 +52,6 @@ FIELDS = frozenset(
     | {"detail", "vantage"}
 )
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-MAX_FILE_BYTES = 64 * 2**20
-"""About 300,000 lines; a longer history is imported in parts, each with its own record."""
 MAX_LINE_BYTES = 64 * 2**10
 """A line is one attempt: a few hundred bytes, a `detail` of a few kilobytes at most."""
 MAX_LATENCY_S = 86400.0
@@ -90,9 +89,12 @@ class _Bad(ValueError):
         super().__init__(f"{name}: {problem}")
 
 
-def import_jsonl(path: Path, store: EvidenceStore, config: Config) -> ImportReport:
-    """Check every line of `path`, then append them all (and an import record) atomically."""
-    data = _read_at_most(path, MAX_FILE_BYTES)
+def import_jsonl(
+    path: Path, store: EvidenceStore, config: Config, *, now_ns: int | None = None
+) -> ImportReport:
+    """Check every line of `path`, then append them all (and an import record) atomically;
+    the import record is dated `now_ns` (now; a test's store of fixed dates gives its own)."""
+    data = _read_file(path)
     sha = hashlib.sha256(data).hexdigest()
     records = parse_lines(path, data, config, origin=f"import:{sha}")
     try:
@@ -105,11 +107,11 @@ def import_jsonl(path: Path, store: EvidenceStore, config: Config) -> ImportRepo
         fresh = _without_known(store, records)
         import_record = {
             "type": "import",
-            "ts_ns": time.time_ns(),
+            "ts_ns": time.time_ns() if now_ns is None else now_ns,
             "target": None,
             "vantage": config.vantage,
             "file_sha256": sha,
-            "file_name": os.fsencode(path.name).decode("utf-8", "replace"),
+            "file_name": readable(path.name),
             "records": len(fresh),
             "skipped_duplicates": len(records) - len(fresh),
         }
@@ -119,18 +121,18 @@ def import_jsonl(path: Path, store: EvidenceStore, config: Config) -> ImportRepo
     return ImportReport(sha, len(fresh), len(records) - len(fresh))
 
 
-def _read_at_most(path: Path, limit: int) -> bytes:
-    """The file's bytes, or ImportFileError when it cannot be read or holds more than `limit`."""
+def _read_file(path: Path) -> bytes:
+    """The file's bytes, or ImportFileError when it cannot be read or is larger than a
+    document (about 300,000 lines; a longer history is imported in parts, each with its
+    own import record)."""
     try:
-        with path.open("rb") as source:
-            data = source.read(limit + 1)
+        return read_bounded(path, DOCUMENT_LIMIT)
+    except FileTooLarge as exc:
+        raise ImportFileError(
+            f"{path}: larger than {DOCUMENT_LIMIT // MIB} MiB; split it and import each part"
+        ) from exc
     except OSError as exc:
         raise ImportFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    if len(data) > limit:
-        raise ImportFileError(
-            f"{path}: larger than {limit // 2**20} MiB; split it and import each part"
-        )
-    return data
 
 
 def parse_lines(path: Path, data: bytes, config: Config, *, origin: str) -> list[dict[str, Any]]:

@@ -14,15 +14,14 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import apsw
 import pytest
 
 from collector import checkpoints, consistency
-from collector.chain import GENESIS, canonical_payload, chain_hash
+from collector.chain import canonical_payload
 from collector.signed_note import SigningKey
 from collector.store import EvidenceStore
 from tests.clirun import slawitness
-from tests.rig.stores import fill, make_record, raw_connection, sign
+from tests.rig.stores import fill, make_record, raw_connection, rechain_from, sign
 from tests.test_store_tamper import TAMPERS
 
 SIGNED = 20
@@ -166,17 +165,6 @@ def test_a_changed_checkpoint_file_is_refused(tmp_path: Path, edit: Callable[[st
     assert "does not verify" in out or "malformed" in out or "no signature" in out
 
 
-def _rechain_from(conn: apsw.Connection, start: int) -> None:
-    """Recompute every hash from `start` on, as an attacker with the tools would."""
-    row = conn.execute("SELECT hash FROM records WHERE seq = ?", (start - 1,)).fetchone()
-    prev = GENESIS if row is None else bytes.fromhex(row[0])
-    rows = list(conn.execute("SELECT seq, payload FROM records WHERE seq >= ? ORDER BY seq",
-                             (start,)))  # fmt: skip
-    for seq, payload in rows:
-        prev = chain_hash(prev, seq, payload)
-        conn.execute("UPDATE records SET hash = ? WHERE seq = ?", (prev.hex(), seq))
-
-
 def test_a_recomputed_chain_is_caught_by_the_stores_own_checkpoints(tmp_path: Path) -> None:
     """Edit seq 12 and recompute every later hash: the chain verifies again, but the store's
     own checkpoint of 20 records no longer matches, and the one of 7 still does."""
@@ -186,7 +174,7 @@ def test_a_recomputed_chain_is_caught_by_the_stores_own_checkpoints(tmp_path: Pa
         record = json.loads(payload)
         record["ok"] = not record["ok"]
         conn.execute("UPDATE records SET payload = ? WHERE seq = 12", (canonical_payload(record),))
-        _rechain_from(conn, 12)
+        rechain_from(conn, 12)
     done = slawitness("verify", "--store", str(path))
     assert done.returncode == 1
     assert "chain intact" in done.stdout

@@ -23,6 +23,7 @@ import apsw
 import pytest
 
 from collector import checkpoints
+from collector.chain import GENESIS, chain_hash
 from collector.checkpoints import StoredCheckpoint
 from collector.records import Stamp
 from collector.signed_note import SigningKey
@@ -91,6 +92,19 @@ def raw_connection(path: str | Path, *, drop_triggers: bool = False) -> Iterator
         yield conn
     finally:
         conn.close()
+
+
+def rechain_from(conn: apsw.Connection, start: int) -> None:
+    """Recompute every hash from `start` on, as an attacker with the tools would after
+    editing a row through `raw_connection`: the chain links again, only signatures and
+    checkpoints can tell."""
+    row = conn.execute("SELECT hash FROM records WHERE seq = ?", (start - 1,)).fetchone()
+    prev = GENESIS if row is None else bytes.fromhex(row[0])
+    rows = list(conn.execute("SELECT seq, payload FROM records WHERE seq >= ? ORDER BY seq",
+                             (start,)))  # fmt: skip
+    for seq, payload in rows:
+        prev = chain_hash(prev, seq, payload)
+        conn.execute("UPDATE records SET hash = ? WHERE seq = ?", (prev.hex(), seq))
 
 
 def one_row(conn: apsw.Connection, sql: str, *params: object) -> Any:
