@@ -31,9 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from collector.attaching import attach_files
-from collector.config import Config
-from collector.mail_headers import read_messages
+from collector.config.model import Config
+from collector.documents.attaching import attach_files
+from collector.documents.mail_headers import read_messages
 
 CONFIG = {
     "vantage": "bench",
@@ -80,7 +80,7 @@ def large_file(work: Path, mib: int) -> None:
 
 def verify_seconds(store: Path, expect: int) -> float:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "collector", "verify", "--store", str(store)],
+    done = subprocess.run([sys.executable, "-m", "cli", "verify", "--store", str(store)],
                           capture_output=True, text=True, check=False)  # fmt: skip
     if done.returncode != expect:
         raise SystemExit(done.stdout + done.stderr)

@@ -20,7 +20,7 @@ import bcrypt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from collector.basic_auth import BasicAuthGate
+from collector.prometheus.basic_auth import BasicAuthGate
 
 SHAPES: dict[str, dict[str, int]] = {
     "one user, cost 10": {"prometheus": 10},

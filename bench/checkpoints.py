@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import Span, build_store, span_records
 
-from collector import checkpoints
-from collector.proofs import inclusion_proofs
-from collector.store import EvidenceStore
+from collector.evidence.store import EvidenceStore
+from collector.proving import checkpoints
+from collector.proving.proofs import inclusion_proofs
 
 GOAL_INCREMENTAL = 0.01
 
@@ -51,7 +51,7 @@ def read_hashes(path: Path) -> int:
 def verify_seconds(path: Path) -> float:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "collector", "verify", "--store", str(path)],
+        [sys.executable, "-m", "cli", "verify", "--store", str(path)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:

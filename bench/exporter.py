@@ -36,14 +36,14 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from collector.records import ProbeIdentity, Stamp, collector_record, probe_record
-from collector.results import ErrorClass, Result
-from collector.store import EvidenceStore
+from collector.core.results import ErrorClass, Result
+from collector.evidence.records import ProbeIdentity, Stamp, collector_record, probe_record
+from collector.evidence.store import EvidenceStore
 from tests.rig.loopback import HttpFaultServer, TcpListener
 from tests.rig.prometheus import free_port
 
 BLACKBOX = Path("/usr/bin/prometheus-blackbox-exporter")
-SLAWITNESS = [sys.executable, "-m", "collector"]
+SLAWITNESS = [sys.executable, "-m", "cli"]
 TARGETS = [f"t{i:02d}" for i in range(20)]
 PROBES = [("ping", "icmp"), ("ssh", "tcp"), ("web", "http")]
 MINUTE_NS = 60_000_000_000

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from collector.icmp_engine import EchoStatus, IcmpEngine
+from collector.probes.net.icmp_engine import EchoStatus, IcmpEngine
 from tests.rig.netns import (
     NetnsHost,
     build_netns_host,
@@ -105,7 +105,7 @@ def run_engine(targets: list[str]) -> Timing:
 
 def slawitness_command() -> list[str]:
     found = shutil.which("slawitness")
-    return [found] if found else [sys.executable, "-c", "from collector.cli import main; main()"]
+    return [found] if found else [sys.executable, "-c", "from cli.main import main; main()"]
 
 
 def write_config(directory: Path, targets: list[str]) -> Path:

@@ -8,7 +8,7 @@ Run from the repository root: `python bench/report.py [--workdir DIR] [--quick] 
    control (resolver, one icmp probe), with 40 seeded provider outages of 2-90 minutes
    (every fourth one seen by the web probe only) and 2 local outages where the control is
    down too, plus a slawitness.yml with `sla:` terms (UTC, a weekly maintenance window).
-   Records are made by `collector.records.probe_record` and written by
+   Records are made by `collector.evidence.records.probe_record` and written by
    `EvidenceStore.append` in batches of 20 k, streamed, never all held in memory.
 2. Times, alternating, `--runs` runs each of
    a) `slawitness report --target vps1 --from .. --to .. --format json,html,pdf,csv,letter
@@ -43,9 +43,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from collector.records import ProbeIdentity, Stamp, note_record, probe_record
-from collector.results import ErrorClass, Result
-from collector.store import EvidenceStore
+from collector.core.results import ErrorClass, Result
+from collector.evidence.records import ProbeIdentity, Stamp, note_record, probe_record
+from collector.evidence.store import EvidenceStore
 
 MINUTE_NS = 60 * 1_000_000_000
 BATCH = 20_000
@@ -236,7 +236,7 @@ def report_argv(folder: Path, span: Span, out: Path) -> list[str]:
     """`slawitness report` over the whole span, every format, both languages."""
     return [
         "-m",
-        "collector",
+        "cli",
         "report",
         "--config",
         str(folder / "slawitness.yml"),
@@ -333,13 +333,13 @@ def _is_phase(where: str) -> bool:
     """A function of `reports/` or `collector/` below make_report: where the time goes."""
     file, _, name = where.partition(":")
     wrappers = {"(make_report)", "(<module>)", "(main)", "(invoke)", "(report)", "(_run_module)"}
-    return file in _PROJECT_FILES and file != "cli.py" and name[name.index("(") :] not in wrappers
+    return file in _PROJECT_FILES and file != "main.py" and name[name.index("(") :] not in wrappers
 
 
 _PROJECT_FILES = {
     path.name
-    for folder in ("reports", "collector")
-    for path in (Path(__file__).resolve().parent.parent / folder).glob("*.py")
+    for folder in ("reports", "collector", "cli")
+    for path in (Path(__file__).resolve().parent.parent / folder).rglob("*.py")
 }
 
 

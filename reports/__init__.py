@@ -1,4 +1,13 @@
 """The heavy half of slawitness: SLA engine, charts and report writers (pandas, matplotlib).
 
-Imported only by the report verbs, never on the cron path.
+Imported only inside the report verbs, never on the cron path. It may import `collector`,
+never `cli`:
+
+    sla       periods, attribution, incidents, degradation, the evaluation
+    sources   samples read from evidence stores or from Prometheus
+    render    charts, HTML, PDF, CSV and letters from the summary
+    bundle    the evidence bundle, the sealed month, the standalone verify.py
+
+At the top level: `report_run` (one report or bundle end to end), `live` and `status` (the
+current period's figures), `period_alerts`, `complaint_file` and `worker_pool`.
 """

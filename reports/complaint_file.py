@@ -22,7 +22,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from collector.attachments import (
+from collector.config.model import Target
+from collector.documents.attachments import (
     ATTACHMENT,
     DOCUMENT_KINDS,
     bundle_member,
@@ -30,9 +31,8 @@ from collector.attachments import (
     folder_of,
     matching,
 )
-from collector.config import Target
-from collector.store import EvidenceStore
-from reports.period import Period
+from collector.evidence.store import EvidenceStore
+from reports.sla.period import Period
 
 _BEFORE_PERIOD = timedelta(days=31)
 """Invoices are often dated before the month they bill: a month of slack before the period."""

@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from collector.config import Config, Target
-from collector.exporter import SlaGauge
-from reports.period import Period, month_period
-from reports.sla import evaluate
-from reports.sources import SourceError, load_store_samples
+from collector.config.model import Config, Target
+from collector.prometheus.metrics import SlaGauge
+from reports.sla.engine import evaluate
+from reports.sla.period import Period, month_period
+from reports.sources.stores import SourceError, load_store_samples
 
 MARGIN_NS = 86_400 * 1_000_000_000
 

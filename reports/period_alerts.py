@@ -2,7 +2,7 @@
 
 They come from the same figures as `slawitness status` (and so the month-end report), and
 each is due once per target and period: an event whose key is already in the chain's
-notification notes is not sent again (retries of failed channels are `collector.alerts`').
+notification notes is not sent again (retries of failed channels are `collector.alerts.due`').
 Only the daemon and `slawitness notify` call this; a cron `probe` round never loads pandas.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from collector.alerts import Event, History
-from collector.config import Config
-from collector.durations import format_duration
+from collector.alerts.due import Event, History
+from collector.config.model import Config
+from collector.core.durations import format_duration
 from reports.status import target_status
 
 

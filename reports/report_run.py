@@ -15,23 +15,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from collector.bounded_read import DOCUMENT_LIMIT, read_bounded
-from collector.config import Config, Target
-from collector.diagnostics import DIAGNOSIS, path_verdict
-from collector.output_paths import OutputPathError, check_file_target, check_folder_target
-from collector.store import EvidenceStore
-from collector.timestamping import stored_timestamps
-from reports.background import background_for
-from reports.bundle import BundleError, BundleInfo, stage_records, write_bundle
-from reports.bundle_attachments import carried_attachments
-from reports.bundle_proofs import anchor_stores, prove
+from collector.config.model import Config, Target
+from collector.core.bounded_read import DOCUMENT_LIMIT, read_bounded
+from collector.core.output_paths import OutputPathError, check_file_target, check_folder_target
+from collector.diagnostics.capture import DIAGNOSIS, path_verdict
+from collector.evidence.store import EvidenceStore
+from collector.proving.timestamping import stored_timestamps
+from reports.bundle.attachments import carried_attachments
+from reports.bundle.proofs import anchor_stores, prove
+from reports.bundle.writer import BundleError, BundleInfo, stage_records, write_bundle
 from reports.complaint_file import complaint_file
-from reports.period import Period, month_period, span_period
-from reports.prometheus_source import load_prometheus_samples
-from reports.render import REPORT_FILES, ReportWriter
-from reports.render_errors import RenderError
-from reports.sla import SlaResult, evaluate
-from reports.sources import SourceData, SourceError, load_store_samples
+from reports.render.background import background_for
+from reports.render.errors import RenderError
+from reports.render.report_files import REPORT_FILES, ReportWriter
+from reports.sla.engine import SlaResult, evaluate
+from reports.sla.period import Period, month_period, span_period
+from reports.sources.prometheus import load_prometheus_samples
+from reports.sources.stores import SourceData, SourceError, load_store_samples
 
 MARGIN_NS = 2 * 86_400 * 1_000_000_000
 """Samples read beyond each edge of the period, so incidents crossing an edge keep their

@@ -16,14 +16,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from collector.alerts import deciding_probes, is_down, latest_probe_records
-from collector.attachments import ATTACHMENT, DOCUMENT_KINDS
-from collector.config import Config, Target
-from collector.store import EvidenceStore
+from collector.alerts.due import deciding_probes, is_down, latest_probe_records
+from collector.config.model import Config, Target
+from collector.documents.attachments import ATTACHMENT, DOCUMENT_KINDS
+from collector.evidence.store import EvidenceStore
 from reports.live import MARGIN_NS, current_period
-from reports.period import Period, month_period
-from reports.sla import SlaResult, evaluate
-from reports.sources import SourceError, load_store_samples
+from reports.sla.engine import SlaResult, evaluate
+from reports.sla.period import Period, month_period
+from reports.sources.stores import SourceError, load_store_samples
 
 STALE_INTERVALS = 3
 """A probe whose latest record is older than this many intervals is not known to be up."""

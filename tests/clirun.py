@@ -14,7 +14,7 @@ def slawitness(
 ) -> subprocess.CompletedProcess[str]:
     """`slawitness ARGS...`, its output captured as text."""
     return subprocess.run(
-        [sys.executable, "-m", "collector", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

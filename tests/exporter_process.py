@@ -28,7 +28,7 @@ def exporter(
     command = [
         sys.executable,
         "-m",
-        "collector",
+        "cli",
         verb,
         "--config",
         str(config),

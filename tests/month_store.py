@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from collector.records import ProbeIdentity, Stamp, note_record, probe_record
-from collector.results import ErrorClass, Result
-from collector.store import EvidenceStore
+from collector.core.results import ErrorClass, Result
+from collector.evidence.records import ProbeIdentity, Stamp, note_record, probe_record
+from collector.evidence.store import EvidenceStore
 
 MINUTE_NS = 60 * 1_000_000_000
 

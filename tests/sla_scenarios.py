@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from collector.config import Control, Target
-from reports.period import Period, month_period
-from reports.sla import SlaResult, evaluate
+from collector.config.model import Control, Target
+from reports.sla.engine import SlaResult, evaluate
+from reports.sla.period import Period, month_period
 
 NS = 1_000_000_000
 BEFORE, AFTER = "2026-09-30T00:00:00Z", "2026-11-02T00:00:00Z"
@@ -89,7 +89,7 @@ def samples(
 
 
 def combine(*frames: pd.DataFrame) -> pd.DataFrame:
-    """Several series as one samples DataFrame, sorted by ts_ns like reports/sources.py."""
+    """Several series as one samples DataFrame, sorted by ts_ns like reports/sources/stores.py."""
     frame = pd.concat(frames, ignore_index=True).sort_values("ts_ns", kind="stable")
     frame = frame.reset_index(drop=True)
     frame["seq"] = np.arange(1, len(frame) + 1, dtype=np.int64)

@@ -22,8 +22,8 @@ import matplotlib.pyplot as plt
 import pytest
 import yaml
 
-from collector.attachments import bundle_member, folder_of
-from collector.store import EvidenceStore
+from collector.documents.attachments import bundle_member, folder_of
+from collector.evidence.store import EvidenceStore
 from tests.clirun import slawitness
 
 TARGET = {

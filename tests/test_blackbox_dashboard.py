@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from collector.exporter import METRIC_NAMES, PROBE_LABELS
+from collector.prometheus.metrics import METRIC_NAMES, PROBE_LABELS
 from tests.clirun import slawitness, write_config
 from tests.exporter_process import exporter
 from tests.rig.blackbox import Family, blackbox_exporter, families

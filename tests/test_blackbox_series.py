@@ -3,7 +3,7 @@
 The probes run against the loopback rig (HTTPS with a trustme CA, chunked bodies,
 redirects between a plain and a TLS server, a DNS server with a SOA zone); the records'
 `detail` must carry what each blackbox series needs. Then a table of records, old and new,
-answered and not, and with imported junk, checks the series `collector.blackbox_series`
+answered and not, and with imported junk, checks the series `collector.prometheus.blackbox_series`
 makes of them: a value where the record says it, blackbox's zero where no response came,
 nothing where an old record does not say.
 """
@@ -16,12 +16,12 @@ from collections.abc import Mapping
 
 import pytest
 
-from collector.blackbox_series import SERIES_NAMES, fnv1a_32, probe_series
-from collector.exporter import METRIC_NAMES, PROBE_LABELS, Snapshot, metric_families
+from collector.core.results import ErrorClass, Result
 from collector.probes import dns, http
 from collector.probes.dns import DnsSpec
 from collector.probes.http import HttpSpec
-from collector.results import ErrorClass, Result
+from collector.prometheus.blackbox_series import SERIES_NAMES, fnv1a_32, probe_series
+from collector.prometheus.metrics import METRIC_NAMES, PROBE_LABELS, Snapshot, metric_families
 from tests.rig.dns_server import DnsServer
 from tests.rig.loopback import HttpFaultServer, run_probe
 from tests.rig.servers import ServerFactory, TlsFiles

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from collector import checkpoints
-from collector.store import EvidenceStore
+from collector.evidence.store import EvidenceStore
+from collector.proving import checkpoints
 from tests.rig.loopback import closed_port
 
 MEMORY_CAP = 1 << 30
@@ -32,7 +32,7 @@ def _capped() -> None:
 
 def slawitness_capped(*args: str) -> subprocess.CompletedProcess[str]:
     """`slawitness ARGS` in a child process that cannot use more than MEMORY_CAP."""
-    return subprocess.run([sys.executable, "-m", "collector", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True,
                           text=True, timeout=120, preexec_fn=_capped, check=False)  # fmt: skip
 
 

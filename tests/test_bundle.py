@@ -21,14 +21,20 @@ from pathlib import Path
 
 import pytest
 
-from collector.bundle_check import MANIFEST, check_segment, verify_bundle
-from collector.chain import GENESIS, chain_hash
-from collector.config import Config
-from collector.config_loader import load_config
-from collector.records import ProbeIdentity, Stamp, collector_record, note_record, probe_record
-from collector.results import ErrorClass, Result
-from collector.store import EvidenceStore
-from reports.bundle import BundleError, BundleInfo, stage_records, write_bundle
+from collector.config.loader import load_config
+from collector.config.model import Config
+from collector.core.results import ErrorClass, Result
+from collector.evidence.records import (
+    ProbeIdentity,
+    Stamp,
+    collector_record,
+    note_record,
+    probe_record,
+)
+from collector.evidence.store import EvidenceStore
+from collector.portable.bundle_check import MANIFEST, check_segment, verify_bundle
+from collector.portable.chain import GENESIS, chain_hash
+from reports.bundle.writer import BundleError, BundleInfo, stage_records, write_bundle
 from tests.rig.stores import raw_connection
 
 TOKEN = "Bearer tok-9f2c61d0e4a7-from-env"

@@ -28,15 +28,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from collector import checkpoints
-from collector.bundle_check import MANIFEST, main, verify_bundle, verify_folder
-from collector.bundle_proof_check import NOT_ANCHORED
-from collector.chain import chain_hash
-from collector.config_loader import load_config
-from collector.standalone_verifier import BuildError, verify_script
-from collector.store import EvidenceStore
-from reports.period import NS
+from collector.config.loader import load_config
+from collector.evidence.store import EvidenceStore
+from collector.portable.bundle_check import MANIFEST, main, verify_bundle, verify_folder
+from collector.portable.bundle_proof_check import NOT_ANCHORED
+from collector.portable.chain import chain_hash
+from collector.proving import checkpoints
+from reports.bundle.verify_script import BuildError, verify_script
 from reports.report_run import PeriodChoice, make_bundle
+from reports.sla.period import NS
 from tests.month_store import write_month
 from tests.sla_scenarios import AFTER, BEFORE, combine, control_up, outage, run_checked, samples
 from tests.sla_scenarios import at as scenario_at
@@ -471,12 +471,12 @@ def test_verify_py_is_built_from_the_modules_without_their_imports(made: Made) -
 
 
 def test_the_builder_refuses_what_would_break_the_script() -> None:
-    from collector.standalone_verifier import _embedded
+    from reports.bundle.verify_script import _embedded
 
     source = (
         "from __future__ import annotations\n\nimport json\n"
-        "from collector.chain import (\n    GENESIS,\n    chain_hash,\n)\n"
-        "from collector.merkle import root\n\nX = json.dumps(GENESIS.hex())\n"
+        "from collector.portable.chain import (\n    GENESIS,\n    chain_hash,\n)\n"
+        "from collector.portable.merkle import root\n\nX = json.dumps(GENESIS.hex())\n"
     )
     kept, defined, imported = _embedded("sample", source)
     assert kept == "\nimport json\n\nX = json.dumps(GENESIS.hex())\n"
@@ -557,8 +557,8 @@ def test_a_stale_checkpoint_of_another_store_leaves_it_unanchored(tmp_path: Path
 
 def test_the_private_key_can_never_be_bundled(tmp_path: Path, made: Made) -> None:
     """A report file holding the key (a user's slip) stops the bundle."""
-    from reports.bundle import BundleError, stage_records, write_bundle
-    from reports.bundle_proofs import Proofs, private_needles
+    from reports.bundle.proofs import Proofs, private_needles
+    from reports.bundle.writer import BundleError, stage_records, write_bundle
 
     key = checkpoints.load_key(made.folder / "slawitness.key")
     report = tmp_path / "report"

@@ -1,4 +1,4 @@
-"""The record format (collector.chain): the exact bytes and hashes third parties reproduce."""
+"""The record format (`portable.chain`): the exact bytes and hashes third parties reproduce."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.chain import (
+from collector.core.results import ErrorClass
+from collector.portable.chain import (
     GENESIS,
     canonical_payload,
     chain_hash,
@@ -18,7 +19,6 @@ from collector.chain import (
     parse_payload,
     record_columns,
 )
-from collector.results import ErrorClass
 
 # A test vector checked outside Python with:
 #   { head -c 32 /dev/zero; printf '\x00\x00\x00\x00\x00\x00\x00\x01';

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
 
-from reports.charts import (
+from reports.render.charts import (
     STATE_COLOURS,
     figure_availability,
     figure_daily_uptime,
@@ -24,8 +24,8 @@ from reports.charts import (
     png_bytes,
     render_charts,
 )
-from reports.downsample import bucket_index, minmax_downsample
-from reports.fonts import find_cjk_font
+from reports.render.downsample import bucket_index, minmax_downsample
+from reports.render.fonts import find_cjk_font
 from tests.report_fixtures import (
     MINUTE_NS,
     PERIOD_START,

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from collector import checkpoints, consistency
-from collector.chain import canonical_payload
-from collector.signed_note import SigningKey
-from collector.store import EvidenceStore
+from collector.evidence.store import EvidenceStore
+from collector.portable.chain import canonical_payload
+from collector.portable.signed_note import SigningKey
+from collector.proving import checkpoints, consistency
 from tests.clirun import slawitness
 from tests.rig.stores import fill, make_record, raw_connection, rechain_from, sign
 from tests.test_store_tamper import TAMPERS

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector import checkpoints
-from collector.merkle import leaf_hash, root
-from collector.signed_note import (
+from collector.evidence.store import EvidenceStore
+from collector.portable.merkle import leaf_hash, root
+from collector.portable.signed_note import (
     Checkpoint,
     NoteError,
     SigningKey,
@@ -23,7 +23,7 @@ from collector.signed_note import (
     split_note,
     verify_note,
 )
-from collector.store import EvidenceStore
+from collector.proving import checkpoints
 from tests.clirun import slawitness, write_config
 from tests.exporter_process import exporter, parse_metrics, value
 from tests.rig.loopback import TcpListener

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.store import EvidenceStore
+from collector.evidence.store import EvidenceStore
 from tests.clirun import slawitness, write_config
 from tests.rig.loopback import HttpFaultServer, TcpListener, closed_port
 from tests.rig.netns import NetnsHost, drop_echo_requests
@@ -104,7 +104,7 @@ def test_probe_round_never_imports_the_report_stack(
     config = write_config(tmp_path, [tcp_target("open", tcp_listener.port)])
     code = (
         "import sys\n"
-        "from collector.cli import main\n"
+        "from cli.main import main\n"
         f"sys.argv = ['slawitness', 'probe', '--config', {str(config)!r}]\n"
         "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
@@ -146,7 +146,7 @@ def test_daemon_probes_on_schedule_and_writes_start_heartbeat_stop(
     config = write_config(tmp_path, [tcp_target("open", tcp_listener.port)])
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     child = subprocess.Popen(
-        [sys.executable, "-m", "collector", "run", "--config", str(config)],
+        [sys.executable, "-m", "cli", "run", "--config", str(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -324,7 +324,7 @@ def test_secrets_reach_the_target_but_never_the_evidence(
     )
     env = {**os.environ, "SW_TEST_API_TOKEN": token}
     done = subprocess.run(
-        [sys.executable, "-m", "collector", "probe", "--config", str(config)],
+        [sys.executable, "-m", "cli", "probe", "--config", str(config)],
         capture_output=True,
         text=True,
         env=env,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collector.clock_sync import read_clock_state
-from collector.config import Config
-from collector.records import Stamp, collector_record
-from collector.store import EvidenceStore, VerifyReport
-from reports.sources import load_store_samples
+from collector.config.model import Config
+from collector.evidence.clock_sync import read_clock_state
+from collector.evidence.records import Stamp, collector_record
+from collector.evidence.store import EvidenceStore, VerifyReport
+from reports.sources.stores import load_store_samples
 from tests.clirun import slawitness, write_config
 from tests.rig.stores import make_record
 

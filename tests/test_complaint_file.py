@@ -25,11 +25,11 @@ from typing import Any
 import pytest
 import yaml
 
-from collector import checkpoints
-from collector.bundle_check import MANIFEST, verify_bundle
-from collector.config_loader import load_config
-from collector.records import Stamp, note_record
-from collector.store import EvidenceStore
+from collector.config.loader import load_config
+from collector.evidence.records import Stamp, note_record
+from collector.evidence.store import EvidenceStore
+from collector.portable.bundle_check import MANIFEST, verify_bundle
+from collector.proving import checkpoints
 from reports.report_run import PeriodChoice, make_bundle
 from tests.clirun import slawitness
 from tests.month_store import write_month

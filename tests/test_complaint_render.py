@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reports.complaint_view import (
+from reports.render.complaint_view import (
     attachment_groups,
     citation,
     format_size,
@@ -24,8 +24,8 @@ from reports.complaint_view import (
     short_hash,
     term_places,
 )
-from reports.html import TEXT, render_html
-from reports.letters import code_span, render_letter
+from reports.render.html import TEXT, render_html
+from reports.render.letters import code_span, render_letter
 from tests.report_fixtures import make_daily, make_summary
 
 CONTRACT = "1a2b3c4d" + "e" * 56

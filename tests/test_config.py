@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from collector.config_loader import ConfigError, load_config, parse_config
+from collector.config.loader import ConfigError, load_config, parse_config
 from collector.probes import KINDS
 
 DESIGN_EXAMPLE = """

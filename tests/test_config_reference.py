@@ -14,16 +14,14 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field, create_model
 
-from collector.config import Config, Control, Provider, Target
-from collector.config_reference import (
+from collector.config.model import Config, Control, Provider, Target
+from collector.config.reference import (
     REGENERATE,
     documented_models,
     main,
     reference_markdown,
 )
-from collector.probes import KINDS, ProbeKind, ProbeSpec, tcp
-from collector.probes.http import BasicAuth
-from collector.sla_terms import (
+from collector.config.sla_terms import (
     CreditTier,
     DowntimeRule,
     OneOffWindow,
@@ -31,6 +29,8 @@ from collector.sla_terms import (
     RecurringWindow,
     SlaTerms,
 )
+from collector.probes import KINDS, ProbeKind, ProbeSpec, tcp
+from collector.probes.http import BasicAuth
 
 ROOT = Path(__file__).parents[1]
 DOC = ROOT / "docs" / "config-reference.md"
@@ -214,7 +214,7 @@ def test_main_prints_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_the_regenerate_command_gives_the_same_text_in_a_fresh_process() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "collector.config_reference"],
+        [sys.executable, "-m", "collector.config.reference"],
         cwd=ROOT,
         capture_output=True,
         text=True,

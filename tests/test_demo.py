@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from collector.demo import SCRIPT, DemoRun, phase_at, report_demo
-from reports import pdf
+from cli.demo.case import SCRIPT, DemoRun, phase_at, report_demo
+from reports.render.report_files import pdf
 from tests.clirun import slawitness
 from tests.rig import rig_unavailable
 
@@ -116,7 +116,7 @@ def test_the_script_covers_every_kind_of_evidence() -> None:
 def test_ctrl_c_stops_collecting_and_still_reports(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     child = subprocess.Popen(
-        [sys.executable, "-m", "collector", "demo", "--minutes", "3", "--out", str(out)],
+        [sys.executable, "-m", "cli", "demo", "--minutes", "3", "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

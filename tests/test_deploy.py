@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.deploy_files import CONFIG, PROGRAM, SOURCE
-from collector.store import EvidenceStore
+from cli.deploy_files import CONFIG, PROGRAM, SOURCE
+from collector.evidence.store import EvidenceStore
 from tests.clirun import slawitness, write_config
 from tests.rig import rig_unavailable
 from tests.rig.loopback import TcpListener

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from collector.exporter import METRIC_NAMES
+from collector.prometheus.metrics import METRIC_NAMES
 from tests.rig import rig_unavailable
 from tests.rig.prometheus import PrometheusFactory, sample_values
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from collector import diagnostics
-from collector.config_loader import load_config
-from collector.store import EvidenceStore
+from collector.config.loader import load_config
+from collector.diagnostics.capture import capture as diagnostics
+from collector.evidence.store import EvidenceStore
 from tests.clirun import slawitness, write_config
 from tests.rig import rig_unavailable
 from tests.rig.dns_server import DnsServer
@@ -145,7 +145,7 @@ def test_without_mtr_our_own_traceroute_finds_where_it_stops(
     config = _config(tmp_path, routed_net, count=1)
     routed_net.drop_forward("edge", routed_net.target)
     done = subprocess.run(
-        [sys.executable, "-m", "collector", "probe", "--config", str(config)],
+        [sys.executable, "-m", "cli", "probe", "--config", str(config)],
         capture_output=True, text=True, timeout=120, check=False,
         env={**os.environ, "PATH": "/nonexistent"},  # no mtr to be found
     )  # fmt: skip
@@ -196,7 +196,7 @@ def test_the_daemon_traces_without_holding_up_its_probes(
     config.write_text(yaml.safe_dump(data))
     routed_net.drop_forward("edge", routed_net.target)
     child = subprocess.Popen(
-        [sys.executable, "-m", "collector", "run", "--config", str(config)],
+        [sys.executable, "-m", "cli", "run", "--config", str(config)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

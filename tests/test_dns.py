@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from collector.core.results import ErrorClass, Result
 from collector.probes import dns
 from collector.probes.dns import DnsSpec
-from collector.results import ErrorClass, Result
 from tests.rig.dns_server import DnsServer
 from tests.rig.loopback import closed_port, run_probe
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 import pytest
 
-from collector.cli import cli
-from collector.config import Config, Control, Provider, Target
+from cli.main import cli
+from collector.config.model import Config, Control, Provider, Target
+from collector.config.sla_terms import DowntimeRule, SlaTerms
 from collector.probes import KINDS
 from collector.probes.base import ProbeSpec
-from collector.sla_terms import DowntimeRule, SlaTerms
 
 README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from collector.config import Config
+from collector.config.model import Config
 
 ROOT = Path(__file__).parents[1]
 EN = (ROOT / "README.md").read_text(encoding="utf-8")

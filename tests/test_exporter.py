@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from collector.exporter import METRIC_NAMES
-from collector.store import EvidenceStore
+from collector.evidence.store import EvidenceStore
+from collector.prometheus.metrics import METRIC_NAMES
 from tests.clirun import slawitness, write_config
 from tests.exporter_process import exporter, parse_metrics, value
 from tests.rig import rig_unavailable

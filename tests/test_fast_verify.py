@@ -15,8 +15,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.chain import GENESIS, Row, canonical_payload, chain_hash, first_break, parse_payload
-from collector.fast_verify import accepted_record, first_break_fast
+from collector.evidence.fast_verify import accepted_record, first_break_fast
+from collector.portable.chain import (
+    GENESIS,
+    Row,
+    canonical_payload,
+    chain_hash,
+    first_break,
+    parse_payload,
+)
 from tests.test_chain import _json, _text
 
 SCALARS = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from collector.ballast import BALLAST_BYTES, ballast_path, marker_path
-from collector.store import EvidenceStore
+from collector.evidence.ballast import BALLAST_BYTES, ballast_path, marker_path
+from collector.evidence.store import EvidenceStore
 from tests.clirun import slawitness
 from tests.rig.loopback import TcpListener
 

@@ -22,9 +22,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from collector.cli import cli, main
-from collector.cli_base import EXIT_CLOSED_OUTPUT
-from collector.store import EvidenceStore
+from cli.base import EXIT_CLOSED_OUTPUT
+from cli.main import cli, main
+from collector.evidence.store import EvidenceStore
 from tests.clirun import slawitness
 from tests.rig.loopback import closed_port
 

@@ -23,11 +23,11 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from collector.config import Config, Target
-from collector.config_loader import ConfigError, load_config
-from collector.durations import format_duration
-from collector.importer import ImportFileError, import_jsonl
-from collector.store import EvidenceStore
+from collector.config.loader import ConfigError, load_config
+from collector.config.model import Config, Target
+from collector.core.durations import format_duration
+from collector.evidence.importer import ImportFileError, import_jsonl
+from collector.evidence.store import EvidenceStore
 from tests.clirun import write_config
 from tests.exporter_process import exporter as running
 from tests.rig.loopback import TcpListener

@@ -11,11 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from collector.core.results import ErrorClass, Result
 from collector.probes import http, http_exchange
 from collector.probes.base import ProbeEnv
 from collector.probes.http import HttpSpec
 from collector.probes.http_client import MAX_NS, normalize_pin, shared_client
-from collector.results import ErrorClass, Result
 from tests.rig.loopback import HttpFaultServer, closed_port, run_probe
 from tests.rig.servers import ServerFactory, TlsFiles
 
@@ -372,6 +372,6 @@ def test_secret_in_an_error_message_is_redacted() -> None:
     error, message = http_exchange.classify(ValueError(f"bad header {TOKEN}"), 1.0)
     assert error is ErrorClass.OTHER
     assert TOKEN in message  # classify does not know the secrets; the probe redacts
-    from collector.secrets import redact
+    from collector.config.secrets import redact
 
     assert TOKEN not in redact(message, loaded.secrets())

@@ -17,17 +17,17 @@ from hypothesis import strategies as st
 from ping3 import checksum
 from pydantic import ValidationError
 
-from collector.icmp_engine import EchoStatus, IcmpEngine
-from collector.icmp_packets import (
+from collector.core.results import ErrorClass, Result
+from collector.probes.base import ProbeEnv
+from collector.probes.icmp import IcmpSpec, probe
+from collector.probes.net.icmp_engine import EchoStatus, IcmpEngine
+from collector.probes.net.icmp_packets import (
     MessageKind,
     build_echo_request,
     parse_icmp4,
     parse_icmp6,
     parse_ipv4_datagram,
 )
-from collector.probes.base import ProbeEnv
-from collector.probes.icmp import IcmpSpec, probe
-from collector.results import ErrorClass, Result
 from tests.rig.netns import (
     NetnsHost,
     drop_echo_requests,
@@ -144,7 +144,7 @@ def test_two_hundred_targets_concurrently_half_silent(netns_host_200: NetnsHost)
 _DATAGRAM_ROUND = textwrap.dedent("""
     import asyncio, json, socket, sys
     sys.path.insert(0, sys.argv[1])
-    from collector.icmp_engine import IcmpEngine
+    from collector.probes.net.icmp_engine import IcmpEngine
 
     async def main(targets):
         engines = {f: await IcmpEngine.start(f) for f in (socket.AF_INET, socket.AF_INET6)}

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from collector.config import Config
-from collector.importer import ImportFileError, import_jsonl
-from collector.records import ProbeIdentity, Stamp, probe_record
-from collector.results import Result
-from collector.store import EvidenceStore
-from reports.sources import load_store_samples
+from collector.config.model import Config
+from collector.core.results import Result
+from collector.evidence.importer import ImportFileError, import_jsonl
+from collector.evidence.records import ProbeIdentity, Stamp, probe_record
+from collector.evidence.store import EvidenceStore
+from reports.sources.stores import load_store_samples
 
 T0 = 1_790_000_000_000_000_000  # 2026-09-21T14:13:20Z
 T0_ISO = "2026-09-21T14:13:20Z"

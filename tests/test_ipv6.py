@@ -83,7 +83,7 @@ def probe_round(folder: Path, target_host: str, probes: list[dict], *wrap: str) 
     probe records by probe name."""
     config = write_config(folder, [{"name": "vps6", "host": target_host, "probes": probes}])
     if wrap:
-        command = [*wrap, sys.executable, "-m", "collector", "probe", "--config", str(config)]
+        command = [*wrap, sys.executable, "-m", "cli", "probe", "--config", str(config)]
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     else:
         done = slawitness("probe", "--config", str(config))

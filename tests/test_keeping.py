@@ -10,10 +10,10 @@ import sys
 import zipfile
 from pathlib import Path
 
-from collector import checkpoints
-from collector.attachments import attachment_record, copy_in, folder_of
-from collector.records import Stamp
-from collector.store import EvidenceStore
+from collector.documents.attachments import attachment_record, copy_in, folder_of
+from collector.evidence.records import Stamp
+from collector.evidence.store import EvidenceStore
+from collector.proving import checkpoints
 from tests.clirun import slawitness, write_config
 from tests.rig.stores import fill, start_append_worker
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reports.letters import escape_markdown, render_letter
+from reports.render.letters import escape_markdown, render_letter
 from tests.report_fixtures import make_summary
 
 SUMMARY_SHA = "5a" * 32

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import yaml
 
-from collector.config_loader import load_config
+from collector.config.loader import load_config
 from reports.live import LiveSla
 from tests.clirun import slawitness
 from tests.exporter_process import exporter, parse_metrics, value

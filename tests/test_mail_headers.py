@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector.mail_headers import MAIL_SUFFIXES, MailError, read_messages
+from collector.documents.mail_headers import MAIL_SUFFIXES, MailError, read_messages
 from tests.rig import slow_run
 
 KEYS = {

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.merkle import (
+from collector.portable.merkle import (
     EMPTY_ROOT,
     Frontier,
     TreeLevels,

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 
-from collector.store import EvidenceStore
+from collector.evidence.store import EvidenceStore
 from tests.clirun import slawitness, write_config
 from tests.month_store import write_month
 from tests.rig.loopback import closed_port
@@ -334,7 +334,7 @@ def test_the_daemon_sends_opened_and_closed_once_from_a_worker_thread(
     data["targets"][0]["sla"] = {"uptime": 99.0}  # the hourly SLA look runs too: no breach
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     child = subprocess.Popen(
-        [sys.executable, "-m", "collector", "run", "--config", str(config)],
+        [sys.executable, "-m", "cli", "run", "--config", str(config)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip

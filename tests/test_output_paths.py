@@ -26,10 +26,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from collector import checkpoints
-from collector.attachments import folder_of
-from collector.cli import cli
-from collector.store import EvidenceStore
+from cli.main import cli
+from collector.documents.attachments import folder_of
+from collector.evidence.store import EvidenceStore
+from collector.proving import checkpoints
 from tests.month_store import write_month
 from tests.rig.loopback import closed_port
 
@@ -252,7 +252,7 @@ def test_a_backup_never_replaces_even_its_own(case: Case) -> None:
 HOLDER = """
 import sys, time
 from pathlib import Path
-from collector.output_paths import replacing
+from collector.core.output_paths import replacing
 with replacing(Path(sys.argv[1]), replace=True) as out:
     out.write(b"half a bundle")
     out.flush()
@@ -264,7 +264,7 @@ with replacing(Path(sys.argv[1]), replace=True) as out:
 INCOMING_HOLDER = """
 import sys, time
 from pathlib import Path
-from collector.attachments import copy_in
+from collector.documents.attachments import copy_in
 copy_in(Path(sys.argv[1]), Path(sys.argv[2]), 2**20)
 print("ready", flush=True)
 time.sleep(600)

@@ -9,9 +9,9 @@ import httpx
 import pytest
 import yaml
 
-from collector.config_loader import load_config
-from collector.probe_spacing import ProbeSpacing, ProbeTooSoon, spacings_from
-from collector.store import EvidenceStore
+from collector.config.loader import load_config
+from collector.evidence.store import EvidenceStore
+from collector.prometheus.probe_spacing import ProbeSpacing, ProbeTooSoon, spacings_from
 from tests.clirun import slawitness, write_config
 from tests.exporter_process import exporter
 from tests.rig.loopback import TcpListener

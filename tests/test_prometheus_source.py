@@ -17,10 +17,10 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
-from collector.config import Config
-from collector.config_loader import load_config
-from reports.prometheus_source import LOOKBACK_CAVEAT, MAX_POINTS, chunks, load_prometheus_samples
-from reports.sources import SAMPLE_COLUMNS, SourceError, load_store_samples
+from collector.config.loader import load_config
+from collector.config.model import Config
+from reports.sources.prometheus import LOOKBACK_CAVEAT, MAX_POINTS, chunks, load_prometheus_samples
+from reports.sources.stores import SAMPLE_COLUMNS, SourceError, load_store_samples
 from tests.clirun import write_config
 from tests.exporter_process import exporter
 from tests.rig.loopback import FullListener, TcpListener, closed_port

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector import checkpoints
-from collector.chain import canonical_payload, chain_hash
-from collector.proof_check import check_proof
-from collector.proofs import inclusion_proofs
-from collector.signed_note import SigningKey
-from collector.store import EvidenceStore
+from collector.evidence.store import EvidenceStore
+from collector.portable.chain import canonical_payload, chain_hash
+from collector.portable.proof_check import check_proof
+from collector.portable.signed_note import SigningKey
+from collector.proving import checkpoints
+from collector.proving.proofs import inclusion_proofs
 from tests.clirun import slawitness
 from tests.rig.stores import fill
 

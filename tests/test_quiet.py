@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.store import EvidenceStore
+from collector.evidence.store import EvidenceStore
 from tests.clirun import slawitness, write_config
 from tests.rig.loopback import TcpListener
 

@@ -16,12 +16,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from collector.store import EvidenceStore
+from collector.evidence.store import EvidenceStore
 from tests.clirun import write_config
 from tests.rig.loopback import TcpListener
 from tests.rig.stores import make_record
 
-COMMAND = [sys.executable, "-m", "collector"]
+COMMAND = [sys.executable, "-m", "cli"]
 
 
 def tcp_config(folder: Path, port: int, probes: int, interval: str = "60s") -> Path:

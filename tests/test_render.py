@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.background import BACKGROUND_SAMPLES, background_for
-from reports.html import format_duration, format_local, format_percent, render_html
-from reports.pdf import write_pdf
-from reports.render import RenderError, summary_json_bytes, write_report
-from reports.samples_csv import CSV_COLUMNS
+from reports.render.background import BACKGROUND_SAMPLES, background_for
+from reports.render.html import format_duration, format_local, format_percent, render_html
+from reports.render.pdf import write_pdf
+from reports.render.report_files import RenderError, summary_json_bytes, write_report
+from reports.render.samples_csv import CSV_COLUMNS
 from tests.report_fixtures import make_daily, make_samples, make_summary, make_timeline
 from tests.rig import rig_unavailable
 

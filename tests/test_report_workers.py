@@ -1,7 +1,7 @@
 """A report killed while its worker processes run leaves none of them behind.
 
 A report of 200,000 samples or more hands samples.csv and the PDFs to spawned workers
-(`reports.background`). The real `slawitness report` runs as a child process here; once its
+(`reports.render.background`). The real `slawitness report` runs as a child process here; once its
 workers are up it is killed (SIGKILL, which no Python code sees, and SIGTERM), and /proc
 must then hold none of the processes it started.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reports.background import BACKGROUND_SAMPLES
+from reports.render.background import BACKGROUND_SAMPLES
 from tests.month_store import write_month
 
 PROBES = 5
@@ -102,7 +102,7 @@ def test_a_killed_report_leaves_no_worker_process(
 ) -> None:
     out = tmp_path / "report"
     process = subprocess.Popen(
-        [sys.executable, "-m", "collector", "report", "--config", str(big_case / "slawitness.yml"),
+        [sys.executable, "-m", "cli", "report", "--config", str(big_case / "slawitness.yml"),
          "--target", "vps1", "--period", "2026-10", "--format", "json,csv", "--out", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip

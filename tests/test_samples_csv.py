@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports import samples_csv
-from reports.samples_csv import CSV_COLUMNS, write_samples_csv
+from reports.render.report_files import samples_csv
+from reports.render.samples_csv import CSV_COLUMNS, write_samples_csv
 
 NS = 1_000_000_000
 T0 = 1_790_812_800 * NS  # 2026-10-01T00:00:00Z

@@ -39,9 +39,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.config_loader import ConfigError, load_config
+from collector.config.loader import ConfigError, load_config
+from collector.config.secrets import REDACTED, Secret, redact
 from collector.probes.http_exchange import classify
-from collector.secrets import REDACTED, Secret, redact
 from tests.clirun import slawitness
 from tests.rig.loopback import HttpFaultServer
 
@@ -163,7 +163,7 @@ def test_planted_secrets_appear_in_no_output(
         outputs += [done.stdout.encode(), done.stderr.encode()]
     port = _free_port()
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "collector", "--log-level", "debug", "run", "--config",
+        [sys.executable, "-m", "cli", "--log-level", "debug", "run", "--config",
          str(config), "--listen", f"127.0.0.1:{port}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip

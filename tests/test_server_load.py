@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from collector.config_loader import load_config
-from collector.exporter_server import ACCEPT_BACKLOG, ExporterServer
-from collector.exporter_state import StoreFollower
-from collector.store import EvidenceStore
+from collector.config.loader import load_config
+from collector.evidence.store import EvidenceStore
+from collector.prometheus.server import ACCEPT_BACKLOG, ExporterServer
+from collector.prometheus.state import StoreFollower
 from tests.clirun import slawitness, write_config
 from tests.exporter_process import exporter
 from tests.rig.loopback import TcpListener

@@ -19,18 +19,18 @@ from typing import Any
 import apsw
 import pytest
 
-from collector import checkpoints
-from collector.chain import canonical_payload
-from collector.config_loader import load_config
-from collector.importer import import_jsonl
-from collector.merkle import Frontier, leaf_hash
-from collector.record_dates import allowance_ns
-from collector.records import ProbeIdentity, Stamp, probe_record
-from collector.results import ErrorClass, Result
-from collector.signed_note import SigningKey
-from collector.store import EvidenceStore
-from reports import store_scan
-from reports.store_scan import SampleFilter, read_store
+from collector.config.loader import load_config
+from collector.core.results import ErrorClass, Result
+from collector.evidence.importer import import_jsonl
+from collector.evidence.record_dates import allowance_ns
+from collector.evidence.records import ProbeIdentity, Stamp, probe_record
+from collector.evidence.store import EvidenceStore
+from collector.portable.chain import canonical_payload
+from collector.portable.merkle import Frontier, leaf_hash
+from collector.portable.signed_note import SigningKey
+from collector.proving import checkpoints
+from reports.sources.store_scan import SampleFilter, read_store
+from reports.sources.stores import store_scan
 from tests.clirun import slawitness, write_config
 from tests.month_store import MINUTE_NS, ns
 from tests.rig.stores import raw_connection, rechain_from

@@ -11,10 +11,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from collector.config import Target
-from reports.html import TEXT
-from reports.incidents import NOT_COUNTED_REASONS
-from reports.period import month_period
+from collector.config.model import Target
+from reports.render.html import TEXT
+from reports.sla.incidents import NOT_COUNTED_REASONS
+from reports.sla.period import month_period
 from tests.sla_scenarios import combine, control_up, make_target, outage, run_checked, up
 
 START = "2026-10-03T10:00:00Z"

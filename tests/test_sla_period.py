@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from collector.sla_terms import SlaTerms
-from reports.period import (
+from collector.config.sla_terms import SlaTerms
+from reports.sla.period import (
     NS,
     Period,
     ceil_seconds,

@@ -14,9 +14,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reports.incidents import NOT_COUNTED_REASONS
-from reports.period import NS, Period, span_period
-from reports.sla import SlaResult, evaluate
+from reports.sla.engine import SlaResult, evaluate
+from reports.sla.incidents import NOT_COUNTED_REASONS
+from reports.sla.period import NS, Period, span_period
 from tests.sla_scenarios import at, combine, make_control, make_target, samples
 
 START = at("2026-10-03T00:00:00Z")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from collector.config import Target
-from reports.period import NS, month_period, span_period
-from reports.sla import evaluate
+from collector.config.model import Target
+from reports.sla.engine import evaluate
+from reports.sla.period import NS, month_period, span_period
 from tests.sla_scenarios import (
     AFTER,
     BEFORE,

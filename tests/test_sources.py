@@ -8,11 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from collector.config import Config
-from collector.records import ProbeIdentity, Stamp, collector_record, note_record, probe_record
-from collector.results import ErrorClass, Result
-from collector.store import EvidenceStore
-from reports.sources import SAMPLE_COLUMNS, SourceError, load_store_samples
+from collector.config.model import Config
+from collector.core.results import ErrorClass, Result
+from collector.evidence.records import (
+    ProbeIdentity,
+    Stamp,
+    collector_record,
+    note_record,
+    probe_record,
+)
+from collector.evidence.store import EvidenceStore
+from reports.sources.stores import SAMPLE_COLUMNS, SourceError, load_store_samples
 from tests.rig.stores import raw_connection
 
 S = 1_000_000_000

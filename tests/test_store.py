@@ -13,10 +13,9 @@ from pathlib import Path
 import apsw
 import pytest
 
-from collector.chain import GENESIS, canonical_payload, chain_hash
-from collector.migrations import APPLICATION_ID, SCHEMA_VERSION
-from collector.store import EvidenceStore
-from collector.store_errors import (
+from collector.evidence.migrations import APPLICATION_ID, SCHEMA_VERSION
+from collector.evidence.store import EvidenceStore
+from collector.evidence.store_errors import (
     NotAStore,
     SqliteTooOld,
     StoreError,
@@ -27,6 +26,7 @@ from collector.store_errors import (
     UnknownSchemaVersion,
     require_sqlite,
 )
+from collector.portable.chain import GENESIS, canonical_payload, chain_hash
 from tests.rig.stores import (
     fill,
     make_record,
@@ -360,8 +360,8 @@ def test_sigkill_mid_append_keeps_every_committed_batch(tmp_path: Path) -> None:
 
 CREATE_AND_APPEND = """
 import sys
-from collector.store import EvidenceStore
-from collector.store_errors import StoreError
+from collector.evidence.store import EvidenceStore
+from collector.evidence.store_errors import StoreError
 try:
     with EvidenceStore.open(sys.argv[1], create=True) as store:
         store.append([{"ts_ns": 1, "type": "probe", "target": "vps1"}])

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from collector.store import EvidenceStore
+from collector.evidence.store import EvidenceStore
 from tests.conftest import _FIGURES as FIGURES
 from tests.rig import slow_run
 from tests.rig.stores import make_record, raw_connection

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector.chain import GENESIS, canonical_payload, chain_hash
-from collector.store import EvidenceStore
+from collector.evidence.store import EvidenceStore
+from collector.portable.chain import GENESIS, canonical_payload, chain_hash
 from tests.rig.stores import fill, make_record, one_row, raw_connection
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from collector.core.results import ErrorClass, Result
 from collector.probes import tcp
+from collector.probes.net.resolve import ResolveError, resolve
 from collector.probes.tcp import TcpSpec
-from collector.resolve import ResolveError, resolve
-from collector.results import ErrorClass, Result
 from tests.rig.loopback import FullListener, TcpListener, closed_port, run_probe
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from collector import checkpoints, timestamping
-from collector.config import Timestamping
-from collector.store import EvidenceStore
+from collector.config.model import Timestamping
+from collector.evidence.store import EvidenceStore
+from collector.proving import checkpoints, timestamping
 from tests.clirun import slawitness, write_config
 from tests.rig.loopback import TcpListener
 from tests.rig.stores import fill
@@ -157,7 +157,7 @@ def test_a_crash_while_the_tsa_hangs_keeps_the_request(
     config = _config(tmp_path, tcp_listener.port, local_tsa, timeout="30s")
     local_tsa.delay = 20.0
     child = subprocess.Popen(
-        [sys.executable, "-m", "collector", "probe", "--config", str(config)],
+        [sys.executable, "-m", "cli", "probe", "--config", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -186,7 +186,7 @@ def test_the_daemon_keeps_probing_while_the_tsa_hangs(
     config = _config(tmp_path, tcp_listener.port, local_tsa, timeout="8s")
     local_tsa.delay = 600.0  # never answers within the test; cut short by its reset
     child = subprocess.Popen(
-        [sys.executable, "-m", "collector", "run", "--config", str(config)],
+        [sys.executable, "-m", "cli", "run", "--config", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

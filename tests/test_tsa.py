@@ -1,4 +1,4 @@
-"""RFC 3161 timestamps (collector/tsa.py), by real round trips to the local TSA.
+"""RFC 3161 timestamps (collector/proving/tsa.py), by real round trips to the local TSA.
 
 The TSA is `openssl ts -reply` behind a loopback HTTP server (tests/rig/tsa.py); nothing
 is mocked. Broken answers are made by breaking real ones, byte by byte.
@@ -18,7 +18,7 @@ import pytest
 import rfc3161_client
 from cryptography import x509
 
-from collector.tsa import (
+from collector.proving.tsa import (
     MAX_RESPONSE_BYTES,
     Timestamp,
     TsaError,

@@ -19,7 +19,13 @@ import rfc3161_client
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from collector.tsa import TsaError, check_response, describe, send_request, timestamp_request
+from collector.proving.tsa import (
+    TsaError,
+    check_response,
+    describe,
+    send_request,
+    timestamp_request,
+)
 from tests.rig.tsa import TSA_COMMON_NAME, LocalTsa, root_pem
 
 DATA = b'{"seq": 77, "hash": "c0ffee"}: a checkpoint note to be stamped'

@@ -1,4 +1,4 @@
-"""Whose certificate signed a token, and whether it may sign timestamps (collector/tsa.py).
+"""Whose certificate signed a token, and whether it may sign timestamps (collector/proving/tsa.py).
 
 RFC 3161 2.3: a TSA's certificate carries a critical extendedKeyUsage of timeStamping
 alone. `openssl ts -reply` refuses to sign with any other, so a token from an unfit
@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from collector.tsa import TsaError, check_response, send_request, timestamp_request
+from collector.proving.tsa import TsaError, check_response, send_request, timestamp_request
 from tests.rig.tsa import TSA_COMMON_NAME, LocalTsa, issue_signing_certificate, make_root
 
 DATA = b'{"seq": 9, "hash": "ab12"}: a head whose timestamp a bad TSA signed'

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.signature_check import UNCHECKED, _openssl_verifies, public_key_pem
-from collector.signed_note import SigningKey
+from collector.portable.signature_check import UNCHECKED, _openssl_verifies, public_key_pem
+from collector.portable.signed_note import SigningKey
 from tests.test_bundle_proofs import _FAILED, _SUCCEEDED, Made, _case, _fix_folder_manifest, _make
 
 ACCEPT = "--accept-unchecked-signatures"
@@ -78,7 +78,7 @@ def _slawitness(
     if path is not None:
         env["PATH"] = path
     return subprocess.run(
-        [sys.executable, "-m", "collector", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 

@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.basic_auth import BasicAuthGate, challenge_headers
-from collector.config_loader import ConfigError
-from collector.web_config import WebConfig, load_web_config
+from collector.config.loader import ConfigError
+from collector.prometheus.basic_auth import BasicAuthGate, challenge_headers
+from collector.prometheus.web_config import WebConfig, load_web_config
 
 ALICE_PASSWORD = "correct horse"
 ALICE_HASH = bcrypt.hashpw(ALICE_PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()

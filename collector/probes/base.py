@@ -15,12 +15,12 @@ from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from collector.durations import format_duration, parse_duration
-from collector.results import Result
+from collector.core.durations import format_duration, parse_duration
+from collector.core.results import Result
 
 DEFAULT_INTERVAL_S = 60.0
-"""A probe's `interval` when the config gives none; `collector.record_dates` also takes it as
-the longest attempt of a store read without its config (a timeout is shorter)."""
+"""A probe's `interval` when the config gives none; `collector.evidence.record_dates` also takes
+it as the longest attempt of a store read without its config (a timeout is shorter)."""
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in the config as `30s`, `5m`, `250ms`."""

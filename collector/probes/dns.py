@@ -22,10 +22,10 @@ import dns.rcode
 import dns.rdatatype
 from pydantic import Field, field_validator
 
+from collector.core.results import ErrorClass, JsonScalar, Result
 from collector.probes.base import ProbeEnv, ProbeSpec
+from collector.probes.net.resolve import HostName, ResolveError, resolve
 from collector.probes.tcp import classify_os_error
-from collector.resolve import HostName, ResolveError, resolve
-from collector.results import ErrorClass, JsonScalar, Result
 
 if TYPE_CHECKING:
     import dns.message

@@ -19,10 +19,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator
 
+from collector.config.secrets import Secret
+from collector.core.results import Result
 from collector.probes.base import ProbeEnv, ProbeSpec
-from collector.resolve import require_host
-from collector.results import Result
-from collector.secrets import Secret
+from collector.probes.net.resolve import require_host
 
 TlsMode = Literal["verify", "skip", "pin"]
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 
+from collector.core.results import JsonScalar
 from collector.probes.base import ProbeEnv
 from collector.probes.http import TlsMode
-from collector.results import JsonScalar
 
 MAX_NS = 2**63 - 1
 """Expiry dates past 2262 (self-signed certs valid "forever") are clamped to fit SQLite."""

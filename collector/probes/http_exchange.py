@@ -13,6 +13,8 @@ import time
 
 import httpx
 
+from collector.config.secrets import redact
+from collector.core.results import ErrorClass, JsonScalar, Result
 from collector.probes.base import ProbeEnv
 from collector.probes.http import HttpSpec
 from collector.probes.http_client import (
@@ -22,10 +24,8 @@ from collector.probes.http_client import (
     read_body,
     shared_client,
 )
+from collector.probes.net.resolve import ResolveError, resolve
 from collector.probes.tcp import classify_os_error
-from collector.resolve import ResolveError, resolve
-from collector.results import ErrorClass, JsonScalar, Result
-from collector.secrets import redact
 
 MAX_REDIRECTS = 10
 

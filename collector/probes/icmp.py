@@ -1,8 +1,8 @@
 """ICMP echo probe: `count` echoes `spacing` apart, every RTT kept, loss in ppm.
 
 The echoes go through the run's shared `IcmpEngine` (one socket per address family), which
-matches every reply to the echo it answers; see `collector.icmp_engine` for why ping3's own
-`ping()` cannot be used concurrently. The mapping from what the network did to an
+matches every reply to the echo it answers; see `collector.probes.net.icmp_engine` for why
+ping3's own `ping()` cannot be used concurrently. The mapping from what the network did to an
 `ErrorClass` lives here, in `_classify`, and nowhere else.
 """
 
@@ -16,10 +16,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from collector.icmp_engine import EchoOutcome, EchoStatus, IcmpEngine
+from collector.core.results import ErrorClass, JsonScalar, Result
 from collector.probes.base import Duration, ProbeEnv, ProbeSpec
-from collector.resolve import ResolveError, resolve
-from collector.results import ErrorClass, JsonScalar, Result
+from collector.probes.net.icmp_engine import EchoOutcome, EchoStatus, IcmpEngine
+from collector.probes.net.resolve import ResolveError, resolve
 
 _UNREACHABLE_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH})
 

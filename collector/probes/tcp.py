@@ -15,9 +15,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from collector.core.results import ErrorClass, JsonScalar, Result
 from collector.probes.base import ProbeEnv, ProbeSpec
-from collector.resolve import ResolveError, resolve
-from collector.results import ErrorClass, JsonScalar, Result
+from collector.probes.net.resolve import ResolveError, resolve
 
 UNREACHABLE_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN})
 """Connect errors that mean "no route", shared with the http probe's error mapping."""

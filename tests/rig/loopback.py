@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from collector.core.results import Result
 from collector.probes.base import ProbeEnv
-from collector.results import Result
 
 _REASONS = {200: "OK", 302: "Found", 401: "Unauthorized", 404: "Not Found", 500: "Error"}
 

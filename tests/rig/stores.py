@@ -22,12 +22,12 @@ from typing import Any
 import apsw
 import pytest
 
-from collector import checkpoints
-from collector.chain import GENESIS, chain_hash
-from collector.checkpoints import StoredCheckpoint
-from collector.records import Stamp
-from collector.signed_note import SigningKey
-from collector.store import Appended, EvidenceStore
+from collector.evidence.records import Stamp
+from collector.evidence.store import Appended, EvidenceStore
+from collector.portable.chain import GENESIS, chain_hash
+from collector.portable.signed_note import SigningKey
+from collector.proving import checkpoints
+from collector.proving.checkpoints import StoredCheckpoint
 from tests.rig import rig_unavailable
 
 REPO = Path(__file__).resolve().parents[2]

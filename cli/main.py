@@ -1,0 +1,510 @@
+"""The `slawitness` command. Every user mistake ends as one line on stderr and an exit code.
+
+Exit codes: 0 done (a down target is data, not an error); 1 `verify` or `verify-bundle` found
+a mismatch; 2 bad arguments or config; 3 the evidence store cannot be opened or written; 4 a
+report or bundle could not be made (no data, Prometheus unreachable, output not writable);
+70 a bug.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import sys
+import traceback
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from cli.base import (
+    EXIT_BUG,
+    EXIT_REPORT,
+    EXIT_STORE,
+    EXIT_USAGE,
+    OUTPUT,
+    announce,
+    config_option,
+    fail,
+    load,
+    quit_on_closed_output,
+    say,
+    store_option,
+    store_path_of,
+)
+from cli.round_summary import round_lines
+from cli.types import Instant, one_line
+from collector.alerts.notify import notify_round
+from collector.config.loader import ConfigError
+from collector.config.model import Config, Target
+from collector.core.durations import format_duration
+from collector.core.output_paths import OutputPathError, write_text
+from collector.diagnostics.capture import diagnose_failures
+from collector.documents.attachments import cited_problem
+from collector.evidence.ballast import LOW_SPACE_BYTES, free_bytes, full_since, resumed
+from collector.evidence.export import write_csv, write_jsonl
+from collector.evidence.records import Stamp, collector_record, note_record
+from collector.evidence.store import EvidenceStore
+from collector.evidence.store_errors import StoreError
+from collector.prometheus.listen import DEFAULT_LISTEN, ListenAddressError, parse_listen
+from collector.proving.checkpoints import (
+    SigningKeyError,
+    create_key,
+    is_due,
+    load_key,
+    origin,
+    public_key_path,
+)
+from collector.proving.checkpoints import write as write_checkpoint
+from collector.running.scheduler import UnknownTarget, jobs_for, run_round_once
+
+if TYPE_CHECKING:
+    from collector.prometheus.web_config import WebConfig
+
+_REPORT_ERRORS = {"SourceError", "RenderError", "BundleError", "PdfUnavailable"}
+"""Raised by `reports/`, matched by name so the cron path never imports pandas to catch them."""
+
+
+class _Cli(click.Group):
+    """Maps the program's own errors onto one line and an exit code, at one boundary."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            for line in exc.lines:
+                click.echo(line, err=True)
+            sys.exit(EXIT_USAGE)
+        except (UnknownTarget, ListenAddressError) as exc:
+            fail(str(exc), EXIT_USAGE)
+        except StoreError as exc:
+            fail(str(exc), EXIT_STORE)
+        except OutputPathError as exc:  # report, bundle, seal, backup raise their own errors
+            fail(str(exc), EXIT_USAGE)
+        except click.BadParameter as exc:
+            fail(one_line(exc), EXIT_USAGE)
+        except BrokenPipeError:
+            quit_on_closed_output()
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # the CLI top level: a bug, reported without hiding it
+            if type(exc).__name__ in _REPORT_ERRORS:
+                fail(str(exc), EXIT_REPORT)
+            if type(exc).__name__ in ("ImportFileError", "PeriodError"):
+                fail(str(exc), EXIT_USAGE)
+            if os.environ.get("SLAWITNESS_DEBUG"):
+                traceback.print_exc()
+            fail(
+                f"internal error: {type(exc).__name__}: {exc} (SLAWITNESS_DEBUG=1 shows more)",
+                EXIT_BUG,
+            )
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="slawitness")
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Print only warnings and errors (for cron): no summaries, no progress.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="The least severe messages printed on stderr.",
+)
+def cli(quiet: bool, log_level: str) -> None:
+    """Collect evidence that a rented server broke its SLA."""
+    level = logging.WARNING if quiet else getattr(logging, log_level.upper())
+    OUTPUT.quiet = quiet or level > logging.INFO
+    own = logging.getLogger("slawitness")  # libraries' loggers (httpx...) keep their defaults
+    own.handlers[:] = [logging.StreamHandler(sys.stderr)]
+    own.setLevel(level)
+    own.propagate = False
+
+
+@cli.command()
+@config_option
+@store_option
+@click.option("--force", is_flag=True, help="Overwrite an existing config (or deploy) file.")
+@click.option(
+    "--deploy",
+    type=(click.Choice(["cron", "systemd", "docker"]), click.Path(path_type=Path)),
+    default=None,
+    metavar="KIND DIR",
+    help="Instead: copy the cron, systemd or docker files into DIR, filled in for --config.",
+)
+@click.option(
+    "--key-only",
+    is_flag=True,
+    help="Only create the signing key (for a config and store made before checkpoints).",
+)
+def init(
+    config_path: Path,
+    store_path: Path | None,
+    force: bool,
+    deploy: tuple[str, Path] | None,
+    key_only: bool,
+) -> None:
+    """Write a commented example config, create the evidence store and its signing key."""
+    if deploy is not None:
+        _init_deploy(*deploy, config_path, force)
+        return
+    if not key_only:
+        template = resources.files("collector").joinpath("templates/slawitness.yml")
+        try:
+            write_text(config_path, template.read_text("utf-8"), replace=force)
+        except OSError as exc:
+            fail(f"{config_path}: cannot write config: {exc.strerror}", EXIT_USAGE)
+    config = load(config_path, store_path)
+    with EvidenceStore.open(config.store, create=True) as store:
+        if not key_only:
+            say(f"wrote {config_path}; evidence store {config.store} ({store.count()} records)")
+        key_path = config.checkpoints.key
+        if key_path.exists() and not key_only:
+            say(f"keeping the signing key {key_path}")
+            return
+        try:
+            key = create_key(key_path, origin(store))
+        except SigningKeyError as exc:
+            fail(str(exc), EXIT_USAGE)
+    say(f"signing key {key_path} (keep it private); public key {public_key_path(key_path)}:")
+    say(f"  {key.verifier().encode()}")
+    if not key_only:
+        say("edit the targets and SLA terms, then run: slawitness check-config")
+
+
+def _init_deploy(kind: str, folder: Path, config_path: Path, force: bool) -> None:
+    from cli.deploy_files import DeployError, write_deploy
+
+    try:
+        written = write_deploy(kind, folder, config_path, force=force)
+    except DeployError as exc:
+        fail(str(exc), EXIT_USAGE)
+    for path in written:
+        say(f"wrote {path}")
+
+
+@cli.command("check-config")
+@config_option
+@store_option
+def check_config(config_path: Path, store_path: Path | None) -> None:
+    """Validate the config and print what it describes."""
+    config = load(config_path, store_path)
+    say(f"{config_path}: ok")
+    say(f"vantage {config.vantage}, store {config.store}")
+    try:
+        key = load_key(config.checkpoints.key).verifier()
+        every = format_duration(config.checkpoints.every)
+        say(f"checkpoints every {every}, signed by {key.name} {key.id.hex()}")
+    except SigningKeyError as exc:
+        announce("check-config", warning=True)(f"no checkpoints will be signed: {exc}")
+    for host in config.hosts():
+        probes = ", ".join(
+            f"{p.name} ({p.kind} every {format_duration(p.interval)})" for p in host.probes
+        )
+        sla = ""
+        if isinstance(host, Target) and host.sla is not None:
+            sla = f"; SLA {host.sla.uptime}% per {host.sla.period} ({host.sla.timezone})"
+        say(f"{host.role} {host.name} [{host.host}]: {probes}{sla}")
+    for index, target in enumerate(config.targets):
+        source = target.sla.source if target.sla is not None else None
+        if source is not None and source.attachment is not None:
+            problem = cited_problem(config.store, target.name, source.attachment)
+            if problem is not None:
+                where = f"{config_path}: targets[{index}].sla.source.attachment"
+                announce("check-config", warning=True)(f"{where}: {problem}")
+
+
+web_config_option = click.option(
+    "--web-config",
+    "web_config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TLS and basic auth for the exporter (exporter-toolkit web config format).",
+)
+
+
+def _web_config(path: Path | None) -> WebConfig | None:
+    from collector.prometheus.web_config import load_web_config
+
+    return None if path is None else load_web_config(path)
+
+
+@cli.command()
+@config_option
+@store_option
+@click.option("--target", default=None, help="Probe only this target or control.")
+@click.option(
+    "--textfile",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the round's series here for node_exporter's textfile collector.",
+)
+def probe(
+    config_path: Path, store_path: Path | None, target: str | None, textfile: Path | None
+) -> None:
+    """Run every probe once and append the results (one cron round)."""
+    config = load(config_path, store_path)
+    jobs = jobs_for(config, target)
+    with EvidenceStore.open(config.store, create=True) as store:
+        started = Stamp.now()
+        attempts = asyncio.run(run_round_once(jobs))
+        secrets = config.secrets()
+        records = [done.record(config.vantage, secrets) for done in attempts]
+        took_ms = (Stamp.now().mono_ns - started.mono_ns) // 1_000_000
+        records.append(
+            collector_record("round", started, config.vantage, probes=len(jobs), took_ms=took_ms)
+        )
+        gap_since = full_since(store.path)
+        if gap_since is not None:  # earlier rounds found the disk full: say so in the chain
+            resumed_record = collector_record(
+                "resumed", started, config.vantage, reason="disk full", full_since_ns=gap_since
+            )
+            records.insert(0, resumed_record)
+        free = free_bytes(store.path)
+        if free < LOW_SPACE_BYTES:
+            announce("probe", warning=True)(f"only {free // 2**20} MiB free for {store.path}")
+        try:
+            appended = store.append(records)
+            resumed(store.path)
+            stored = [(a.seq, r) for a, r in zip(appended, records, strict=True)]
+            diagnose_failures(store, config, stored)
+            _checkpoint_when_due(config, store)
+            _timestamp_when_due(config, store)
+            notify_round(config, store)
+        except StoreError:
+            if textfile is not None:
+                _write_textfile(textfile, config, records, store, append_ok=False)
+            raise
+        if textfile is not None:
+            _write_textfile(textfile, config, records, store, append_ok=True)
+    for line in round_lines(attempts):
+        say(line)
+
+
+def _checkpoint_when_due(config: Config, store: EvidenceStore) -> None:
+    """A cron round signs a checkpoint when the last one is `checkpoints.every` old."""
+    if not is_due(store, config.checkpoints.every, Stamp.now().ts_ns):
+        return
+    try:
+        key = load_key(config.checkpoints.key)
+    except SigningKeyError as exc:  # check-config says so; every cron round need not
+        logging.getLogger("slawitness.probe").debug("slawitness probe: no checkpoint: %s", exc)
+        return
+    write_checkpoint(store, key, config.vantage)
+
+
+def _timestamp_when_due(config: Config, store: EvidenceStore) -> None:
+    """After the round is stored: a trusted timestamp when one is due (never before)."""
+    settings = config.checkpoints.timestamping
+    if settings is not None:
+        from collector.proving.timestamping import step
+
+        step(store, settings, config.vantage)
+
+
+def _write_textfile(
+    path: Path,
+    config: Config,
+    records: list[dict[str, object]],
+    store: EvidenceStore,
+    append_ok: bool,
+) -> None:
+    from cli.serving import TextfileError, write_round_textfile
+
+    try:
+        write_round_textfile(path, config, records, store, append_ok)
+    except TextfileError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+@cli.command()
+@config_option
+@store_option
+@click.option("--listen", default=None, help="Serve /metrics and /probe here, e.g. 127.0.0.1:9925.")
+@web_config_option
+def run(
+    config_path: Path,
+    store_path: Path | None,
+    listen: str | None,
+    web_config_path: Path | None,
+) -> None:
+    """Run as a daemon: each probe at its own interval, until SIGTERM or Ctrl-C."""
+    from cli.serving import run_daemon
+
+    config = load(config_path, store_path)
+    web_config = _web_config(web_config_path)
+    _check_listen(listen)
+    key = None
+    try:
+        key = load_key(config.checkpoints.key)
+    except SigningKeyError as exc:
+        announce("run", warning=True)(f"no checkpoints will be signed: {exc}")
+    with EvidenceStore.open(config.store, create=True) as store:
+        daemon = run_daemon(config, store, listen, web_config, announce("run"), key)
+    announce("run")(f"stopped ({daemon.stop_reason})")
+
+
+@cli.command()
+@config_option
+@store_option
+@click.option(
+    "--listen",
+    default=DEFAULT_LISTEN,
+    show_default=True,
+    help="Where to serve /metrics and /probe.",
+)
+@web_config_option
+def serve(
+    config_path: Path, store_path: Path | None, listen: str, web_config_path: Path | None
+) -> None:
+    """Serve the store's series (and /probe) for Prometheus, where cron writes the store."""
+    from cli.serving import serve_store
+
+    config = load(config_path, store_path)
+    web_config = _web_config(web_config_path)
+    _check_listen(listen)
+    serve_store(config, listen, web_config, announce("serve"))
+
+
+def _check_listen(listen: str | None) -> None:
+    if listen is None:
+        return
+    try:
+        parse_listen(listen)
+    except ListenAddressError as exc:
+        fail(f"invalid value for '--listen': {exc}", EXIT_USAGE)
+
+
+@cli.command("import")
+@config_option
+@store_option
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@click.argument("file", type=click.Path(path_type=Path))
+def import_(config_path: Path, store_path: Path | None, fmt: str, file: Path) -> None:
+    """Append records from another monitor (JSON lines), chained and marked with their origin."""
+    from collector.evidence.importer import import_jsonl
+
+    config = load(config_path, store_path)
+    with EvidenceStore.open(config.store, create=True) as store:
+        result = import_jsonl(file, store, config)
+    say(f"imported {result.imported} records from {file} (sha256 {result.file_sha256})")
+
+
+@cli.group()
+def note() -> None:
+    """Notes and support tickets, chained like measurements."""
+
+
+@note.command("add")
+@config_option
+@store_option
+@click.option("--target", required=True, help="The target the note is about.")
+@click.option("--ticket", default=None, help="The provider's ticket or case number.")
+@click.option(
+    "--claim",
+    default=None,
+    metavar="PERIOD",
+    help="This note records the claim filed for PERIOD (YYYY-MM): `status` stops reminding.",
+)
+@click.argument("text")
+def note_add(
+    config_path: Path,
+    store_path: Path | None,
+    target: str,
+    ticket: str | None,
+    claim: str | None,
+    text: str,
+) -> None:
+    """Record a support contact or remark about a target."""
+    config = load(config_path, store_path)
+    jobs_for(config, target)
+    if not text.strip():
+        fail("note text is empty", EXIT_USAGE)
+    if claim is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", claim):
+        fail(f"--claim {claim!r}: expected a period like 2026-10", EXIT_USAGE)
+    record = note_record(Stamp.now(), config.vantage, target, text, ticket)
+    if claim is not None:
+        record["claim"] = claim
+    with EvidenceStore.open(config.store, create=True) as store:
+        [appended] = store.append([record])
+    say(f"note recorded as seq {appended.seq} ({appended.hash[:16]})")
+
+
+RECORD_TYPES = (
+    "probe", "note", "collector", "import", "diagnosis", "checkpoint",
+    "timestamp_request", "timestamp", "timestamp_failed", "backup", "seal", "attachment",
+)  # fmt: skip
+"""Every record type slawitness writes, for `export --type`."""
+
+
+@cli.command()
+@config_option
+@store_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl", show_default=True
+)
+@click.option(
+    "--since", type=Instant(), default=None, help="ISO 8601 start (UTC unless a zone is given)."
+)
+@click.option("--until", type=Instant(), default=None, help="ISO 8601 end, exclusive.")
+@click.option("--target", default=None, help="Only records of this target.")
+@click.option(
+    "--type",
+    "kind",
+    type=click.Choice(["all", *RECORD_TYPES]),
+    default="all",
+    show_default=True,
+    help="Only records of this type.",
+)
+def export(
+    config_path: Path,
+    store_path: Path | None,
+    fmt: str,
+    since: int | None,
+    until: int | None,
+    target: str | None,
+    kind: str,
+) -> None:
+    """Write records to stdout as CSV or JSON lines."""
+    path = store_path_of(config_path, store_path)
+    with EvidenceStore.open(path, readonly=True) as store:
+        rows = store.records(
+            since_ns=since,
+            until_ns=until,
+            target=target,
+            types=None if kind == "all" else [kind],
+        )
+        writer = write_csv if fmt == "csv" else write_jsonl
+        writer(rows, sys.stdout)
+
+
+from cli.attach import attach  # noqa: E402
+from cli.keeping import backup, seal  # noqa: E402
+from cli.notify import notify  # noqa: E402
+from cli.proofs import check_proof_cmd, checkpoint, prove, verify  # noqa: E402
+from cli.reports import bundle, demo, report, verify_bundle  # noqa: E402
+from cli.status import status  # noqa: E402
+
+for _command in (
+    report, bundle, demo, verify_bundle, verify, checkpoint, prove, check_proof_cmd,
+    backup, seal, status, notify, attach,
+):  # fmt: skip
+    cli.add_command(_command)
+
+
+def main() -> None:
+    """Console-script entry point; output cut short by its reader (`| head`) ends quietly."""
+    try:
+        cli(prog_name="slawitness")
+    finally:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            quit_on_closed_output()

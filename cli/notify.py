@@ -1,0 +1,36 @@
+"""`slawitness notify`: send the notifications that are due now (a daily cron line).
+
+A cron `probe` round already sends incident opened and closed; this verb adds the ones that
+need the SLA engine (SLA breached this period, claim deadline approaching), which the daemon
+sends by itself. Each is sent once per target and period, whatever how often this runs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from cli.base import EXIT_USAGE, config_option, fail, load, say, store_option
+from collector.evidence.store import EvidenceStore
+
+
+@click.command("notify")
+@config_option
+@store_option
+def notify(config_path: Path, store_path: Path | None) -> None:
+    """Send the notifications due now: incidents, SLA breached this period, claim deadlines."""
+    from collector.alerts.notify import check_all
+
+    config = load(config_path, store_path)
+    if config.notifications is None:
+        fail(f"{config_path}: notifications: not configured, nothing to send", EXIT_USAGE)
+    with EvidenceStore.open(config.store) as store:
+        notes = check_all(config, store, time.time_ns())
+    for note in notes:
+        failed = note["failed"]
+        where = f"; failed: {', '.join(map(str, failed))}" if failed else ""  # type: ignore[call-overload]
+        say(f"{note['notify']} {note['target']}: sent to {len(note['sent'])} channel(s){where}")  # type: ignore[arg-type]
+    if not notes:
+        say("no notifications due")

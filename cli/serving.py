@@ -1,0 +1,161 @@
+"""The three ways slawitness exposes its series, wired together for the CLI verbs.
+
+`run --listen` (the daemon's memory), `serve` (a store that cron writes) and
+`probe --textfile` (one cron round) each build a snapshot source and hand it to the same
+exporter; this module holds that plumbing so the CLI stays a list of verbs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prometheus_client import generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from collector.config.model import Config
+from collector.core.output_paths import OutputPathError, check_file_target, replacing
+from collector.evidence.store import EvidenceStore
+from collector.portable.signed_note import SigningKey
+from collector.probes import ProbeEnv
+from collector.prometheus.metrics import SlaGauge, SnapshotCollector
+from collector.prometheus.probe_on_demand import LoopThread, ProbeOnDemand
+from collector.prometheus.server import ExporterServer
+from collector.prometheus.state import (
+    LiveState,
+    StoreFollower,
+    previous_counts,
+    round_snapshot,
+    store_state,
+)
+from collector.prometheus.web_config import WebConfig
+from collector.running.daemon import Daemon
+from collector.running.scheduler import jobs_for
+
+if TYPE_CHECKING:
+    from reports.live import LiveSla
+
+
+SIGNAL_POLL_S = 0.5
+"""How often the main thread wakes while serving. A signal the kernel delivers to a busy
+request thread only sets a flag; its Python handler runs when the main thread next runs
+Python code, which an untimed wait would never do."""
+
+
+class TextfileError(Exception):
+    """The textfile for node_exporter could not be written."""
+
+
+def run_daemon(
+    config: Config,
+    store: EvidenceStore,
+    listen: str | None,
+    web_config: WebConfig | None,
+    announce: Callable[[str], None],
+    signing_key: SigningKey | None = None,
+) -> Daemon:
+    """Run the daemon until a signal stops it, serving its series when `listen` is given."""
+    live = _live_sla(config) if listen else None
+    state = LiveState(config, store_state(store), live.gauges if live else _none)
+
+    def start_exporter(loop: asyncio.AbstractEventLoop, env: ProbeEnv) -> Callable[[], None]:
+        def submit(coroutine):  # type: ignore[no-untyped-def]
+            return asyncio.run_coroutine_threadsafe(coroutine, loop)
+
+        runner = ProbeOnDemand(config, store, submit, env, state)
+        assert listen is not None
+        server = ExporterServer(listen, state.snapshot, runner, web_config)
+        server.start()
+        announce(f"serving {server.url}/metrics and {server.url}/probe")
+
+        return server.stop
+
+    if live is not None:
+        live.start()
+    daemon = Daemon(
+        config,
+        store,
+        jobs_for(config),
+        state=state,
+        exporter=start_exporter if listen else None,
+        signing_key=signing_key,
+    )
+    announce(f"{len(daemon.jobs)} probes, store {config.store}")
+    try:
+        asyncio.run(daemon.run())
+    finally:
+        if live is not None:
+            live.stop()
+    return daemon
+
+
+def _none() -> list[SlaGauge]:
+    return []
+
+
+def _live_sla(config: Config) -> LiveSla:
+    """The engine's current-period figures; loads pandas, so only the serving verbs call it."""
+    from reports.live import LiveSla
+
+    return LiveSla(config, [config.store])
+
+
+def serve_store(
+    config: Config, listen: str, web_config: WebConfig | None, announce: Callable[[str], None]
+) -> None:
+    """`slawitness serve`: the series of the store, and `/probe`, until SIGTERM or Ctrl-C."""
+    stopped = threading.Event()
+    with (
+        EvidenceStore.open(config.store, create=True) as writer,
+        EvidenceStore.open(config.store, readonly=True) as reader,
+    ):
+        live = _live_sla(config)
+        live.start()
+        follower = StoreFollower(config, reader, live.gauges)
+        probes = LoopThread()
+        try:
+            runner = ProbeOnDemand(config, writer, probes.submit, probes.env)
+            server = ExporterServer(listen, follower.snapshot, runner, web_config)
+            server.start()
+            announce(f"serving {server.url}/metrics and {server.url}/probe")
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stopped.set())
+            while not stopped.wait(SIGNAL_POLL_S):
+                pass
+            server.stop()
+        finally:
+            probes.close()
+            live.stop()
+
+
+def write_round_textfile(
+    path: Path,
+    config: Config,
+    records: Iterable[Mapping[str, object]],
+    store: EvidenceStore,
+    append_ok: bool,
+) -> None:
+    """A cron round's series for node_exporter, replaced atomically (`PATH.partial` renamed
+    over it). A path that is not a regular file is refused before anything is read (the
+    previous round's file is read for its counts); `PATH.partial` is looked at once, when
+    `replacing` claims it."""
+    try:
+        check_file_target(path, replace=True, partial=False)
+    except OutputPathError as exc:
+        raise TextfileError(f"{path}: cannot write the textfile ({exc.reason})") from None
+    snapshot = round_snapshot(
+        config, records, previous_counts(path), store_state(store, append_ok=append_ok)
+    )
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(lambda: snapshot))
+    try:
+        with replacing(path, replace=True) as out:
+            out.write(generate_latest(registry))
+    except OutputPathError as exc:
+        raise TextfileError(f"{path}: cannot write the textfile ({exc.reason})") from None
+    except OSError as exc:
+        raise TextfileError(f"{path}: cannot write the textfile: {exc.strerror}") from None

@@ -1,0 +1,99 @@
+"""`slawitness status`: each target now, this period's budget, notes, and open claims.
+
+A table for a person at a terminal, `--json` for scripts. It reads the store only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.base import config_option, load, store_option
+
+
+@click.command("status")
+@config_option
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def status(config_path: Path, store_path: Path | None, as_json: bool) -> None:
+    """Each target now: up or down and since when, the period's uptime and error budget,
+    notes and tickets, and the claim deadlines of breached periods not yet claimed."""
+    from reports.status import statuses
+
+    config = load(config_path, store_path)
+    now = time.time_ns()
+    found = statuses(config, [config.store], now)
+    if as_json:
+        click.echo(json.dumps([s.as_json() for s in found], indent=1, ensure_ascii=False))
+        return
+    for item in found:
+        for line in _lines(item.as_json(), now):
+            click.echo(line)
+
+
+def _human(seconds: int) -> str:
+    """`2d 3h`, `43m 12s`: the two largest units, for a person reading a terminal."""
+    parts: list[str] = []
+    rest = seconds
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size or (unit == "s" and not parts):
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    return " ".join(parts[:2])
+
+
+def _since(iso: str, now_ns: int) -> str:
+    start = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    age = datetime.fromtimestamp(now_ns / 1e9, UTC) - start
+    return f"{iso} ({_human(max(0, int(age.total_seconds())))} ago)"
+
+
+def _lines(item: dict[str, Any], now_ns: int) -> list[str]:
+    head = f"{item['name']}  {item['state']}"
+    if item["down_since"]:
+        head += f" since {_since(item['down_since'], now_ns)}"
+    lines = [head]
+    probes = ", ".join(f"{name} {result}" for name, result in item["probes"].items())
+    lines.append(f"  probes: {probes or 'no records yet'}")
+    if item["period"] is not None:
+        if item["uptime"] is None:
+            lines.append(f"  {item['period']}: no samples yet")
+        else:
+            budget = item["budget_left_seconds"]
+            left = (f"{_human(int(budget))} of downtime left" if budget >= 0
+                    else f"BREACHED, {_human(int(-budget))} over")  # fmt: skip
+            lines.append(
+                f"  {item['period']}: uptime {item['uptime'] * 100:.3f}% against"
+                f" {item['objective'] * 100:g}%; {left}"
+            )
+    notes = item["notes"]
+    if notes:
+        last = notes[-1]
+        ticket = f" ticket {last['ticket']}" if last.get("ticket") else ""
+        latest = f"{last['ts']}{ticket}: {last['text']}"
+        lines.append(f"  notes: {len(notes)} this period; last {latest}")
+    documents = item.get("documents") or {}
+    if documents:
+        held = ", ".join(f"{kind} {count}" for kind, count in documents.items())
+        lines.append(f"  documents: {held}")
+    if item["open_claims"] and "contract" not in documents:
+        lines.append(
+            f"  no contract attached: slawitness attach --target {item['name']}"
+            " --kind contract FILE"
+        )
+    for claim in item["open_claims"]:
+        when = (f"claim by {claim['deadline']} ({claim['days_left']} days left)"
+                if claim["deadline"] else "no claim window in the SLA")  # fmt: skip
+        amount = f" = {claim['credit_amount']}" if claim.get("credit_amount") else ""
+        lines.append(
+            f"  OPEN CLAIM {claim['period']}: uptime {claim['uptime'] * 100:.3f}%, credit"
+            f" {claim['credit_percent']:g}%{amount}; {when}"
+            f" (mark it filed: slawitness note add --target {item['name']} --claim"
+            f" {claim['period']} TEXT)"
+        )
+    return lines

@@ -1,0 +1,6 @@
+"""The config file: its typed model, the loader that turns every mistake into one line, the
+secrets it may name, the SLA terms it states, and the reference written from the models.
+
+May import `collector.core` and `collector.probes` (the registry validates each probe's
+settings); nothing that runs, stores or serves.
+"""

@@ -1,0 +1,300 @@
+"""The config file: one typed tree, validated at load, errors naming the key path.
+
+A user edits `slawitness.yml` by hand, over SSH, months apart. Every mistake must come back as
+one line that says which key is wrong and why, e.g.
+``slawitness.yml: targets[0].probes[1].timeout: must be shorter than interval (got 90s >= 60s)``,
+never as a traceback, and unknown keys are refused so a typo cannot silently disable a term.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from collector.config.secrets import Secret
+from collector.config.sla_terms import SlaTerms
+from collector.probes import KINDS, ProbeSpec
+from collector.probes.base import Duration, PositiveDuration
+from collector.probes.net.resolve import HostName
+
+DEFAULT_CONFIG = "slawitness.yml"
+_NAME = r"^[A-Za-z0-9_.-]+$"
+
+
+def _probe_tag(value: Any) -> str | None:
+    """Which registered kind a probe entry is; `None` makes pydantic report an unknown kind."""
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return f"kind:{kind}" if isinstance(kind, str) and kind in KINDS else None
+
+
+if TYPE_CHECKING:
+    AnyProbeSpec = ProbeSpec
+else:
+    AnyProbeSpec = Annotated[
+        Union[tuple(Annotated[k.spec, Tag(f"kind:{name}")] for name, k in KINDS.items())],  # noqa: UP007
+        Discriminator(
+            _probe_tag,
+            custom_error_type="unknown_kind",
+            custom_error_message=f"kind: must be one of {', '.join(KINDS)}",
+        ),
+    ]
+    """Any registered probe spec; built from the registry, the only list of kinds."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False
+    )
+
+
+class Provider(_Strict):
+    """Who rents the host out: named in reports and complaint letters."""
+
+    name: str | None = None
+    """The provider's name, shown in the report and used to address the complaint letter.
+    Unset: the letter leaves the name blank."""
+    account: str | None = None
+    """Your customer or contract number at the provider, shown in the report and quoted in
+    the letter's claim. Unset: the letter leaves it blank."""
+    contact: str | None = None
+    """Where claims go (a support e-mail address or URL), shown in the report and as the
+    letter's recipient. Unset: the letter is addressed to the provider's name only."""
+    country: str | None = None
+    """The provider's country, shown next to its name in the HTML report. Unset: not shown."""
+
+
+class Host(_Strict):
+    """A probed host: a rented target or a control."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=_NAME)
+    """A short name for this host in records, reports and `--target` options; unique across
+    all targets and controls."""
+    host: HostName = Field(min_length=1)
+    """The IPv4 or IPv6 address or DNS name that icmp and tcp probes reach, and that dns
+    probes ask unless they set `server`. An http probe goes to its `url`'s host instead."""
+    probes: list[AnyProbeSpec] = Field(min_length=1)
+    """The checks run against this host, each at its own interval; probe names must be
+    unique within the host."""
+
+    @model_validator(mode="after")
+    def _unique_probe_names(self) -> Host:
+        seen: set[str] = set()
+        for index, probe in enumerate(self.probes):
+            if probe.name in seen:
+                raise ValueError(f"probes[{index}].name: duplicate probe name {probe.name!r}")
+            seen.add(probe.name)
+        return self
+
+
+class Target(Host):
+    """A rented host whose SLA is watched."""
+
+    role: Literal["target"] = "target"
+    """Always `target`, and best left out; every record stores it, so that evidence about
+    targets and controls is never mixed up."""
+    provider: Provider = Provider()
+    """Who rents the host out and where claims go, for reports and complaint letters.
+    Default: every provider key unset."""
+    sla: SlaTerms | None = None
+    """The contract terms the target is judged by. Unset: the target is still probed and
+    recorded, but gets no SLA report and no live SLA metrics."""
+
+    @model_validator(mode="after")
+    def _downtime_probes_exist(self) -> Target:
+        if self.sla is not None and isinstance(self.sla.downtime.probes, list):
+            names = {p.name for p in self.probes}
+            for index, name in enumerate(self.sla.downtime.probes):
+                if name not in names:
+                    raise ValueError(
+                        f"sla.downtime.probes[{index}]: no probe named {name!r} on this target"
+                    )
+        return self
+
+
+class Control(Host):
+    """A well-known host that shows whether the user's own network was up."""
+
+    role: Literal["control"] = "control"
+    """Always `control`, and best left out; every record stores it, so that a control's
+    failures are never counted against a provider."""
+
+
+class Timestamping(_Strict):
+    """An RFC 3161 time-stamping authority that countersigns a checkpoint once a day."""
+
+    url: str = Field(pattern=r"^https?://")
+    """The TSA's URL (for example a public TSA of your country's trust list). Requests are
+    queued in the store before they are sent, so a TSA outage never blocks probing."""
+    roots: Path | None = None
+    """PEM file of the CA certificates the TSA's answers must chain to; relative to the
+    config file's folder. Unset: answers are checked for the right hash and nonce, and the
+    certificates they carry are kept for a later check."""
+    every: PositiveDuration = 86400.0
+    """How often a checkpoint is time-stamped. Default: once a day."""
+    timeout: PositiveDuration = 10.0
+    """How long one request may take. Default: 10 s."""
+
+
+class Diagnostics(_Strict):
+    """Path traces and a fresh DNS answer when a target fails, kept as chained evidence."""
+
+    enabled: bool = True
+    """Trace the paths (with `mtr`) when a target's probe fails. Default: on."""
+    every: Duration = 600.0
+    """At most one diagnosis per target this often, while it keeps failing, so a flapping
+    host cannot flood the store. Default: 10 minutes."""
+    count: int = Field(default=3, ge=1, le=20, strict=True)
+    """Probes per hop in each trace. Default: 3."""
+    resolver: str | None = None
+    """IPv4 address (and :port) of the DNS server asked for the fresh resolution of a failing
+    target's name, e.g. a public resolver in another network. Default: the system's."""
+
+    @field_validator("resolver")
+    @classmethod
+    def _resolver_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        address, colon, port = value.partition(":")
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError:
+            raise ValueError(f"not an IPv4 address: {address!r}") from None
+        digits = port.isascii() and port.isdigit() and len(port) <= 5  # int() of 5000 digits fails
+        if colon and not (digits and 1 <= int(port) <= 65535):
+            raise ValueError(f"port must be from 1 to 65535, got {port}")
+        return value
+
+
+class Checkpoints(_Strict):
+    """Signed Merkle checkpoints of the store: commitments to its whole history so far."""
+
+    key: Path = Path("slawitness.key")
+    """The Ed25519 signing key that `slawitness init` creates (mode 0600); relative to the
+    config file's folder. Its public half is written beside it as `.pub`. It never goes
+    into a bundle. Default: `slawitness.key` next to the config file."""
+    every: PositiveDuration = 3600.0
+    """How often the daemon writes a checkpoint; a cron round writes one when the last is
+    this old. Default: hourly."""
+    timestamping: Timestamping | None = None
+    """Optional trusted time from an RFC 3161 authority. Default: none."""
+
+
+class Notifications(_Strict):
+    """Messages to you when something happens, through apprise (for set-ups without
+    Alertmanager); each one sent is also chained as a note, evidence that you acted."""
+
+    urls: list[Secret] = Field(min_length=1)
+    """Where to send, as apprise URLs (`mailto://`, `json://`, `slack://`, `tgram://`,
+    `wecombot://`, `dingtalk://`, `feishu://` and every other service apprise knows). Each
+    is a secret: best given as `${ENV_VAR}` or `{file: PATH}`; records and logs name a
+    channel only as `urls[N] (scheme)`."""
+    remind_before: Duration = 7 * 86400.0
+    """How long before a breached period's claim deadline (`claim_window_days`) to remind
+    you that it has not been claimed yet. Default: 7 days."""
+    timeout: PositiveDuration = 10.0
+    """How long one channel may take to send one message before it counts as failed.
+    Default: 10 s."""
+
+
+class Attachments(_Strict):
+    """Documents kept beside the measurements (`slawitness attach`): the contract, invoices,
+    payment receipts and support correspondence, each under its SHA-256 name in the folder
+    beside the store (`evidence.attachments/` for `evidence.db`)."""
+
+    max_size: ByteSize = ByteSize(100 * 2**20)
+    """The largest file `attach` takes (`100MiB`, `20MB`, `1GiB`): a bigger one is refused
+    with a message, so a mistaken path cannot fill the disk the evidence lives on. Default:
+    100 MiB."""
+
+
+class Exporter(_Strict):
+    """The `/metrics` and `/probe` server of `slawitness serve` and `slawitness run --listen`."""
+
+    probe_min_spacing: Duration | None = Field(default=None, le=86400.0)
+    """The least time between two `/probe` attempts of the same probe. Each attempt appends a
+    record, so a request that comes sooner is answered 429 with `Retry-After` and appends
+    nothing: whoever can reach the port cannot grow the store at will. `0s` removes the
+    limit. Default: nine tenths of the probe's `interval` (Prometheus scrapes `/probe` at the
+    probe's interval; the tenth absorbs its timing)."""
+
+
+class Config(_Strict):
+    """The whole config file."""
+
+    vantage: str = Field(min_length=1, max_length=64, pattern=_NAME)
+    """The name of the place this collector probes from, stored in every record, so that
+    evidence merged from several vantages says who saw what."""
+    store: Path = Path("evidence.db")
+    """The SQLite evidence store; a relative path is relative to the config file's folder.
+    Default: `evidence.db` next to the config file."""
+    targets: list[Target] = Field(min_length=1)
+    """The rented hosts whose SLA is watched."""
+    controls: list[Control] = []
+    """Well-known hosts outside the provider (e.g. two unrelated public resolvers): while
+    every control fails too, a target's outage is counted as your own network's, not the
+    provider's. Default: none, so no outage can be told apart as local."""
+    diagnostics: Diagnostics = Diagnostics()
+    """Path traces when a target fails. Default: on, at most every 10 minutes per target."""
+    checkpoints: Checkpoints = Checkpoints()
+    """Signed checkpoints of the store's history. Default: hourly, with `slawitness.key`."""
+    notifications: Notifications | None = None
+    """Messages on incident opened and closed, SLA breached this period and claim deadline
+    approaching, sent through apprise. Unset: none are sent."""
+    attachments: Attachments = Attachments()
+    """Contract, invoices and correspondence attached as evidence. Default: files up to
+    100 MiB."""
+    exporter: Exporter = Exporter()
+    """How `serve` and `run --listen` answer Prometheus. Default: `/probe` runs each probe at
+    most once per nine tenths of its interval."""
+
+    @model_validator(mode="after")
+    def _unique_host_names(self) -> Config:
+        seen: set[str] = set()
+        for section, hosts in (("targets", self.targets), ("controls", self.controls)):
+            for index, host in enumerate(hosts):
+                if host.name in seen:
+                    raise ValueError(f"{section}[{index}].name: duplicate name {host.name!r}")
+                seen.add(host.name)
+        return self
+
+    def hosts(self) -> list[Target | Control]:
+        """Targets then controls: everything a round probes."""
+        return [*self.targets, *self.controls]
+
+    def intervals(self) -> dict[tuple[str, str], float]:
+        """(host, probe) -> the probe's interval in seconds, targets and controls alike."""
+        return {
+            (host.name, spec.name): spec.interval for host in self.hosts() for spec in host.probes
+        }
+
+    def secrets(self) -> list[Secret]:
+        """Every secret in the config, so text can be scrubbed before it becomes evidence."""
+        found: list[Secret] = []
+        _collect_secrets(self, found)
+        return found
+
+
+def _collect_secrets(value: object, found: list[Secret]) -> None:
+    if isinstance(value, Secret):
+        found.append(value)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _collect_secrets(getattr(value, name), found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect_secrets(item, found)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect_secrets(item, found)

@@ -1,0 +1,510 @@
+"""The evidence store: an append-only, hash-chained SQLite file.
+
+Every probe attempt, heartbeat and note becomes one record; `append` gives it the next seq
+and chains its hash to the previous record's (see `collector.portable.chain` for the format), all in
+one `BEGIN IMMEDIATE` transaction, so cron rounds that overlap never fork the chain. The
+store knows records (plain dicts with `ts_ns`, `type` and maybe `target`), not probes or
+config. It runs on apsw because the Python here links an SQLite with the WAL-reset race.
+
+Every failure leaves this module as one of these, its message one line naming the file::
+
+    StoreError
+    ├── StoreMissing          the file (or its directory) does not exist
+    ├── StoreExists           `create` found a file already there
+    ├── NotAStore             random bytes, an empty file, another application's database
+    ├── UnknownSchemaVersion  written by a newer slawitness (or needs an upgrade read-only)
+    ├── StoreReadOnly         writing to a store opened, mounted or stored read-only
+    ├── StoreBusy             another writer held the lock past the busy timeout
+    ├── StoreFull             the disk (or the database's size limit) is full
+    ├── StoreCorrupt          SQLite found the file damaged
+    └── SqliteTooOld          the linked SQLite is older than MIN_SQLITE
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, NamedTuple, Self
+
+import apsw
+
+from collector.evidence.ballast import keep_ballast, release_ballast
+from collector.evidence.clock_check import ClockJump, ClockWatch
+from collector.evidence.fast_verify import first_break_fast
+from collector.evidence.migrations import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    pending,
+    stored_version,
+    upgrade,
+)
+from collector.evidence.store_errors import (
+    BUSY_TIMEOUT_MS,
+    JOURNAL_SIZE_LIMIT,
+    NotAStore,
+    StoreCorrupt,
+    StoreExists,
+    StoreFull,
+    StoreMissing,
+    StoreReadOnly,
+    UnknownSchemaVersion,
+    require_sqlite,
+    translate,
+)
+from collector.portable.chain import GENESIS, chain_hash, record_columns
+
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _filters(
+    since_ns: int | None,
+    until_ns: int | None,
+    target: str | None,
+    types: Collection[str] | None,
+    after_seq: int | None,
+) -> tuple[str, list[object]]:
+    """The WHERE clause and parameters shared by the readers."""
+    where, params = ["1"], list[object]()
+    for clause, value in (
+        ("ts_ns >= ?", since_ns),
+        ("ts_ns < ?", until_ns),
+        ("target = ?", target),
+        ("seq > ?", after_seq),
+    ):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    if types is not None:
+        where.append(f"type IN ({','.join('?' * len(types))})" if types else "0")
+        params.extend(types)
+    return " AND ".join(where), params
+
+
+class Appended(NamedTuple):
+    """Where a record landed: its seq and its hash (64 lowercase hex)."""
+
+    seq: int
+    hash: str
+
+
+class StoredRecord(NamedTuple):
+    """A record read back: its seq, its hash, and its parsed payload (without seq)."""
+
+    seq: int
+    hash: str
+    record: dict[str, object]
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The chain check. `count`, `head_seq` and `head_hash` describe the rows as stored,
+    whether or not they verify; `first_bad_seq` and `problem` name the first break."""
+
+    ok: bool
+    count: int
+    head_seq: int | None
+    head_hash: str | None
+    first_bad_seq: int | None
+    problem: str | None
+    unsynced: int = 0
+    """Records taken while the kernel did not hold the clock synchronised (flagged only)."""
+    clock_jumps: tuple[ClockJump, ...] = ()
+    """Wall-clock jumps between records of one boot (flagged only)."""
+
+
+def _connect(path: str, readonly: bool, create: bool) -> apsw.Connection:
+    """A connection with the busy timeout set, read-only media included.
+
+    Reading a WAL database needs its `-shm` file; on a read-only file system with no `-shm`
+    left behind (a store copied onto read-only media) nothing can change the file, so it
+    is opened as immutable instead of failing.
+    """
+    flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE
+    if create and not readonly:
+        flags |= apsw.SQLITE_OPEN_CREATE
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        if readonly and not os.access(directory, os.W_OK) and not os.path.exists(path + "-shm"):
+            uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?immutable=1"
+            conn = apsw.Connection(uri, flags=flags | apsw.SQLITE_OPEN_URI)
+        else:
+            conn = apsw.Connection(path, flags=flags)
+        conn.setbusytimeout(BUSY_TIMEOUT_MS)
+    except apsw.Error as exc:
+        raise translate(path, exc) from exc
+    return conn
+
+
+def _raw_hash(path: str, head: Appended) -> bytes:
+    """The head's hash as the 32 bytes the next record chains to."""
+    try:
+        raw = bytes.fromhex(head.hash)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise StoreCorrupt(path, f"seq {head.seq} has a malformed hash; run slawitness verify")
+    return raw
+
+
+PROGRESS_EVERY = 50_000
+
+
+class EvidenceStore:
+    """An open store. Use `create` or `open`; close it, or use it as a context manager."""
+
+    def __init__(self, path: str, conn: apsw.Connection, readonly: bool) -> None:
+        self.path, self.readonly, self._conn = path, readonly, conn
+        self._append_lock = threading.Lock()
+        """One connection, one transaction at a time: the daemon appends from a worker
+        thread while `/probe` appends from the HTTP server's threads."""
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str]) -> EvidenceStore:
+        """A new, empty store at `path`; the file must not exist, its directory must."""
+        name = os.fspath(path)
+        if os.path.lexists(name):
+            raise StoreExists(name, "a file already exists here; not creating a store over it")
+        return cls.open(name, create=True)
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str], *, readonly: bool = False, create: bool = False
+    ) -> EvidenceStore:
+        """Open a store, upgrading its schema if writable; `create` makes a missing one."""
+        name = os.fspath(path)
+        require_sqlite(name, apsw.sqlite_lib_version())
+        directory = os.path.dirname(os.path.abspath(name))
+        if not os.path.isdir(directory):
+            raise StoreMissing(name, f"directory {directory} does not exist")
+        if not os.path.exists(name) and (readonly or not create):
+            raise StoreMissing(name, "no evidence store here (file does not exist)")
+        if os.path.exists(name) and not os.path.isfile(name):
+            raise NotAStore(name, "not a slawitness evidence store (not a regular file)")
+        store = cls(name, _connect(name, readonly, create), readonly)
+        try:
+            with store._boundary():
+                store._prepare(may_initialize=create)
+        except BaseException:
+            store.close()
+            raise
+        if not readonly:
+            keep_ballast(name)
+        return store
+
+    def _prepare(self, *, may_initialize: bool) -> None:
+        """Check this is a store, set the connection up, and bring the schema up to date."""
+        conn = self._conn
+        if not self.readonly and conn.readonly("main"):
+            raise StoreReadOnly(self.path, "cannot write: the file or its file system is read-only")
+        with self._transaction("BEGIN"):  # one snapshot: a concurrent creator may commit
+            app_id = self._scalar("PRAGMA application_id")
+            tables = self._scalar("SELECT count(*) FROM sqlite_schema")
+        if app_id != APPLICATION_ID:
+            if app_id != 0 or tables:
+                raise NotAStore(
+                    self.path,
+                    "not a slawitness evidence store (a SQLite database"
+                    f" of another application, application_id {app_id:#x})",
+                )
+            if not may_initialize:
+                raise NotAStore(self.path, "not a slawitness evidence store (empty database)")
+        if not self.readonly:
+            if self._scalar("PRAGMA journal_mode") != "wal":
+                self._switch_to_wal()
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
+        current = self._checked_version()
+        if current < SCHEMA_VERSION:
+            if self.readonly and not any(m.readers_need_it for m in pending(current)):
+                return
+            if self.readonly:
+                raise UnknownSchemaVersion(
+                    self.path,
+                    f"schema version {current} needs an"
+                    f" upgrade to {SCHEMA_VERSION}; open it read-write",
+                )
+            with self._transaction("BEGIN IMMEDIATE"):
+                upgrade(conn, self._checked_version())  # re-read: another opener may have won
+
+    def _switch_to_wal(self) -> None:
+        """Enter WAL mode, retrying: SQLite answers BUSY here without calling the busy
+        handler when a concurrent first opener holds a lock on the brand-new file."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except apsw.BusyError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    def _checked_version(self) -> int:
+        current = stored_version(self._conn)
+        if current is None:
+            raise UnknownSchemaVersion(self.path, "schema version is missing or not a number")
+        if current > SCHEMA_VERSION:
+            raise UnknownSchemaVersion(
+                self.path,
+                f"schema version {current} is newer than this"
+                f" slawitness understands ({SCHEMA_VERSION}); upgrade it",
+            )
+        return current
+
+    def append(self, records: Sequence[Mapping[str, object]]) -> list[Appended]:
+        """Chain and insert `records` in order, atomically; returns where each landed."""
+        rows = []
+        for index, record in enumerate(records):
+            try:
+                rows.append(record_columns(record))
+            except ValueError as exc:
+                raise ValueError(f"records[{index}]: {exc}") from exc
+        if self.readonly:
+            raise StoreReadOnly(self.path, "store was opened read-only; cannot append")
+        if not rows:
+            return []
+        try:
+            return self._append_rows(rows)
+        except StoreFull as exc:
+            release_ballast(self.path, time.time_ns())
+            with contextlib.suppress(apsw.Error):  # the ballast's room lets the WAL shrink
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            raise StoreFull(
+                self.path,
+                "the disk is full: this batch was not stored (everything before it is);"
+                " free some space and the next append resumes",
+            ) from exc
+
+    def _append_rows(self, rows: list[tuple[int, str, str | None, bytes]]) -> list[Appended]:
+        appended: list[Appended] = []
+        with self._append_lock, self._boundary(), self._transaction("BEGIN IMMEDIATE"):
+            head = self.head()
+            seq, prev = (0, GENESIS) if head is None else (head.seq, _raw_hash(self.path, head))
+            inserts = []
+            for ts_ns, rtype, target, payload in rows:
+                seq += 1
+                prev = chain_hash(prev, seq, payload)
+                inserts.append((seq, ts_ns, rtype, target, payload, prev.hex()))
+                appended.append(Appended(seq, prev.hex()))
+            self._conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)", inserts)
+        return appended
+
+    def head(self) -> Appended | None:
+        """The last record's seq and hash, or None for an empty store."""
+        with self._boundary():
+            row = self._conn.execute(
+                "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else Appended(row[0], row[1])
+
+    def latest(self, rtype: str) -> StoredRecord | None:
+        """The last record of type `rtype` (by seq), or None."""
+        with self._boundary():
+            row = self._row(
+                "SELECT seq, hash, payload FROM records WHERE type = ? ORDER BY seq DESC LIMIT 1",
+                (rtype,),
+            )
+        return None if row is None else StoredRecord(row[0], row[1], json.loads(row[2]))
+
+    def hashes(self, after_seq: int, upto_seq: int) -> Iterator[tuple[int, str]]:
+        """(seq, stored hash) of after_seq < seq <= upto_seq in seq order: the Merkle leaves."""
+        with self._boundary():
+            yield from self._conn.execute(
+                "SELECT seq, hash FROM records WHERE seq > ? AND seq <= ? ORDER BY seq",
+                (after_seq, upto_seq),
+            )
+
+    def raw(self, seq: int) -> tuple[bytes, str]:
+        """The payload bytes and hash of `seq` exactly as stored (for proofs)."""
+        with self._boundary():
+            row = self._row("SELECT payload, hash FROM records WHERE seq = ?", (seq,))
+        if row is None or not isinstance(row[0], bytes) or not isinstance(row[1], str):
+            raise StoreCorrupt(self.path, f"seq {seq} is missing or malformed")
+        return row[0], row[1]
+
+    def count(self) -> int:
+        """How many records the store holds."""
+        with self._boundary():
+            return int(self._scalar("SELECT count(*) FROM records"))
+
+    def meta(self) -> dict[str, str]:
+        """The store's identity: store_id, created_ns, application, schema_version."""
+        with self._boundary():
+            return dict(self._conn.execute("SELECT key, value FROM meta"))
+
+    def records(
+        self,
+        *,
+        since_ns: int | None = None,
+        until_ns: int | None = None,
+        target: str | None = None,
+        types: Collection[str] | None = None,
+        after_seq: int | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[StoredRecord]:
+        """Records with since_ns <= ts_ns < until_ns, of `target`, of `types`, past `after_seq`.
+
+        In seq order, or with `newest_first` by descending time (the (target, ts_ns) index
+        makes "the latest records of a target" cheap however long the history is).
+        """
+        where, params = _filters(since_ns, until_ns, target, types, after_seq)
+        order = "ts_ns DESC, seq DESC" if newest_first else "seq"
+        sql = f"SELECT seq, hash, payload FROM records WHERE {where} ORDER BY {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._boundary():
+            for seq, digest, payload in self._conn.execute(sql, params):
+                yield StoredRecord(seq, digest, json.loads(payload))
+
+    def fields(
+        self,
+        names: Sequence[str],
+        *,
+        since_ns: int | None = None,
+        until_ns: int | None = None,
+        target: str | None = None,
+        types: Collection[str] | None = None,
+    ) -> Iterator[tuple[Any, ...]]:
+        """(seq, *values) of top-level payload fields, in seq order, extracted by SQLite.
+
+        For readers that need a few fields of millions of records (the SLA engine): the
+        JSON is taken apart in C instead of decoding every payload in Python. Booleans come
+        back as 1/0, missing fields and nulls as None.
+        """
+        for name in names:
+            if not _FIELD.match(name):
+                raise ValueError(f"not a payload field name: {name!r}")
+        where, params = _filters(since_ns, until_ns, target, types, None)
+        extracts = ", ".join("json_extract(CAST(payload AS TEXT), ?)" for _ in names)
+        sql = f"SELECT seq, {extracts} FROM records WHERE {where} ORDER BY seq"
+        with self._boundary():
+            paths: list[object] = [f"$.{n}" for n in names]
+            yield from self._conn.execute(sql, [*paths, *params])
+
+    def verify(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        also: Callable[[int, dict[str, object]], None] | None = None,
+    ) -> VerifyReport:
+        """Recompute the chain from the stored bytes, streaming, in one read snapshot.
+
+        `progress(done, count)` is called every PROGRESS_EVERY verified records (a terminal's
+        progress bar over a big store); `also` sees every verified record (the date check)."""
+        watch = ClockWatch()
+        with self._boundary(), self._transaction("BEGIN"):
+            count, head_seq, head_hash = self.shape()
+
+            def seen(seq: int, record: dict[str, object]) -> None:
+                watch(seq, record)
+                if also is not None:
+                    also(seq, record)
+                if progress is not None and seq % PROGRESS_EVERY == 0:
+                    progress(seq, count)  # seqs run 1..n on an intact chain
+
+            bad = self.check_range(on_record=seen)
+        bad_seq, problem = bad if bad else (None, None)
+        return VerifyReport(
+            bad is None, count, head_seq, head_hash, bad_seq, problem,
+            watch.unsynced, tuple(watch.jumps),
+        )  # fmt: skip
+
+    def shape(self) -> tuple[int, int | None, str | None]:
+        """(count, head seq, head hash) of the rows as stored, verified or not."""
+        with self._boundary():
+            count, head_seq = self._row("SELECT count(*), max(seq) FROM records")
+            head_hash = self._scalar("SELECT hash FROM records WHERE seq = ?", (head_seq,))
+        return count, head_seq, head_hash
+
+    def check_range(
+        self,
+        first_seq: int | None = None,
+        end_seq: int | None = None,
+        on_record: Callable[[int, dict[str, object]], None] | None = None,
+    ) -> tuple[int, str] | None:
+        """The chain check of the rows with first_seq <= seq < end_seq (None: unbounded).
+
+        A range starts from the stored hash of the row before it, so a store checked in
+        consecutive ranges, in any order or in parallel processes, has the first break the
+        whole-store check finds: the first range's, since every earlier range verified.
+        `on_record` sees each verified record (see `collector.portable.chain.first_break`).
+        """
+        prev_hash, expected_seq = GENESIS, 1
+        where, params = "1", list[object]()
+        with self._boundary():
+            if first_seq is not None:
+                where, params = "seq >= ?", [first_seq]
+                before = self._row(
+                    "SELECT seq, hash FROM records WHERE seq < ? ORDER BY seq DESC LIMIT 1",
+                    (first_seq,),
+                )
+                if before is not None:
+                    try:
+                        prev_hash = _raw_hash(self.path, Appended(*before))
+                    except StoreCorrupt:  # the range before names this row itself
+                        return before[0], f"seq {before[0]}: malformed hash"
+                    expected_seq = before[0] + 1
+            if end_seq is not None:
+                where += " AND seq < ?"
+                params.append(end_seq)
+            rows = self._conn.execute(
+                "SELECT seq, ts_ns, type, target, payload, hash FROM records"
+                f" WHERE {where} ORDER BY seq",
+                params,
+            )
+            return first_break_fast(
+                rows, prev_hash=prev_hash, expected_seq=expected_seq, on_record=on_record
+            )
+
+    def connection(self) -> apsw.Connection:
+        """The SQLite connection, for SQLite's online backup API (`evidence.backup`) only."""
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection (idempotent); later calls raise StoreError."""
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _row(self, sql: str, params: tuple[object, ...] = ()) -> Any:
+        return self._conn.execute(sql, params).fetchone()
+
+    def _scalar(self, sql: str, params: tuple[object, ...] = ()) -> Any:
+        row = self._row(sql, params)
+        return None if row is None else row[0]
+
+    @contextmanager
+    def _boundary(self) -> Iterator[None]:
+        try:
+            yield
+        except apsw.Error as exc:
+            raise translate(self.path, exc) from exc
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[None]:
+        """`BEGIN IMMEDIATE` for writes (the lock first, so no two writers read one head),
+        plain `BEGIN` for a read snapshot; rolled back on any error."""
+        self._conn.execute(begin)
+        try:
+            yield
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise

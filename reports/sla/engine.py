@@ -1,0 +1,226 @@
+"""The SLA engine: samples + the contract's terms -> downtime, uptime, credit, incidents.
+
+`evaluate` is a pure function over the samples DataFrame (reports/sources/stores.py). It paints the
+period second by second (reports/sla/attribution.py), extending the window past the period's
+edges until the incidents crossing them are whole, cuts incidents out of it
+(reports/sla/incidents.py), and does the contract's arithmetic exactly: uptime comparisons use
+fractions, so 99.0 % is never "just under" 99.0 because of a float, and money is a Decimal
+rounded half-up to cents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from collector import __version__
+from collector.config.model import Control, Target
+from collector.config.sla_terms import SlaTerms
+from reports.sla.attribution import (
+    MAINTENANCE,
+    NO_DATA,
+    PROVIDER,
+    Observation,
+    PreparedSamples,
+    observe,
+    prepare_samples,
+    state_runs,
+)
+from reports.sla.degradation import daily_table, latency_summary, loss_summary, measure
+from reports.sla.incidents import find_incidents, iso_second
+from reports.sla.period import NS, Period, maintenance_windows
+
+_FIRST_MARGIN_S = 86_400
+_CENTS = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class SlaResult:
+    """summary: summary.json without the caller's `stores` key; timeline: contiguous runs of
+    states covering the period; daily: one row per local day."""
+
+    summary: dict[str, Any]
+    timeline: pd.DataFrame
+    daily: pd.DataFrame
+
+
+def _exact(percent: float) -> Fraction:
+    """A config percentage as written (99.9 means 999/10, not the nearest float)."""
+    return Fraction(Decimal(str(percent)))
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _observe_whole(
+    prepared: PreparedSamples, target: Target, terms: SlaTerms, controls: list[str], period: Period
+) -> Observation:
+    """Observe the period plus margins, doubling a margin while a down run touches its edge
+    and samples exist beyond it, so that edge-crossing incidents keep their full extent."""
+    rule = terms.downtime.probes
+    first, last = prepared.span
+    left = right = _FIRST_MARGIN_S
+    while True:
+        w0 = max(period.start_s - left, min(period.start_s, first))
+        w1 = min(period.end_s + right, max(period.end_s, last))
+        obs = observe(
+            prepared,
+            target=target.name,
+            probes=rule if isinstance(rule, list) else None,
+            rule_any=rule == "any",
+            controls=controls,
+            confirm_vantages=terms.confirm_vantages,
+            windows=maintenance_windows(terms, w0, w1),
+            w0=w0,
+            w1=w1,
+        )
+        grow_left = bool(obs.down_any[0]) and w0 > first
+        grow_right = bool(obs.down_any[-1]) and w1 < last
+        if not (grow_left or grow_right):
+            return obs
+        left, right = left * (2 if grow_left else 1), right * (2 if grow_right else 1)
+
+
+def _credit(terms: SlaTerms, uptime: Fraction) -> tuple[int | float, str | None]:
+    """The tier with the smallest `below` that the uptime (%) is strictly under."""
+    percent: float = 0
+    for tier in sorted(terms.credits, key=lambda t: t.below):
+        if uptime * 100 < _exact(tier.below):
+            percent = tier.credit
+            break
+    if terms.monthly_fee is None:
+        return _number(percent), None
+    amount = terms.monthly_fee * Decimal(str(percent)) / 100
+    return _number(percent), str(amount.quantize(_CENTS, rounding=ROUND_HALF_UP))
+
+
+def _in_period(frame: pd.DataFrame, period: Period) -> np.ndarray:
+    ts = frame["ts_ns"].to_numpy(np.int64)
+    return (ts >= period.start_ns) & (ts < period.end_ns)
+
+
+def _sources(frame: pd.DataFrame, inside: np.ndarray) -> dict[str, Any]:
+    """Where the period's samples came from (counted per distinct origin, not per row)."""
+    origins = pd.Series(frame["origin"].to_numpy()[inside]).value_counts()
+    files = [
+        {"file_sha256": str(o)[len("import:") :], "samples": int(n)}
+        for o, n in sorted(origins.items(), key=lambda item: str(item[0]))
+        if str(o).startswith("import:")
+    ]
+    return {
+        "total": int(inside.sum()),
+        "imported": int(sum(n for o, n in origins.items() if str(o).startswith("import:"))),
+        "imported_files": files,
+        "prometheus": "prometheus" in origins.index,
+    }
+
+
+def _notes(notes: pd.DataFrame | None, target: str, period: Period) -> list[dict[str, Any]]:
+    if notes is None or notes.empty:
+        return []
+    mine = notes[notes["target"] == target]
+    mine = mine[_in_period(mine, period)].sort_values("ts_ns")
+    return [
+        {"ts": iso_second(int(ts) // NS), "ticket": ticket, "text": text}
+        for ts, ticket, text in zip(mine["ts_ns"], mine["ticket"], mine["text"], strict=True)
+    ]
+
+
+def evaluate(
+    samples: pd.DataFrame,
+    target: Target,
+    controls: list[Control],
+    period: Period,
+    *,
+    notes: pd.DataFrame | None = None,
+    generated_at: datetime | None = None,
+) -> SlaResult:
+    """Judge one target's samples against its SLA terms over one period."""
+    terms = target.sla
+    if terms is None:
+        raise ValueError(f"target {target.name!r} has no sla terms to evaluate")
+    control_names = [c.name for c in controls]
+    prepared = prepare_samples(samples, [target.name, *control_names])
+    obs = _observe_whole(prepared, target, terms, control_names, period)
+    rule = terms.downtime.probes
+    incidents = find_incidents(
+        obs,
+        prepared,
+        target=target.name,
+        probes=rule if isinstance(rule, list) else None,
+        period_s=(period.start_s, period.end_s),
+        min_duration=terms.downtime.min_duration,
+    )
+    a, b = period.start_s - obs.w0, period.end_s - obs.w0
+    state = obs.state[a:b]
+    maintenance = obs.maintenance[a:b]
+    downtime_mask = (state == PROVIDER) & incidents.counted_mask(obs.state.size)[a:b]
+    maintenance_s = int(np.count_nonzero(state == MAINTENANCE))
+    no_data_s = int(np.count_nonzero(state == NO_DATA))
+    downtime_s = sum(i["counted_seconds"] for i in incidents.listed)
+    eligible = period.seconds - maintenance_s
+    conservative = Fraction(eligible - downtime_s, eligible) if eligible else Fraction(1)
+    observed_base = eligible - no_data_s
+    observed = 1 - Fraction(downtime_s, observed_base) if observed_base else None
+    credit_percent, credit_amount = _credit(terms, conservative)
+    deg = measure(
+        prepared, target.name, period, maintenance, terms.latency_threshold, terms.loss_threshold
+    )
+    frame = prepared.frame
+    inside = _in_period(frame, period)
+    seen_from = frame["vantage"].to_numpy()[inside & (frame["target"] == target.name).to_numpy()]
+    claim_deadline = (
+        iso_second(period.end_s + terms.claim_window_days * 86_400)
+        if terms.claim_window_days is not None
+        else None
+    )
+    summary: dict[str, Any] = {
+        "target": target.name,
+        "provider": target.provider.model_dump(),
+        "period_label": period.label,
+        "timezone": period.timezone,
+        "period_start": iso_second(period.start_s),
+        "period_end": iso_second(period.end_s),
+        "period_seconds": period.seconds,
+        "maintenance_seconds": maintenance_s,
+        "no_data_seconds": no_data_s,
+        "downtime_seconds": downtime_s,
+        "uptime_observed": float(observed) if observed is not None else None,
+        "uptime_conservative": float(conservative),
+        "sla_uptime": float(_exact(terms.uptime) / 100),
+        "breached": conservative < _exact(terms.uptime) / 100,
+        "credit_percent": credit_percent,
+        "credit_amount": credit_amount,
+        "currency": terms.currency,
+        "monthly_fee": (
+            str(terms.monthly_fee.quantize(_CENTS, rounding=ROUND_HALF_UP))
+            if terms.monthly_fee is not None
+            else None
+        ),
+        "claim_deadline": claim_deadline,
+        "min_duration_seconds": _number(terms.downtime.min_duration),
+        "downtime_rule": rule if isinstance(rule, str) else list(rule),
+        "confirm_vantages": terms.confirm_vantages,
+        "controls": control_names,
+        "controls_configured": bool(control_names),
+        "vantages": sorted(str(v) for v in pd.unique(seen_from)),
+        "incidents": incidents.listed,
+        "latency": latency_summary(deg, terms.latency_threshold),
+        "loss": loss_summary(deg, terms.loss_threshold),
+        "samples": _sources(frame, inside),
+        "notes": _notes(notes, target.name, period),
+        "generated_at": iso_second(int((generated_at or datetime.now(UTC)).timestamp())),
+        "slawitness_version": __version__,
+    }
+    return SlaResult(
+        summary,
+        state_runs(state, period.start_s),
+        daily_table(period, deg, maintenance, downtime_mask),
+    )
