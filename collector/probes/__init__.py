@@ -2,6 +2,9 @@
 
 Config validation, the docs check and the tests all read the kinds from `KINDS`; adding a
 kind is one module, one line here, and its tests.
+
+Probe modules may import `collector.core`, `collector.probes.net` and the config's secrets;
+nothing that stores, schedules or serves: a probe observes and returns a Result.
 """
 
 from __future__ import annotations
