@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from cli.demo.case import SCRIPT, DemoRun, phase_at, report_demo
-from reports.render.report_files import pdf
+from reports.render import pdf
 from tests.clirun import slawitness
 from tests.rig import rig_unavailable
 

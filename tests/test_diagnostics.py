@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from collector.config.loader import load_config
-from collector.diagnostics.capture import capture as diagnostics
+from collector.diagnostics import capture as diagnostics
 from collector.evidence.store import EvidenceStore
 from tests.clirun import slawitness, write_config
 from tests.rig import rig_unavailable

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.render.report_files import samples_csv
+from reports.render import samples_csv
 from reports.render.samples_csv import CSV_COLUMNS, write_samples_csv
 
 NS = 1_000_000_000

@@ -29,8 +29,8 @@ from collector.portable.chain import canonical_payload
 from collector.portable.merkle import Frontier, leaf_hash
 from collector.portable.signed_note import SigningKey
 from collector.proving import checkpoints
+from reports.sources import store_scan
 from reports.sources.store_scan import SampleFilter, read_store
-from reports.sources.stores import store_scan
 from tests.clirun import slawitness, write_config
 from tests.month_store import MINUTE_NS, ns
 from tests.rig.stores import raw_connection, rechain_from

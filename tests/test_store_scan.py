@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from collector.evidence.records import Stamp, collector_record, note_record
 from collector.evidence.store import EvidenceStore
+from reports.sources import store_scan
 from reports.sources.store_scan import SampleFilter, read_store
-from reports.sources.stores import sample_frame, store_scan
+from reports.sources.stores import sample_frame
 from tests.rig.stores import fill, raw_connection
 from tests.test_sources import HOUR, T0, S, sample
 from tests.test_store_tamper import TAMPERS
