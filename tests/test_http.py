@@ -15,7 +15,8 @@ from collector.core.results import ErrorClass, Result
 from collector.probes import http, http_exchange
 from collector.probes.base import ProbeEnv
 from collector.probes.http import HttpSpec
-from collector.probes.http_client import MAX_NS, normalize_pin, shared_client
+from collector.probes.http_client import MAX_NS, shared_client
+from collector.probes.http_spec import normalize_pin
 from tests.rig.loopback import HttpFaultServer, closed_port, run_probe
 from tests.rig.servers import ServerFactory, TlsFiles
 

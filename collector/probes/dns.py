@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Literal
 
 import dns.exception
@@ -25,6 +26,7 @@ from pydantic import Field, field_validator
 from collector.core.results import ErrorClass, JsonScalar, Result
 from collector.probes.base import ProbeEnv, ProbeSpec
 from collector.probes.net.resolve import HostName, ResolveError, resolve
+from collector.probes.series import KindSeries, RecordFields, Series, by_phase, counted, number
 from collector.probes.tcp import classify_os_error
 
 if TYPE_CHECKING:
@@ -192,3 +194,41 @@ async def probe(host: str, spec: DnsSpec, env: ProbeEnv) -> Result:
             ErrorClass.CONTENT, message, phases_ns=phases, detail=detail, latency_ns=latency
         )
     return Result(ok=True, latency_ns=latency, phases_ns=phases, detail=detail)
+
+
+DNS_PHASES = ("resolve", "connect", "request")
+
+_DNS_COUNTS = (
+    ("probe_dns_answer_rrs", "answer_rrs", "Records in the answer section."),
+    ("probe_dns_authority_rrs", "authority_rrs", "Records in the authority section."),
+    ("probe_dns_additional_rrs", "additional_rrs", "Records in the additional section."),
+)
+
+
+def _series(fields: RecordFields) -> Iterator[Series]:
+    """blackbox's prober/dns.go series, as far as the record says them."""
+    detail = fields.detail
+    yield from by_phase(
+        "probe_dns_duration_seconds", "DNS probe duration by phase.", fields.phases, DNS_PHASES
+    )
+    answered = isinstance(detail.get("rcode"), str)
+    yield Series(
+        "probe_dns_query_succeeded",
+        "Whether the DNS server answered (whatever its rcode).",
+        1.0 if answered else 0.0,
+    )
+    yield from counted(_DNS_COUNTS, detail, answered)
+    if "soa_serial" in detail:
+        yield Series(
+            "probe_dns_serial",
+            "Serial of the zone's SOA record (SOA questions only; 0: none in the answer).",
+            number(detail["soa_serial"]) or 0.0,
+        )
+
+
+SERIES = KindSeries(
+    frozenset({"probe_dns_duration_seconds", "probe_dns_query_succeeded", "probe_dns_serial"})
+    | {name for name, _, _ in _DNS_COUNTS},
+    _series,
+)
+"""The dns kind's own blackbox series (the registry's `ProbeKind.series`)."""

@@ -1,7 +1,7 @@
 """The http probe's machinery: one shared client per TLS setting, phase timing, the certs.
 
-Kept apart from collector/probes/http.py (the config keys, the attempt and its error
-mapping) so that each stays readable.
+Kept apart from the config keys (`http_spec`) and the attempt with its error mapping
+(`http_exchange`) so that each stays readable.
 
 Why a shared client that never reuses a connection: building an SSLContext loads the CA
 store (tens of milliseconds), so a run builds one per distinct TLS setting; but a pooled
@@ -21,7 +21,7 @@ import httpx
 
 from collector.core.results import JsonScalar
 from collector.probes.base import ProbeEnv
-from collector.probes.http import TlsMode
+from collector.probes.http_spec import TlsMode
 
 MAX_NS = 2**63 - 1
 """Expiry dates past 2262 (self-signed certs valid "forever") are clamped to fit SQLite."""
@@ -93,14 +93,6 @@ def _chain_der(ssl_object: ssl.SSLObject, which: str) -> list[bytes]:
     except (ssl.SSLError, ValueError):  # never fail the request over what it only notes
         pass
     return []
-
-
-def normalize_pin(pin: str) -> str:
-    """A SHA-256 fingerprint as 64 lowercase hex digits (colons and case as people write it)."""
-    text = pin.replace(":", "").strip().lower()
-    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
-        raise ValueError("expected a SHA-256 fingerprint: 64 hex digits, colons allowed")
-    return text
 
 
 class PhaseRecorder:

@@ -1,6 +1,6 @@
 """The http probe's exchange: request, redirects, checks, phases and the error mapping.
 
-Kept apart from the spec in `http` so that loading a config never imports httpx; this
+Kept apart from the spec in `http_spec` so that loading a config never imports httpx; this
 module is imported by the first http attempt of a run.
 """
 
@@ -16,7 +16,6 @@ import httpx
 from collector.config.secrets import redact
 from collector.core.results import ErrorClass, JsonScalar, Result
 from collector.probes.base import ProbeEnv
-from collector.probes.http import HttpSpec
 from collector.probes.http_client import (
     PhaseRecorder,
     PinMismatch,
@@ -24,6 +23,7 @@ from collector.probes.http_client import (
     read_body,
     shared_client,
 )
+from collector.probes.http_spec import HttpSpec
 from collector.probes.net.resolve import ResolveError, resolve
 from collector.probes.tcp import classify_os_error
 

@@ -12,6 +12,7 @@ import asyncio
 import errno
 import socket
 import statistics
+from collections.abc import Iterator
 from typing import Literal
 
 from pydantic import Field
@@ -20,6 +21,14 @@ from collector.core.results import ErrorClass, JsonScalar, Result
 from collector.probes.base import Duration, ProbeEnv, ProbeSpec
 from collector.probes.net.icmp_engine import EchoOutcome, EchoStatus, IcmpEngine
 from collector.probes.net.resolve import ResolveError, resolve
+from collector.probes.series import (
+    KindSeries,
+    RecordFields,
+    Series,
+    number,
+    seconds_from_ns,
+    when_known,
+)
 
 _UNREACHABLE_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH})
 
@@ -105,3 +114,27 @@ def _classify(outcomes: list[EchoOutcome], where: dict[str, JsonScalar]) -> Resu
             error = ErrorClass.UNREACHABLE if unreachable else ErrorClass.OTHER
             message = outcome.message
     return Result.failure(error, message, phases_ns=rtts, loss_ppm=loss_ppm, detail=where)
+
+
+def _series(fields: RecordFields) -> Iterator[Series]:
+    """Only blackbox's `rtt` phase: the probe does not time a `resolve` or `setup` phase
+    of its own (the lookup is `probe_dns_lookup_time_seconds`); and the loss, which
+    blackbox does not show, as a `slawitness_` series."""
+    yield from when_known(
+        "probe_icmp_duration_seconds",
+        "ICMP round trip (phase rtt only: the median of the attempt's echoes).",
+        seconds_from_ns(fields.record.get("latency_ns")),
+        (("phase", "rtt"),),
+    )
+    loss = number(fields.record.get("loss_ppm"))
+    yield from when_known(
+        "slawitness_probe_loss_ratio",
+        "Share of echoes lost in the latest attempt.",
+        None if loss is None else loss / 1e6,
+    )
+
+
+SERIES = KindSeries(
+    frozenset({"probe_icmp_duration_seconds", "slawitness_probe_loss_ratio"}), _series
+)
+"""The icmp kind's own blackbox series (the registry's `ProbeKind.series`)."""

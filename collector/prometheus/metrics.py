@@ -3,9 +3,10 @@
 The daemon's `/metrics`, `slawitness serve` over the store, the cron textfile and the
 blackbox-style `/probe` all hand a `Snapshot` to `metric_families`; only where the snapshot
 comes from differs. Names and meanings follow blackbox_exporter where a peer exists (the
-per-kind ones are read from a record by `collector.prometheus.blackbox_series`), so its dashboards
-and alerts keep working; the rest are `slawitness_*`. Every per-probe series is labelled by
-vantage, target, probe, kind and role.
+per-kind ones are read from a record by the kind's own module, through
+`collector.prometheus.blackbox_series`), so its dashboards and alerts keep working; the rest
+are `slawitness_*`. Every per-probe series is labelled by vantage, target, probe, kind and
+role.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from collector import __version__
-from collector.prometheus.blackbox_series import SERIES_NAMES, probe_series, seconds_from_ns
+from collector.probes.series import seconds_from_ns
+from collector.prometheus.blackbox_series import SERIES_NAMES, probe_series
 
 PROBE_LABELS = ("vantage", "target", "probe", "kind", "role")
 ERROR_NONE = "none"
