@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from collector.evidence.store import EvidenceStore
-from tests.clirun import slawitness, write_config
+from tests.clirun import slawitness, slawitness_process, write_config
 from tests.rig.loopback import HttpFaultServer, TcpListener, closed_port
 from tests.rig.netns import NetnsHost, drop_echo_requests
 
@@ -123,7 +123,10 @@ def test_eight_overlapping_rounds_keep_one_chain(tmp_path: Path, tcp_listener: T
     targets.append(tcp_target("closed", closed_port()))
     config = write_config(tmp_path, targets)
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda _: slawitness("probe", "--config", str(config)), range(8)))
+        # eight processes, as eight cron rounds would be: eight pids, eight store connections
+        results = list(
+            pool.map(lambda _: slawitness_process("probe", "--config", str(config)), range(8))
+        )
     for done in results:
         assert done.returncode == 0, done.stderr
     with EvidenceStore.open(tmp_path / "evidence.db", readonly=True) as store:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from collector.evidence.store import EvidenceStore
-from tests.clirun import slawitness, write_config
+from tests.clirun import slawitness, slawitness_installed, write_config
 from tests.rig.loopback import TcpListener
 
 
@@ -41,5 +41,5 @@ def test_errors_still_show_when_quiet(tmp_path: Path) -> None:
 
 
 def test_version() -> None:
-    done = slawitness("--version")
+    done = slawitness_installed("--version")  # the console script pip installed, as cron runs it
     assert done.returncode == 0 and version("slawitness") in done.stdout
