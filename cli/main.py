@@ -8,12 +8,13 @@ report or bundle could not be made (no data, Prometheus unreachable, output not 
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 import os
 import re
 import sys
 import traceback
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,29 +38,25 @@ from cli.base import (
 )
 from cli.round_summary import round_lines
 from cli.types import Instant, one_line
-from collector.alerts.notify import notify_round
 from collector.config.loader import ConfigError
 from collector.config.model import Config, Target
 from collector.core.durations import format_duration
 from collector.core.output_paths import OutputPathError, write_text
-from collector.diagnostics.capture import diagnose_failures
 from collector.documents.attachments import cited_problem
-from collector.evidence.ballast import LOW_SPACE_BYTES, free_bytes, full_since, resumed
 from collector.evidence.export import write_csv, write_jsonl
-from collector.evidence.records import Stamp, collector_record, note_record
+from collector.evidence.records import Stamp, note_record
 from collector.evidence.store import EvidenceStore
 from collector.evidence.store_errors import StoreError
 from collector.prometheus.listen import DEFAULT_LISTEN, ListenAddressError, parse_listen
 from collector.proving.checkpoints import (
     SigningKeyError,
     create_key,
-    is_due,
     load_key,
     origin,
     public_key_path,
 )
-from collector.proving.checkpoints import write as write_checkpoint
-from collector.running.scheduler import UnknownTarget, jobs_for, run_round_once
+from collector.running.round import cron_round
+from collector.running.scheduler import UnknownTarget, jobs_for
 
 if TYPE_CHECKING:
     from collector.prometheus.web_config import WebConfig
@@ -252,67 +249,17 @@ def probe(
     """Run every probe once and append the results (one cron round)."""
     config = load(config_path, store_path)
     jobs = jobs_for(config, target)
+    writer = None if textfile is None else functools.partial(_write_textfile, textfile, config)
     with EvidenceStore.open(config.store, create=True) as store:
-        started = Stamp.now()
-        attempts = asyncio.run(run_round_once(jobs))
-        secrets = config.secrets()
-        records = [done.record(config.vantage, secrets) for done in attempts]
-        took_ms = (Stamp.now().mono_ns - started.mono_ns) // 1_000_000
-        records.append(
-            collector_record("round", started, config.vantage, probes=len(jobs), took_ms=took_ms)
-        )
-        gap_since = full_since(store.path)
-        if gap_since is not None:  # earlier rounds found the disk full: say so in the chain
-            resumed_record = collector_record(
-                "resumed", started, config.vantage, reason="disk full", full_since_ns=gap_since
-            )
-            records.insert(0, resumed_record)
-        free = free_bytes(store.path)
-        if free < LOW_SPACE_BYTES:
-            announce("probe", warning=True)(f"only {free // 2**20} MiB free for {store.path}")
-        try:
-            appended = store.append(records)
-            resumed(store.path)
-            stored = [(a.seq, r) for a, r in zip(appended, records, strict=True)]
-            diagnose_failures(store, config, stored)
-            _checkpoint_when_due(config, store)
-            _timestamp_when_due(config, store)
-            notify_round(config, store)
-        except StoreError:
-            if textfile is not None:
-                _write_textfile(textfile, config, records, store, append_ok=False)
-            raise
-        if textfile is not None:
-            _write_textfile(textfile, config, records, store, append_ok=True)
+        attempts = cron_round(config, store, jobs, writer)
     for line in round_lines(attempts):
         say(line)
-
-
-def _checkpoint_when_due(config: Config, store: EvidenceStore) -> None:
-    """A cron round signs a checkpoint when the last one is `checkpoints.every` old."""
-    if not is_due(store, config.checkpoints.every, Stamp.now().ts_ns):
-        return
-    try:
-        key = load_key(config.checkpoints.key)
-    except SigningKeyError as exc:  # check-config says so; every cron round need not
-        logging.getLogger("slawitness.probe").debug("slawitness probe: no checkpoint: %s", exc)
-        return
-    write_checkpoint(store, key, config.vantage)
-
-
-def _timestamp_when_due(config: Config, store: EvidenceStore) -> None:
-    """After the round is stored: a trusted timestamp when one is due (never before)."""
-    settings = config.checkpoints.timestamping
-    if settings is not None:
-        from collector.proving.timestamping import step
-
-        step(store, settings, config.vantage)
 
 
 def _write_textfile(
     path: Path,
     config: Config,
-    records: list[dict[str, object]],
+    records: Sequence[Mapping[str, object]],
     store: EvidenceStore,
     append_ok: bool,
 ) -> None:

@@ -80,7 +80,7 @@ def run_daemon(
         config,
         store,
         jobs_for(config),
-        state=state,
+        observer=state,
         exporter=start_exporter if listen else None,
         signing_key=signing_key,
     )

@@ -44,7 +44,10 @@ _SCAN_PER_TARGET = 2000
 
 
 class LiveState:
-    """The daemon's view, updated as attempts finish and batches land; safe across threads."""
+    """The daemon's view, updated as attempts finish and batches land; safe across threads.
+
+    It is the daemon's `collector.running.observer.RunObserver`: the daemon tells it what it
+    saw without knowing that Prometheus listens."""
 
     def __init__(self, config: Config, store: StoreState, sla: SlaSource = _no_sla) -> None:
         self._lock = threading.Lock()
@@ -73,8 +76,9 @@ class LiveState:
         with self._lock:
             self._store = dataclasses.replace(self._store, append_ok=False)
 
-    def checkpointed(self, checkpoint: CheckpointState) -> None:
+    def checkpointed(self, size: int, ts_ns: int, root_hex: str, origin: str) -> None:
         """A checkpoint was signed and stored."""
+        checkpoint = CheckpointState(size, ts_ns, root_hex, origin)
         with self._lock:
             self._store = dataclasses.replace(self._store, checkpoint=checkpoint)
 

@@ -5,7 +5,8 @@ random start offset so a hundred probes do not fire in the same millisecond. Rec
 appended about once a second in one transaction, off the event loop. When the store cannot
 take a batch (disk full, locked for too long), the batch is kept and retried: a probe that
 ran is never silently dropped. The start, stop and heartbeat records let a report tell
-"collector not running" apart from "host up" or "host down".
+"collector not running" apart from "host up" or "host down". After each batch lands it takes
+the steps a cron round takes (`collector.running.round`), spread out so that no probe waits.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from collector.evidence.store import EvidenceStore
 from collector.evidence.store_errors import StoreError, StoreFull
 from collector.portable.signed_note import SigningKey
 from collector.probes import ProbeEnv
-from collector.prometheus.metrics import CheckpointState
-from collector.prometheus.state import LiveState
 from collector.proving import checkpoints
+from collector.running.observer import RunObserver
+from collector.running.round import Stored, failing_attempts, seal_when_due, stored_pairs
 from collector.running.scheduler import Job, attempt
 
 Exporter = Callable[[asyncio.AbstractEventLoop, ProbeEnv], Callable[[], None]]
@@ -59,7 +60,8 @@ class Daemon:
     store: EvidenceStore
     jobs: list[Job]
     settings: DaemonSettings = field(default_factory=DaemonSettings)
-    state: LiveState | None = None
+    observer: RunObserver | None = None
+    """Told what the daemon saw and stored (the exporter's state under `run --listen`)."""
     exporter: Exporter | None = None
     signing_key: SigningKey | None = None
     """Signs a checkpoint every `checkpoints.every`; None writes none."""
@@ -124,8 +126,8 @@ class Daemon:
             done = await attempt(job, env)
             record = done.record(self.config.vantage, self._secrets)
             self._pending.append(record)
-            if self.state is not None:
-                self.state.observe(record)
+            if self.observer is not None:
+                self.observer.observe(record)
             next_start += interval
             now = loop.time()
             if next_start < now:
@@ -159,27 +161,16 @@ class Daemon:
             except StoreError as exc:
                 _LOG.warning("slawitness run: cannot write a checkpoint: %s", exc)
                 written = None
-            if written is not None and self.state is not None:
+            if written is not None and self.observer is not None:
                 tree = written.checkpoint
-                self.state.checkpointed(
-                    CheckpointState(tree.size, written.ts_ns, tree.root.hex(), tree.origin)
-                )
+                self.observer.checkpointed(tree.size, written.ts_ns, tree.root.hex(), tree.origin)
             await self._sleep_until(loop.time() + min(every, 60.0))
 
     def _checkpoint_if_due(self, key: SigningKey) -> checkpoints.StoredCheckpoint | None:
         """A checkpoint when due, then a trusted timestamp when one is due (network I/O
         here, in this thread, never in the probes' loop)."""
-        every = self.config.checkpoints.every
-        stamping = self.config.checkpoints.timestamping
-        written = None
         with EvidenceStore.open(self.store.path) as store:
-            if checkpoints.is_due(store, every, Stamp.now().ts_ns):
-                written = checkpoints.write(store, key, self.config.vantage)
-            if stamping is not None:
-                from collector.proving.timestamping import step
-
-                step(store, stamping, self.config.vantage)
-        return written
+            return seal_when_due(self.config, store, lambda: key)
 
     async def _sleep_until(self, deadline: float) -> None:
         delay = deadline - asyncio.get_running_loop().time()
@@ -202,8 +193,8 @@ class Daemon:
         except StoreError as exc:
             self._pending = batch + self._pending
             self._disk_was_full = isinstance(exc, StoreFull) or self._disk_was_full
-            if self.state is not None:
-                self.state.append_failed()
+            if self.observer is not None:
+                self.observer.append_failed()
             _LOG.warning("slawitness run: cannot append %d records: %s", len(batch), exc)
             if final:
                 raise
@@ -211,25 +202,23 @@ class Daemon:
         if self._disk_was_full:
             resumed(self.store.path)  # the kept batch went in: nothing was lost
             self._disk_was_full = False
-        if self.state is not None:
+        if self.observer is not None:
             ts = batch[-1].get("ts_ns")
-            self.state.appended(appended[-1].seq, ts if isinstance(ts, int) else 0)
-        self._diagnose([(a.seq, r) for a, r in zip(appended, batch, strict=True)])
+            self.observer.appended(appended[-1].seq, ts if isinstance(ts, int) else 0)
+        self._diagnose(stored_pairs(appended, batch))
         notify_later(self.config, self.store.path, batch)
 
-    def _diagnose(self, stored: list[tuple[int, dict[str, object]]]) -> None:
+    def _diagnose(self, stored: Stored) -> None:
         """Trace the paths of the batch's failing targets in the background: a trace takes
         seconds, and neither the flushes nor the probes wait for it. One at a time."""
-        failing = [
-            (seq, r) for seq, r in stored if r.get("type") == "probe" and r.get("ok") is False
-        ]
+        failing = failing_attempts(stored)
         if not failing or not self.config.diagnostics.enabled or self._stop.is_set():
             return
         if self._diagnosing is not None and not self._diagnosing.done():
             return  # the next failing batch asks again; the rate limit lives in the store
         self._diagnosing = asyncio.create_task(asyncio.to_thread(self._diagnose_now, failing))
 
-    def _diagnose_now(self, failing: list[tuple[int, dict[str, object]]]) -> None:
+    def _diagnose_now(self, failing: Stored) -> None:
         try:
             with EvidenceStore.open(self.store.path) as store:
                 diagnose_failures(store, self.config, failing)

@@ -1,0 +1,126 @@
+"""A round's records on their way into the store, and the steps that follow each append.
+
+Every append of probe records is followed by the same steps, in this order: the disk-full
+marker is cleared (the append proved there is room again), failing targets are diagnosed, a
+checkpoint is signed and then a trusted timestamp asked for when either is due, the user is
+notified of what changed, and the round's series are written for node_exporter. A cron round
+(`slawitness probe`) takes them one after another in `cron_round`. The daemon takes the same
+steps from here but spreads them out so no probe ever waits: diagnoses run in the background,
+checkpoints and timestamps on their own connection (`seal_when_due`), notifications batched.
+
+A step that fails never loses the round: the records are appended first, and a store that
+refuses a later step still gets the textfile written (saying the append failed) before the
+error reaches the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+from collector.alerts.notify import notify_round
+from collector.config.model import Config
+from collector.diagnostics.capture import diagnose_failures
+from collector.evidence.ballast import LOW_SPACE_BYTES, free_bytes, full_since, resumed
+from collector.evidence.records import Stamp, collector_record
+from collector.evidence.store import Appended, EvidenceStore
+from collector.evidence.store_errors import StoreError
+from collector.portable.signed_note import SigningKey
+from collector.proving import checkpoints
+from collector.proving.timestamping import step as timestamp_step
+from collector.running.scheduler import Attempt, Job, run_round_once
+
+TextfileWriter = Callable[[Sequence[Mapping[str, object]], EvidenceStore, bool], None]
+"""Writes a round's series (its records, the store after the append, whether the append and
+its steps succeeded). Injected by the CLI, which owns the exporter's metric families."""
+
+KeySource = Callable[[], SigningKey | None]
+"""The signing key, asked for only when a checkpoint is due; None signs nothing."""
+
+Stored = list[tuple[int, dict[str, object]]]
+"""Records paired with the seq the store gave them."""
+
+_LOG = logging.getLogger("slawitness.probe")
+
+
+def cron_round(
+    config: Config, store: EvidenceStore, jobs: Sequence[Job], textfile: TextfileWriter | None
+) -> list[Attempt]:
+    """One cron round: every job once, appended with its round record, then every step.
+
+    A `StoreError` from the append or any step is raised after the textfile is written."""
+    started = Stamp.now()
+    attempts = asyncio.run(run_round_once(jobs))
+    records = round_records(config, attempts, started, len(jobs), store.path)
+    free = free_bytes(store.path)
+    if free < LOW_SPACE_BYTES:
+        _LOG.warning("slawitness probe: only %d MiB free for %s", free // 2**20, store.path)
+    try:
+        appended = store.append(records)
+        resumed(store.path)
+        diagnose_failures(store, config, stored_pairs(appended, records))
+        seal_when_due(config, store, functools.partial(_key_for_cron, config))
+        notify_round(config, store)
+    except StoreError:
+        if textfile is not None:
+            textfile(records, store, False)
+        raise
+    if textfile is not None:
+        textfile(records, store, True)
+    return attempts
+
+
+def round_records(
+    config: Config, attempts: Sequence[Attempt], started: Stamp, probes: int, store_path: str
+) -> list[dict[str, object]]:
+    """The attempts' records and the round record, after a `resumed` record when earlier
+    rounds found the disk full: the chain then shows the gap instead of hiding it."""
+    secrets = config.secrets()
+    records = [done.record(config.vantage, secrets) for done in attempts]
+    took_ms = (Stamp.now().mono_ns - started.mono_ns) // 1_000_000
+    records.append(
+        collector_record("round", started, config.vantage, probes=probes, took_ms=took_ms)
+    )
+    gap_since = full_since(store_path)
+    if gap_since is not None:
+        resumed_record = collector_record(
+            "resumed", started, config.vantage, reason="disk full", full_since_ns=gap_since
+        )
+        records.insert(0, resumed_record)
+    return records
+
+
+def stored_pairs(appended: Sequence[Appended], records: Sequence[dict[str, object]]) -> Stored:
+    """Each record with its seq, for the steps that cite what they follow (diagnoses)."""
+    return [(a.seq, r) for a, r in zip(appended, records, strict=True)]
+
+
+def failing_attempts(stored: Stored) -> Stored:
+    """The probe records that failed: what a diagnosis is about."""
+    return [(seq, r) for seq, r in stored if r.get("type") == "probe" and r.get("ok") is False]
+
+
+def seal_when_due(
+    config: Config, store: EvidenceStore, key: KeySource
+) -> checkpoints.StoredCheckpoint | None:
+    """A signed checkpoint when the last is `checkpoints.every` old, then a trusted timestamp
+    when one is due (never before the checkpoint it may stamp). Returns the new checkpoint."""
+    written = None
+    if checkpoints.is_due(store, config.checkpoints.every, Stamp.now().ts_ns):
+        signing_key = key()
+        if signing_key is not None:
+            written = checkpoints.write(store, signing_key, config.vantage)
+    if config.checkpoints.timestamping is not None:
+        timestamp_step(store, config.checkpoints.timestamping, config.vantage)
+    return written
+
+
+def _key_for_cron(config: Config) -> SigningKey | None:
+    """The key from its file; a missing one is check-config's to report, not every round's."""
+    try:
+        return checkpoints.load_key(config.checkpoints.key)
+    except checkpoints.SigningKeyError as exc:
+        _LOG.debug("slawitness probe: no checkpoint: %s", exc)
+        return None
