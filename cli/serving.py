@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
+from cli.notify import period_events
 from collector.config.model import Config
 from collector.core.output_paths import OutputPathError, check_file_target, replacing
 from collector.evidence.store import EvidenceStore
@@ -83,6 +84,7 @@ def run_daemon(
         observer=state,
         exporter=start_exporter if listen else None,
         signing_key=signing_key,
+        period_events=period_events,
     )
     announce(f"{len(daemon.jobs)} probes, store {config.store}")
     try:

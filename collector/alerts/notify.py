@@ -25,7 +25,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -43,6 +43,10 @@ _LOG = logging.getLogger("slawitness.notify")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{0,19})://")
 PERIOD_CHECK_EVERY_S = 3600.0
 """The daemon looks at the SLA figures (breach, claim deadlines) at most this often."""
+PeriodEvents = Callable[[Config, str, History, int], list[Event]]
+"""The notifications the SLA figures call for (breached this period, claim deadlines), from
+the report engine. The CLI passes it in: the collector never loads that engine itself, so a
+cron round stays free of pandas."""
 
 
 def channel_label(index: int, url: Secret) -> str:
@@ -137,13 +141,15 @@ def notify_round(config: Config, store: EvidenceStore) -> None:
         _LOG.warning("slawitness: notifications skipped this round: %s", exc)
 
 
-def check_all(config: Config, store: EvidenceStore, now_ns: int) -> list[dict[str, object]]:
-    """Everything due now, the SLA figures included (`slawitness notify`, the daemon)."""
-    from reports.period_alerts import period_events
-
+def check_all(
+    config: Config, store: EvidenceStore, now_ns: int, period_events: PeriodEvents | None
+) -> list[dict[str, object]]:
+    """Everything due now, the SLA figures included when `period_events` is given
+    (`slawitness notify`, the daemon)."""
     history = History.read(store, config.vantage)
     fresh = incident_events(config, store, history)
-    fresh += period_events(config, store.path, history, now_ns)
+    if period_events is not None:
+        fresh += period_events(config, store.path, history, now_ns)
     return deliver(config, store, [*fresh, *retries(history, fresh)])
 
 
@@ -153,6 +159,7 @@ class _DaemonNotifier:
 
     config: Config
     store_path: str
+    period_events: PeriodEvents | None
     task: asyncio.Future[None] | None = None
     periods_checked: float = field(default=-PERIOD_CHECK_EVERY_S)
 
@@ -170,7 +177,7 @@ class _DaemonNotifier:
         try:
             with EvidenceStore.open(self.store_path) as store:
                 if with_periods:
-                    check_all(self.config, store, time.time_ns())
+                    check_all(self.config, store, time.time_ns(), self.period_events)
                 else:
                     notify_round(self.config, store)
         except Exception as exc:  # the notifier's boundary: it must never stop the daemon
@@ -180,12 +187,18 @@ class _DaemonNotifier:
 _DAEMON_NOTIFIERS: dict[str, _DaemonNotifier] = {}
 
 
-def notify_later(config: Config, store_path: str, records: Sequence[Mapping[str, object]]) -> None:
+def notify_later(
+    config: Config,
+    store_path: str,
+    records: Sequence[Mapping[str, object]],
+    period_events: PeriodEvents | None,
+) -> None:
     """From the daemon's loop, after a batch is stored: look for due notifications in a
     worker thread, never waiting for it (a slow channel never delays a flush or a probe)."""
     if config.notifications is None:
         return
     notifier = _DAEMON_NOTIFIERS.get(store_path)
     if notifier is None or notifier.config is not config:
-        notifier = _DAEMON_NOTIFIERS[store_path] = _DaemonNotifier(config, store_path)
+        notifier = _DaemonNotifier(config, store_path, period_events)
+        _DAEMON_NOTIFIERS[store_path] = notifier
     notifier.submit(records)

@@ -19,7 +19,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from collector.alerts.notify import notify_later
+from collector.alerts.notify import PeriodEvents, notify_later
 from collector.config.model import Config
 from collector.diagnostics.capture import diagnose_failures
 from collector.evidence.ballast import full_since, resumed
@@ -65,6 +65,9 @@ class Daemon:
     exporter: Exporter | None = None
     signing_key: SigningKey | None = None
     """Signs a checkpoint every `checkpoints.every`; None writes none."""
+    period_events: PeriodEvents | None = None
+    """The SLA figures' notifications, looked at hourly (`run` passes the report engine's);
+    None sends only incidents and retries."""
 
     def __post_init__(self) -> None:
         self._pending: list[dict[str, object]] = []
@@ -206,7 +209,7 @@ class Daemon:
             ts = batch[-1].get("ts_ns")
             self.observer.appended(appended[-1].seq, ts if isinstance(ts, int) else 0)
         self._diagnose(stored_pairs(appended, batch))
-        notify_later(self.config, self.store.path, batch)
+        notify_later(self.config, self.store.path, batch, self.period_events)
 
     def _diagnose(self, stored: Stored) -> None:
         """Trace the paths of the batch's failing targets in the background: a trace takes
