@@ -40,12 +40,12 @@ from collector.core.json_limits import JsonLimitError, loads_bounded
 from collector.core.output_paths import check_file_target, check_folder_target, write_text
 from collector.documents.attachments import ATTACHMENT, check_files
 from collector.evidence.clock_check import ClockJump
-from collector.evidence.record_dates import DateWatch
 from collector.evidence.store import EvidenceStore, VerifyReport
 from collector.portable.proof_check import check_proof
 from collector.portable.signed_note import NoteError, VerifierKey
 from collector.proving import checkpoints, consistency, store_audit
 from collector.proving.proofs import ProofError, consistency_proof, covering, inclusion_proofs
+from collector.proving.record_dates import DateWatch
 
 key_option = click.option(
     "--key",

@@ -22,13 +22,13 @@ import pytest
 from collector.config.loader import load_config
 from collector.core.results import ErrorClass, Result
 from collector.evidence.importer import import_jsonl
-from collector.evidence.record_dates import allowance_ns
 from collector.evidence.records import ProbeIdentity, Stamp, probe_record
 from collector.evidence.store import EvidenceStore
 from collector.portable.chain import canonical_payload
 from collector.portable.merkle import Frontier, leaf_hash
 from collector.portable.signed_note import SigningKey
 from collector.proving import checkpoints
+from collector.proving.record_dates import allowance_ns
 from reports.sources import store_scan
 from reports.sources.store_scan import SampleFilter, read_store
 from tests.clirun import slawitness, write_config

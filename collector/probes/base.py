@@ -19,8 +19,11 @@ from collector.core.durations import format_duration, parse_duration
 from collector.core.results import Result
 
 DEFAULT_INTERVAL_S = 60.0
-"""A probe's `interval` when the config gives none; `collector.evidence.record_dates` also takes
+"""A probe's `interval` when the config gives none; `collector.proving.record_dates` also takes
 it as the longest attempt of a store read without its config (a timeout is shorter)."""
+DEADLINE_GRACE_S = 1.0
+"""Beyond a probe's own budget before the scheduler cuts it off as a timeout (and so part of
+how late `collector.proving.record_dates` lets a record be stored)."""
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in the config as `30s`, `5m`, `250ms`."""

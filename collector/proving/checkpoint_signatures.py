@@ -19,10 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from collector.core.durations import format_duration
-from collector.evidence.record_dates import Mark, spell_lag
 from collector.evidence.store import EvidenceStore
 from collector.portable.signed_note import NoteError, VerifierKey, verify_note
 from collector.proving import checkpoints
+from collector.proving.record_dates import Mark, spell_lag
 
 STALE_INTERVALS = 3
 """A store may run this many checkpoint intervals past its last checkpoint, no more."""

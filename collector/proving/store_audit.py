@@ -4,7 +4,7 @@ A chain that links proves nothing against someone who re-chains it, so `verify` 
 checks what only the key holder could have made (every stored checkpoint's signature,
 `collector.proving.checkpoint_signatures`), that the store was signed as often as its config asks,
 and that no record is dated earlier than the store could have taken it
-(`collector.evidence.record_dates`, run in the chain check's own pass). Each finding is one line
+(`collector.proving.record_dates`, run in the chain check's own pass). Each finding is one line
 naming seqs; any of them makes `verify` exit 1.
 """
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from collector.config.model import Checkpoints, Config
-from collector.evidence.record_dates import DateWatch, allowance_ns
 from collector.evidence.store import EvidenceStore, VerifyReport
 from collector.portable.signed_note import VerifierKey
 from collector.proving import checkpoint_signatures
 from collector.proving.checkpoints import StoredCheckpoint
+from collector.proving.record_dates import DateWatch, allowance_ns
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,13 @@ from collector.alerts.notify import PeriodEvents, notify_later
 from collector.config.model import Config
 from collector.diagnostics.capture import diagnose_failures
 from collector.evidence.ballast import full_since, resumed
-from collector.evidence.record_dates import FLUSH_INTERVAL_S
 from collector.evidence.records import Stamp, collector_record
 from collector.evidence.store import EvidenceStore
 from collector.evidence.store_errors import StoreError, StoreFull
 from collector.portable.signed_note import SigningKey
 from collector.probes import ProbeEnv
 from collector.proving import checkpoints
+from collector.proving.record_dates import FLUSH_INTERVAL_S
 from collector.running.observer import RunObserver
 from collector.running.round import Stored, failing_attempts, seal_when_due, stored_pairs
 from collector.running.scheduler import Job, attempt

@@ -17,9 +17,7 @@ from collector.config.secrets import Secret
 from collector.core.results import ErrorClass, Result
 from collector.evidence.records import ProbeIdentity, Stamp, probe_record
 from collector.probes import KINDS, ProbeEnv, ProbeSpec
-
-DEADLINE_GRACE_S = 1.0
-"""Beyond a probe's own budget before the scheduler cuts it off as a timeout."""
+from collector.probes.base import DEADLINE_GRACE_S
 
 DEFAULT_CONCURRENCY = 512
 

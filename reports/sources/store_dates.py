@@ -1,7 +1,7 @@
 """The date check of a store read for a report, joined from the seq ranges checked apart.
 
 The report's store scan checks a big store in seq ranges, each in its own process, each
-with its own `collector.evidence.record_dates.DateWatch` that knows nothing of the ranges before it.
+with its own `collector.proving.record_dates.DateWatch` that knows nothing of the ranges before it.
 Joined in seq order, a range's records are held against the dates of every range before it
 too: when the earliest record a range let pass is dated too early for them, that range is
 checked again here, starting from their mark. That happens only in a store that holds such
@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from collector.evidence.record_dates import KEPT_RUNS, DateWatch
 from collector.evidence.store import EvidenceStore
+from collector.proving.record_dates import KEPT_RUNS, DateWatch
 
 
 def joined(

@@ -23,8 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.evidence.record_dates import DateWatch
 from collector.evidence.store import EvidenceStore
+from collector.proving.record_dates import DateWatch
 from reports.sources.sample_columns import FIELDS, SampleColumns
 from reports.sources.store_dates import dates_summary, joined
 from reports.worker_pool import worker_pool
@@ -42,7 +42,7 @@ class SampleFilter:
     when given, with the configured intervals; notes (of `note_host` only when given) and
     collector events in the same window; every import record. Records dated more than
     `allowance_ns` before those chained ahead of them are counted
-    (collector.evidence.record_dates)."""
+    (collector.proving.record_dates)."""
 
     since_ns: int
     until_ns: int

@@ -27,9 +27,9 @@ import pandas as pd
 
 from collector.config.model import Config
 from collector.evidence.export import iso_from_ns
-from collector.evidence.record_dates import allowance_ns
 from collector.evidence.store import EvidenceStore
 from collector.evidence.store_errors import StoreError
+from collector.proving.record_dates import allowance_ns
 from reports.sources.clock_caveats import clock_caveats
 from reports.sources.sample_columns import ABSENT, NUMBER_COLUMNS, STRING_COLUMNS, SampleColumns
 from reports.sources.store_scan import SampleFilter, read_store

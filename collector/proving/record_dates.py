@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from collector.evidence.store_errors import BUSY_TIMEOUT_MS
 from collector.portable.signed_note import Checkpoint, NoteError
+from collector.probes.base import DEADLINE_GRACE_S, DEFAULT_INTERVAL_S
 from collector.proving.checkpoints import CHECKPOINT, signed_time_ns
 
 if TYPE_CHECKING:
@@ -41,9 +42,6 @@ def allowance_ns(config: Config | None) -> int:
     """How long before the newest stored record a new one may be dated (the config's longest
     attempt; without a config, the default probe interval, which every probe's timeout must
     be shorter than)."""
-    from collector.probes.base import DEFAULT_INTERVAL_S
-    from collector.running.scheduler import DEADLINE_GRACE_S
-
     budget = DEFAULT_INTERVAL_S
     if config is not None:
         budget = max((p.attempt_budget() for h in config.hosts() for p in h.probes), default=0)
