@@ -24,8 +24,8 @@ from cli.base import (
     store_option,
 )
 from cli.types import Month
-from collector.evidence.backup import BackupError
-from collector.evidence.backup import backup as copy_store
+from collector.documents.backup import BackupError
+from collector.documents.backup import backup as copy_store
 from collector.evidence.store import EvidenceStore
 
 

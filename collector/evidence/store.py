@@ -467,7 +467,7 @@ class EvidenceStore:
             )
 
     def connection(self) -> apsw.Connection:
-        """The SQLite connection, for SQLite's online backup API (`evidence.backup`) only."""
+        """The SQLite connection, for SQLite's online backup API (`documents.backup`) only."""
         return self._conn
 
     def close(self) -> None:
