@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 import pandas as pd
-import yaml
 
 from reports.render.complaint_view import (
     attachment_groups,
@@ -28,11 +27,9 @@ from reports.render.complaint_view import (
     term_places,
 )
 from reports.render.fonts import CSS_FONT_STACK
+from reports.report_text import TEXT
 
 TEMPLATES = Path(__file__).parents[1] / "templates"
-TEXT: dict[str, dict[str, Any]] = yaml.safe_load(
-    (TEMPLATES / "report_text.yml").read_text(encoding="utf-8")
-)
 PRINT_EVERY_DAY_UP_TO = 62
 """Longer periods print only the days with something in them (CSS `@media print`, so the
 PDF and a browser's print agree): a year's 365 rows would fill ten pages with 100%, and

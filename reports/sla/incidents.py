@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports.render.html import TEXT
+from reports.report_text import TEXT
 from reports.sla.attribution import (
     LOCAL,
     MAINTENANCE,

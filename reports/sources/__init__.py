@@ -1,4 +1,5 @@
 """Samples for the SLA engine: read and checked from evidence stores, or asked of Prometheus.
 
-May import `collector` and `reports.sla`.
+May import `collector`, `reports.sla` and `reports.worker_pool` (a long store read in
+parallel).
 """
