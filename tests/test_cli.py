@@ -98,26 +98,6 @@ def test_probe_round_records_up_and_down_and_the_chain_verifies(
     assert "chain intact, 7 records, head seq 7" in verified.stdout
 
 
-def test_probe_round_never_imports_the_report_stack(
-    tmp_path: Path, tcp_listener: TcpListener
-) -> None:
-    config = write_config(tmp_path, [tcp_target("open", tcp_listener.port)])
-    code = (
-        "import sys\n"
-        "from cli.main import main\n"
-        f"sys.argv = ['slawitness', 'probe', '--config', {str(config)!r}]\n"
-        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "{'pandas', 'matplotlib', 'numpy', 'reports'})\n"
-        "print('HEAVY', heavy)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert "HEAVY []" in done.stdout
-
-
 def test_eight_overlapping_rounds_keep_one_chain(tmp_path: Path, tcp_listener: TcpListener) -> None:
     targets = [tcp_target(f"t{i}", tcp_listener.port) for i in range(5)]
     targets.append(tcp_target("closed", closed_port()))

@@ -2,5 +2,6 @@
 secrets it may name, the SLA terms it states, and the reference written from the models.
 
 May import `collector.core` and `collector.probes` (the registry validates each probe's
-settings); nothing that runs, stores or serves.
+settings); nothing that runs, stores or serves. `secrets` (with `secret_forms`) imports
+`collector.core` alone, so a probe module may read a secret without importing the config.
 """
