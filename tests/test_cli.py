@@ -274,7 +274,7 @@ def test_verify_names_the_first_tampered_record(tmp_path: Path, tcp_listener: Tc
 
 
 def test_secrets_reach_the_target_but_never_the_evidence(
-    tmp_path: Path, http_server: HttpFaultServer
+    tmp_path: Path, http_server: HttpFaultServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     token, password = "tok-7c1f0e5a9b", "pw-93d1a4e6c2"
     (tmp_path / "password.txt").write_text(password + "\n")
@@ -305,15 +305,8 @@ def test_secrets_reach_the_target_but_never_the_evidence(
             }
         ],
     )
-    env = {**os.environ, "SW_TEST_API_TOKEN": token}
-    done = subprocess.run(
-        [sys.executable, "-m", "cli", "probe", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    monkeypatch.setenv("SW_TEST_API_TOKEN", token)
+    done = slawitness("probe", "--config", str(config))
     assert done.returncode == 0, done.stderr
     assert {r.headers.get("x-api-token") for r in http_server.requests} == {token}
     records = {r["probe"]: r for r in export_jsonl(config, "--type", "probe")}

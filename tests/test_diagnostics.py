@@ -4,7 +4,6 @@ the path stops, on whose side, rate-limited, and a fresh DNS answer."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -140,15 +139,12 @@ def test_a_fresh_resolution_of_the_name(tmp_path: Path, dns_server: DnsServer) -
 
 
 def test_without_mtr_our_own_traceroute_finds_where_it_stops(
-    tmp_path: Path, routed_net: RoutedNet
+    tmp_path: Path, routed_net: RoutedNet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = _config(tmp_path, routed_net, count=1)
     routed_net.drop_forward("edge", routed_net.target)
-    done = subprocess.run(
-        [sys.executable, "-m", "cli", "probe", "--config", str(config)],
-        capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, "PATH": "/nonexistent"},  # no mtr to be found
-    )  # fmt: skip
+    monkeypatch.setenv("PATH", "/nonexistent")  # no mtr to be found
+    done = slawitness("probe", "--config", str(config), timeout=120)
     assert done.returncode == 0, done.stderr
     [found] = _diagnoses(tmp_path)
     paths = {p["to"]: p for p in found["paths"]}

@@ -67,7 +67,18 @@ _LINKS = (  # (left namespace or "" for us, right namespace, subnet third octet)
 
 
 def build() -> RoutedNet:
+    """The four namespaces and their links; a build that fails part-way removes what it
+    made, since a leftover veth holding 10.240.1.1 breaks every later build's routing."""
     net = RoutedNet(secrets.token_hex(2))
+    try:
+        _wire(net)
+    except (RuntimeError, OSError):
+        _remove_namespaces(net)
+        raise
+    return net
+
+
+def _wire(net: RoutedNet) -> None:
     for role in ("isp", "edge", "target", "control"):
         _run("ip", "netns", "add", net.ns(role))
         _run("ip", "-n", net.ns(role), "link", "set", "lo", "up")
@@ -91,11 +102,15 @@ def build() -> RoutedNet:
             _run("ip", "-n", net.ns(role), "route", "add", dest, "via", via)
         for setting in ("net.ipv4.ip_forward=1", "net.ipv4.icmp_ratelimit=0"):
             _run("ip", "netns", "exec", net.ns(role), "sysctl", "-qw", setting)
-    return net
 
 
 def destroy(net: RoutedNet) -> None:
     subprocess.run(["ip", "route", "del", f"{PREFIX}.0.0/16"], capture_output=True, check=False)
+    _remove_namespaces(net)
+
+
+def _remove_namespaces(net: RoutedNet) -> None:
+    """The links and namespaces of `net`, leaving the host route to whoever added it."""
     subprocess.run(["ip", "link", "del", f"sw{net.tag}a0"], capture_output=True, check=False)
     for role in ("isp", "edge", "target", "control"):
         subprocess.run(["ip", "netns", "del", net.ns(role)], capture_output=True, check=False)
