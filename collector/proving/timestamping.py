@@ -12,7 +12,9 @@ later. A timestamp from an independent authority (TSA) over the signed checkpoin
    again at most every RETRY_S, by the daemon's loop or by the next cron round.
 
 Probing never waits on any of it: the daemon runs it in its own thread and connection, and a
-cron round reaches it only after its records are stored.
+cron round reaches it only after its records are stored. This module is on every cron
+round's path, so `tsa` (rfc3161-client, cryptography, httpx) is imported inside the
+functions that use it: a collector without `timestamping` configured never loads it.
 """
 
 from __future__ import annotations
