@@ -59,6 +59,15 @@ def _diagnoses(folder: Path) -> list[dict]:
         return [r.record for r in store.records(types=["diagnosis"])]
 
 
+def _wait_for_a_diagnosis(folder: Path, timeout: float) -> None:
+    """Until the daemon has appended its first diagnosis (written once the trace is over)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (folder / "evidence.db").exists() and _diagnoses(folder):
+            return
+        time.sleep(0.2)
+
+
 def test_a_provider_outage_stops_on_the_provider_side(
     tmp_path: Path, routed_net: RoutedNet
 ) -> None:
@@ -196,7 +205,7 @@ def test_the_daemon_traces_without_holding_up_its_probes(
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        time.sleep(14)
+        _wait_for_a_diagnosis(tmp_path, timeout=60)
     finally:
         child.send_signal(signal.SIGTERM)
         _, err = child.communicate(timeout=60)
