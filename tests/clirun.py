@@ -85,7 +85,8 @@ def slawitness_installed(*args: str, timeout: float = 60) -> subprocess.Complete
 def _process_state_kept(cwd: Path | None) -> Iterator[None]:
     """What a verb may change in the process that would have died with a child: the
     working directory, umask, environment, signal handlers, logging set-up (the group points
-    the `slawitness` logger at the captured stderr), warning filters and quiet mode. All of
+    the `slawitness` logger at the captured stderr; the root logger is bare during the run, as
+    in a new interpreter), warning filters and quiet mode. All of
     it is put back, so the next test starts as if no verb had run here."""
     folder = os.getcwd()
     umask = os.umask(0o022)
@@ -96,6 +97,10 @@ def _process_state_kept(cwd: Path | None) -> Iterator[None]:
     logging_state = [(log.handlers[:], log.level, log.propagate, log.disabled) for log in loggers]
     output = dict(vars(OUTPUT))
     try:
+        # as in a fresh interpreter: no root handlers, so a library's warning reaches the
+        # captured stderr through logging's last resort instead of pytest's log capture
+        loggers[0].handlers[:] = []
+        loggers[0].setLevel(logging.WARNING)
         if cwd is not None:
             os.chdir(cwd)
         with warnings.catch_warnings():
