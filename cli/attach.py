@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from cli.base import EXIT_STORE, EXIT_USAGE, config_option, fail, load, say, store_option
+from cli.base import EXIT_USAGE, config_option, fail, load, say, store_option
 from collector.config.model import Config
 from collector.documents.attaching import attach_files
-from collector.documents.attachments import DOCUMENT_KINDS, AttachError, FolderError
+from collector.documents.attachments import DOCUMENT_KINDS
 from collector.evidence.records import readable
 
 
@@ -47,13 +47,7 @@ def attach(
     config = load(config_path, store_path)
     _check_target(config, target)
     day = _parse_date(doc_date)
-    try:
-        done = attach_files(config, target, kind, files, day=day, note=note)
-    except FolderError as exc:
-        fail(str(exc), EXIT_STORE)
-    except AttachError as exc:
-        fail(str(exc), EXIT_USAGE)
-    for item in done:
+    for item in attach_files(config, target, kind, files, day=day, note=note):
         path = readable(str(item.path))
         if item.new:
             read = "" if item.messages is None else f", {item.messages} e-mail messages read"

@@ -21,11 +21,19 @@ import click
 
 from collector.config.loader import load_config
 from collector.config.model import DEFAULT_CONFIG, Config
+from collector.portable.errors import EXIT_BUG as EXIT_BUG
+from collector.portable.errors import EXIT_REPORT as EXIT_REPORT
+from collector.portable.errors import EXIT_STORE as EXIT_STORE
+from collector.portable.errors import EXIT_TAMPERED as EXIT_TAMPERED
+from collector.portable.errors import EXIT_USAGE as EXIT_USAGE
 
-EXIT_TAMPERED, EXIT_USAGE, EXIT_STORE, EXIT_REPORT, EXIT_BUG = 1, 2, 3, 4, 70
+# The exit codes are the error tree's (collector.portable.errors), named here for the verbs
+# that end with a code of their own instead of raising.
 
 
 def fail(message: str, code: int) -> NoReturn:
+    """End the verb with one line and `code`, for a problem found here rather than raised
+    (an error of ours is raised instead and ends the same way at the boundary)."""
     click.echo(f"slawitness: {message}", err=True)
     sys.exit(code)
 

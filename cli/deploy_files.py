@@ -15,6 +15,7 @@ from pathlib import Path
 
 from collector.core.bounded_read import CONFIG_LIMIT, read_text_bounded
 from collector.core.output_paths import OutputPathError, check_folder_target, write_text
+from collector.portable.errors import UsageError
 
 KINDS = ("cron", "systemd", "docker")
 PROGRAM = "/usr/local/bin/slawitness"
@@ -46,7 +47,7 @@ _COMPOSE_PATHS = {  # what docker-compose.yml mounts from deploy/, and where the
 }
 
 
-class DeployError(Exception):
+class DeployError(UsageError):
     """The deploy files cannot be written; the message is one line for the user."""
 
 

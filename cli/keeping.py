@@ -13,18 +13,14 @@ from pathlib import Path
 import click
 
 from cli.base import (
-    EXIT_REPORT,
-    EXIT_STORE,
     announce,
     config_option,
     exit_on_sigterm,
-    fail,
     load,
     say,
     store_option,
 )
 from cli.types import Month
-from collector.documents.backup import BackupError
 from collector.documents.backup import backup as copy_store
 from collector.evidence.store import EvidenceStore
 
@@ -38,10 +34,7 @@ def backup(config_path: Path, store_path: Path | None, dest: Path) -> None:
     exit_on_sigterm()
     config = load(config_path, store_path)
     with EvidenceStore.open(config.store) as store:
-        try:
-            info = copy_store(store, dest, config.vantage)
-        except BackupError as exc:
-            fail(str(exc), EXIT_STORE)
+        info = copy_store(store, dest, config.vantage)
     say(
         f"backup {info.path}: {info.records} records verified, head seq {info.head_seq}"
         f" hash {info.head_hash}, file sha256 {info.sha256}"
@@ -74,16 +67,12 @@ def seal(
     config_path: Path, store_path: Path | None, month: str, zip_path: Path | None, force: bool
 ) -> None:
     """Write a closed month as a signed archive that verifies without the store."""
-    from reports.bundle.seal import BundleError
     from reports.bundle.seal import seal as write_seal
 
     exit_on_sigterm()
     config = load(config_path, store_path)
     out = zip_path or Path(f"seal-{config.vantage}-{month}.zip")
-    try:
-        info = write_seal(config, config_path, month, out, announce("seal", warning=True), force)
-    except BundleError as exc:
-        fail(str(exc), EXIT_REPORT)
+    info = write_seal(config, config_path, month, out, announce("seal", warning=True), force)
     say(
         f"sealed {info.month}: seq {info.first_seq}-{info.last_seq}, anchored in a checkpoint"
         f" of {info.checkpoint_size} records; {out} sha256 {info.bundle.sha256}"

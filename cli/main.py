@@ -3,7 +3,9 @@
 Exit codes: 0 done (a down target is data, not an error); 1 `verify` or `verify-bundle` found
 a mismatch; 2 bad arguments or config; 3 the evidence store cannot be opened or written; 4 a
 report or bundle could not be made (no data, Prometheus unreachable, output not writable);
-70 a bug.
+70 a bug. Each error of ours carries its code by the branch of the tree it derives from
+(collector.portable.errors: UsageError 2, StoreAccessError 3, ReportError 4, TamperedError
+1), and `_Cli` below is the one place that turns an error into its lines and code.
 """
 
 from __future__ import annotations
@@ -17,14 +19,12 @@ import traceback
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from cli.base import (
     EXIT_BUG,
-    EXIT_REPORT,
-    EXIT_STORE,
     EXIT_USAGE,
     OUTPUT,
     announce,
@@ -38,15 +38,14 @@ from cli.base import (
 )
 from cli.round_summary import round_lines
 from cli.types import Instant, one_line
-from collector.config.loader import ConfigError
 from collector.config.model import Config, Target
 from collector.core.durations import format_duration
-from collector.core.output_paths import OutputPathError, write_text
+from collector.core.output_paths import write_text
 from collector.documents.attachments import cited_problem
 from collector.evidence.export import write_csv, write_jsonl
 from collector.evidence.records import Stamp, note_record
 from collector.evidence.store import EvidenceStore
-from collector.evidence.store_errors import StoreError
+from collector.portable.errors import SlawitnessError
 from collector.prometheus.listen import DEFAULT_LISTEN, ListenAddressError, parse_listen
 from collector.proving.checkpoints import (
     SigningKeyError,
@@ -56,31 +55,25 @@ from collector.proving.checkpoints import (
     public_key_path,
 )
 from collector.running.round import cron_round
-from collector.running.scheduler import UnknownTarget, jobs_for
+from collector.running.scheduler import jobs_for
 
 if TYPE_CHECKING:
     from collector.prometheus.web_config import WebConfig
 
-_REPORT_ERRORS = {"SourceError", "RenderError", "BundleError", "PdfUnavailable"}
-"""Raised by `reports/`, matched by name so the cron path never imports pandas to catch them."""
-
 
 class _Cli(click.Group):
-    """Maps the program's own errors onto one line and an exit code, at one boundary."""
+    """Maps the program's own errors onto their lines and exit code, at one boundary: each
+    error's branch of the tree (collector.portable.errors) says which code."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ConfigError as exc:
-            for line in exc.lines:
+        except SlawitnessError as exc:
+            if exc.exit_code == EXIT_BUG:  # one of ours that should have been handled
+                _report_bug(exc)
+            for line in exc.stderr_lines():
                 click.echo(line, err=True)
-            sys.exit(EXIT_USAGE)
-        except (UnknownTarget, ListenAddressError) as exc:
-            fail(str(exc), EXIT_USAGE)
-        except StoreError as exc:
-            fail(str(exc), EXIT_STORE)
-        except OutputPathError as exc:  # report, bundle, seal, backup raise their own errors
-            fail(str(exc), EXIT_USAGE)
+            sys.exit(exc.exit_code)
         except click.BadParameter as exc:
             fail(one_line(exc), EXIT_USAGE)
         except BrokenPipeError:
@@ -88,16 +81,13 @@ class _Cli(click.Group):
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:  # the CLI top level: a bug, reported without hiding it
-            if type(exc).__name__ in _REPORT_ERRORS:
-                fail(str(exc), EXIT_REPORT)
-            if type(exc).__name__ in ("ImportFileError", "PeriodError"):
-                fail(str(exc), EXIT_USAGE)
-            if os.environ.get("SLAWITNESS_DEBUG"):
-                traceback.print_exc()
-            fail(
-                f"internal error: {type(exc).__name__}: {exc} (SLAWITNESS_DEBUG=1 shows more)",
-                EXIT_BUG,
-            )
+            _report_bug(exc)
+
+
+def _report_bug(exc: Exception) -> NoReturn:
+    if os.environ.get("SLAWITNESS_DEBUG"):
+        traceback.print_exc()
+    fail(f"internal error: {type(exc).__name__}: {exc} (SLAWITNESS_DEBUG=1 shows more)", EXIT_BUG)
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -166,10 +156,7 @@ def init(
         if key_path.exists() and not key_only:
             say(f"keeping the signing key {key_path}")
             return
-        try:
-            key = create_key(key_path, origin(store))
-        except SigningKeyError as exc:
-            fail(str(exc), EXIT_USAGE)
+        key = create_key(key_path, origin(store))
     say(f"signing key {key_path} (keep it private); public key {public_key_path(key_path)}:")
     say(f"  {key.verifier().encode()}")
     if not key_only:
@@ -177,13 +164,9 @@ def init(
 
 
 def _init_deploy(kind: str, folder: Path, config_path: Path, force: bool) -> None:
-    from cli.deploy_files import DeployError, write_deploy
+    from cli.deploy_files import write_deploy
 
-    try:
-        written = write_deploy(kind, folder, config_path, force=force)
-    except DeployError as exc:
-        fail(str(exc), EXIT_USAGE)
-    for path in written:
+    for path in write_deploy(kind, folder, config_path, force=force):
         say(f"wrote {path}")
 
 

@@ -251,7 +251,7 @@ def _clock_lines(unsynced: int, jumps: Sequence[ClockJump]) -> list[str]:
 def checkpoint(config_path: Path, store_path: Path | None, out: Path | None, force: bool) -> None:
     """Sign the Merkle root of every record stored now, and append it to the store."""
     config = load(config_path, store_path)
-    key = _signing_key(config.checkpoints.key)
+    key = checkpoints.load_key(config.checkpoints.key)
     if out is not None:
         check_file_target(out, replace=force)
     with EvidenceStore.open(config.store) as store:
@@ -266,13 +266,6 @@ def checkpoint(config_path: Path, store_path: Path | None, out: Path | None, for
         f"checkpoint of {tree.size} records, root {tree.root.hex()}, signed by"
         f" {written.key.name} {written.key.id.hex()}, stored as seq {written.seq}"
     )
-
-
-def _signing_key(path: Path) -> checkpoints.SigningKey:
-    try:
-        return checkpoints.load_key(path)
-    except checkpoints.SigningKeyError as exc:
-        fail(str(exc), EXIT_USAGE)
 
 
 @click.command()

@@ -238,7 +238,7 @@ def bundle(
 )
 def demo(out_dir: Path, minutes: float) -> None:
     """Show a whole SLA case offline: misbehaving local services, probing, report, bundle."""
-    from cli.demo.case import SCRIPT, DemoError, collect, report_demo
+    from cli.demo.case import SCRIPT, collect, report_demo
 
     seconds = minutes * 60
     say(f"slawitness demo: probing local services for {format_duration(seconds)};")
@@ -259,8 +259,6 @@ def demo(out_dir: Path, minutes: float) -> None:
                 run = collect(out_dir, seconds, tick)
         else:
             run = collect(out_dir, seconds, _phase_lines())
-    except DemoError as exc:
-        fail(str(exc), EXIT_USAGE)
     except OutputPathError as exc:  # its config, written as the report's files are
         fail(str(exc), EXIT_REPORT)
     say(f"collected until {run.stopped:%H:%M:%S} UTC ({run.stop_reason}); writing the report")

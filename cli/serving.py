@@ -21,6 +21,7 @@ from cli.notify import period_events
 from collector.config.model import Config
 from collector.core.output_paths import OutputPathError, check_file_target, replacing
 from collector.evidence.store import EvidenceStore
+from collector.portable.errors import UsageError
 from collector.portable.signed_note import SigningKey
 from collector.probes import ProbeEnv
 from collector.prometheus.metrics import SlaGauge, SnapshotCollector
@@ -47,7 +48,7 @@ request thread only sets a flag; its Python handler runs when the main thread ne
 Python code, which an untimed wait would never do."""
 
 
-class TextfileError(Exception):
+class TextfileError(UsageError):
     """The textfile for node_exporter could not be written."""
 
 

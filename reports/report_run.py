@@ -20,6 +20,7 @@ from collector.core.bounded_read import DOCUMENT_LIMIT, read_bounded
 from collector.core.output_paths import OutputPathError, check_file_target, check_folder_target
 from collector.diagnostics.capture import DIAGNOSIS, path_verdict
 from collector.evidence.store import EvidenceStore
+from collector.portable.errors import UsageError
 from collector.proving.timestamping import stored_timestamps
 from reports.bundle.attachments import carried_attachments
 from reports.bundle.proofs import anchor_stores, prove
@@ -38,7 +39,7 @@ MARGIN_NS = 2 * 86_400 * 1_000_000_000
 full extent (the engine widens its view within what was read)."""
 
 
-class PeriodError(ValueError):
+class PeriodError(ValueError, UsageError):
     """`--period`, `--from` or `--to` does not name a period."""
 
 

@@ -101,8 +101,11 @@ def unit(module: str) -> str:
 
     `cli` is one unit; `collector.probes.net` is its own; `reports`' top-level modules are
     each their own. The config's secrets are a unit apart: probe modules read secrets while
-    the config validates probes, and the secrets import `collector.core` alone.
+    the config validates probes, and the secrets import `collector.core` alone. The error
+    tree is a unit apart too: every package raises its errors, the portable verifier included.
     """
+    if module == ERRORS:
+        return ERRORS
     parts = module.split(".")
     if parts[0] == "cli" or len(parts) == 1:
         return parts[0]
@@ -114,6 +117,7 @@ def unit(module: str) -> str:
 
 
 CORE = "collector.core"
+ERRORS = "collector.portable.errors"
 SECRETS = "collector.config.secrets"
 PROBES = ("collector.probes", "collector.probes.net")
 COLLECTOR = frozenset(
@@ -142,8 +146,9 @@ REPORTS = frozenset(
 )
 
 ALLOWED: dict[str, frozenset[str]] = {
-    unit: frozenset({"collector", *allowed})  # `collector` itself: the version, nothing else
+    unit: frozenset({"collector", ERRORS, *allowed})  # `collector` itself: the version only
     for unit, allowed in {
+        ERRORS: set(),
         CORE: set(),
         SECRETS: {CORE},
         "collector.probes.net": {CORE},
@@ -260,7 +265,7 @@ def test_the_portable_verifier_imports_the_standard_library_and_itself() -> None
         root = i.target.split(".")[0]
         if unit(i.importer) != "collector.portable" or root in sys.stdlib_module_names:
             continue
-        if unit(i.target) == "collector.portable":
+        if unit(i.target) in ("collector.portable", ERRORS):
             continue
         if i.local and root in PORTABLE_LAZY.get(i.importer, set()):
             continue

@@ -38,6 +38,7 @@ from collector.core.output_paths import write_text
 from collector.documents.attaching import attach_files
 from collector.documents.attachments import AttachError
 from collector.evidence.store import EvidenceStore
+from collector.portable.errors import UsageError
 from collector.proving import checkpoints
 from collector.running.daemon import Daemon, DaemonSettings
 from collector.running.scheduler import jobs_for
@@ -89,7 +90,7 @@ DEMO_FILES = ("slawitness.yml", "slawitness.key", "slawitness.key.pub", "evidenc
 refused before the demo starts, never written over at its end."""
 
 
-class DemoError(Exception):
+class DemoError(UsageError):
     """The demo cannot run; the message is one line for the user."""
 
 
@@ -278,7 +279,9 @@ class DemoResult:
 
 def report_demo(run: DemoRun, warn: Callable[[str], None]) -> DemoResult:
     """The report and the bundle of exactly the span the demo collected."""
-    from reports.render.pdf import pdf_available
+    from reports.bundle.errors import BundleError
+    from reports.render.errors import RenderError
+    from reports.render.pdf import PdfUnavailable, pdf_available
     from reports.report_run import PeriodChoice, make_bundle, make_report
 
     config = load_config(run.config_path)
@@ -294,9 +297,7 @@ def report_demo(run: DemoRun, warn: Callable[[str], None]) -> DemoResult:
     try:
         make_bundle(config, run.config_path, TARGET, choice, [config.store], zip_path,
                     {"en", "zh"}, warn=warn, formats=formats)  # fmt: skip
-    except Exception as exc:
-        if type(exc).__name__ not in ("RenderError", "PdfUnavailable", "BundleError"):
-            raise
+    except (RenderError, PdfUnavailable, BundleError) as exc:
         return DemoResult(run, report_dir, outcome.summary, outcome.paths, None, str(exc))
     return DemoResult(run, report_dir, outcome.summary, outcome.paths, zip_path, None)
 

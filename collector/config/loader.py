@@ -7,6 +7,7 @@ file, and this module holds the YAML and error-message plumbing.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,19 @@ from pydantic import ValidationError
 from collector.config.model import Config
 from collector.config.yaml_limits import bounded_int, check_yaml_limits
 from collector.core.bounded_read import CONFIG_LIMIT, read_text_bounded
+from collector.portable.errors import UsageError
 
 
-class ConfigError(Exception):
+class ConfigError(UsageError):
     """A config that cannot be used; each line names the file, the key path and the problem."""
 
     def __init__(self, lines: list[str]) -> None:
         super().__init__("\n".join(lines))
         self.lines = lines
+
+    def stderr_lines(self) -> Sequence[str]:
+        """Each line already names the config file it is about, so none names the program."""
+        return self.lines
 
 
 _FastSafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from collector.portable.errors import UsageError
+
 MAX_DEPTH = 64
 """A config nests about six levels (targets, a target, probes, a probe, headers); a
 web config a few more. Far below where any YAML parser's recursion gets into trouble."""
@@ -32,7 +34,7 @@ MAX_INT_DIGITS = 30
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class YamlTooLarge(yaml.MarkedYAMLError):
+class YamlTooLarge(yaml.MarkedYAMLError, UsageError):
     """The document nests or expands past the limits; marked at the node that did."""
 
 

@@ -19,6 +19,8 @@ import os
 import stat
 from pathlib import Path
 
+from collector.portable.errors import UsageError
+
 KIB, MIB = 1 << 10, 1 << 20
 CONFIG_LIMIT = 8 * MIB
 """A config of thousands of targets is well under a megabyte."""
@@ -29,7 +31,7 @@ DOCUMENT_LIMIT = 64 * MIB
 _CHUNK = 1 * MIB
 
 
-class FileTooLarge(OSError):
+class FileTooLarge(OSError, UsageError):
     """The file holds more than its kind of file can; nothing past the limit was read."""
 
     def __init__(self, path: Path, limit: int) -> None:

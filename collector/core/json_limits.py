@@ -16,6 +16,8 @@ import json
 import re
 from typing import Any
 
+from collector.portable.errors import UsageError
+
 MAX_DEPTH = 32
 """Import lines nest two levels (a line, its `detail`), proof files two."""
 MAX_NUMBER_CHARS = 40
@@ -26,7 +28,7 @@ _BRACKETS = re.compile(rb"[\[\]{}]")
 _OPENING = frozenset(b"[{")
 
 
-class JsonLimitError(ValueError):
+class JsonLimitError(ValueError, UsageError):
     """The text is JSON no honest writer of this kind of file produces."""
 
 

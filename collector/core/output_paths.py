@@ -38,12 +38,13 @@ from collector.core.partial_files import (
     file_kind,
     still_named,
 )
+from collector.portable.errors import UsageError
 
 PARTIAL_SUFFIX = ".partial"
 FORCE_HINT = "use --force to overwrite"
 
 
-class OutputPathError(Exception):
+class OutputPathError(UsageError):
     """The path will not be written (one line naming it and why); nothing was changed."""
 
     def __init__(self, path: Path, reason: str) -> None:

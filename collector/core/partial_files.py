@@ -17,6 +17,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from collector.portable.errors import UsageError
+
 _ATTEMPTS = 3
 """A leftover removed by a concurrent writer between our create and our lock: try again."""
 
@@ -25,7 +27,7 @@ BUSY = "another slawitness is writing here now; try again later"
 _NEW_FILE = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-class PartialFileError(Exception):
+class PartialFileError(UsageError):
     """An unfinished file cannot be made or cleaned up; one line naming it."""
 
 

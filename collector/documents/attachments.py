@@ -26,6 +26,7 @@ from pathlib import Path
 from collector.core.partial_files import PartialFileError, claim_temporary, sweep
 from collector.evidence.records import Stamp
 from collector.evidence.store import EvidenceStore, StoredRecord
+from collector.portable.errors import StoreAccessError, UsageError
 
 ATTACHMENT = "attachment"
 DOCUMENT_KINDS: tuple[str, ...] = ("contract", "invoice", "payment", "correspondence", "other")
@@ -48,12 +49,15 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _BY_SUFFIX = {".eml": "message/rfc822", ".mbox": "application/mbox"}
 
 
-class AttachError(ValueError):
+class AttachError(ValueError, UsageError):
     """A file cannot be attached (one line naming the file and why); nothing was recorded."""
 
 
-class FolderError(AttachError):
-    """The attachments folder cannot be made or written: the store's side, not the file's."""
+class FolderError(AttachError, StoreAccessError):
+    """The attachments folder cannot be made or written: the store's side, not the file's,
+    so it ends as a store error does although callers catch it with every AttachError."""
+
+    exit_code = StoreAccessError.exit_code
 
 
 def folder_of(store: str | os.PathLike[str]) -> Path:

@@ -25,6 +25,7 @@ from collector.documents.attachments import ATTACHMENT, AttachError, copy_folder
 from collector.evidence.records import Stamp
 from collector.evidence.store import EvidenceStore
 from collector.evidence.store_errors import StoreError, translate
+from collector.portable.errors import StoreAccessError
 
 PAGES_PER_STEP = 4096
 """Pages copied per step; between steps the collector's appends go on."""
@@ -32,7 +33,7 @@ SQLITE_COMPANIONS = ("-journal", "-wal", "-shm")
 """The files SQLite keeps beside a database it writes; a killed backup can leave them."""
 
 
-class BackupError(Exception):
+class BackupError(StoreAccessError):
     """The backup could not be made or did not verify (one line naming the file)."""
 
 

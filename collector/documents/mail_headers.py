@@ -24,6 +24,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TypeVar
 
+from collector.portable.errors import UsageError
+
 MAIL_SUFFIXES: tuple[str, ...] = (".eml", ".mbox")
 MAX_TEXT_CHARS = 500
 MAX_ATTACHMENTS = 20
@@ -33,7 +35,7 @@ _PARSER = BytesParser(policy=email.policy.default)
 _AS_UNSTRUCTURED = HeaderRegistry(default_class=UnstructuredHeader, use_default_map=False)
 
 
-class MailError(ValueError):
+class MailError(ValueError, UsageError):
     """One line naming what is wrong with the file.
 
     For example 'not an e-mail message: no From or Date header'; callers prefix the file name.

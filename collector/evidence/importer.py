@@ -45,6 +45,7 @@ from collector.core.results import ErrorClass
 from collector.evidence.records import readable
 from collector.evidence.store import EvidenceStore
 from collector.evidence.store_errors import StoreError
+from collector.portable.errors import UsageError
 from collector.probes import KINDS
 
 FIELDS = frozenset(
@@ -62,7 +63,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ERRORS = frozenset(e.value for e in ErrorClass)
 
 
-class ImportFileError(Exception):
+class ImportFileError(UsageError):
     """The file cannot be imported; one line, `FILE:LINE: field: problem` for a bad line."""
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import apsw
 
+from collector.portable.errors import StoreAccessError
+
 MIN_SQLITE = (3, 51, 3)
 """Older SQLite can reset a WAL file under a concurrent writer and lose commits."""
 BUSY_TIMEOUT_MS = 15_000
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
-class StoreError(Exception):
+class StoreError(StoreAccessError):
     """A store problem, printed as `<path>: <problem>` on one line."""
 
     def __init__(self, path: str, problem: str) -> None:

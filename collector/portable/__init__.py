@@ -5,4 +5,7 @@ Rule, stated once and tested (tests/test_import_contract.py): a module here impo
 standard library and other modules of this package only, at its top level. The bundle's
 `verify.py` is these sources concatenated (reports/bundle/verify_script.py), so one import
 from anywhere else would break the script on a stranger's machine.
+
+`errors` holds the one exception tree of the whole program, here so the verifier's errors
+belong to it too; every package may import that module, and it imports nothing of ours.
 """

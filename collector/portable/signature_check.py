@@ -19,6 +19,8 @@ import shutil
 import subprocess
 import tempfile
 
+from collector.portable.errors import TamperedError
+
 ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
 """DER of SubjectPublicKeyInfo{id-Ed25519} up to the key's 32 bytes (RFC 8410, section 4)."""
 UNCHECKED = "signatures not checked"
@@ -26,7 +28,7 @@ UNCHECKED = "signatures not checked"
 _OPENSSL_TIMEOUT_S = 60
 
 
-class Unverifiable(Exception):
+class Unverifiable(TamperedError):
     """Neither `cryptography` nor a working `openssl` can check the signature (one line)."""
 
 

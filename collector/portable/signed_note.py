@@ -21,6 +21,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from collector.portable.errors import TamperedError
 from collector.portable.signature_check import Unverifiable, ed25519_verifies
 
 ED25519 = 1
@@ -31,7 +32,7 @@ _UINT64 = re.compile(r"0|[1-9][0-9]{0,19}")
 """A tree size: decimal, no leading zero, at most 20 digits (C2SP: a uint64)."""
 
 
-class NoteError(Exception):
+class NoteError(TamperedError):
     """A note, key or checkpoint that is malformed or does not verify (one line)."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from collector.core.results import JsonScalar
+from collector.portable.errors import SlawitnessError
 from collector.probes.base import ProbeEnv
 from collector.probes.http_spec import TlsMode
 
@@ -27,7 +28,7 @@ MAX_NS = 2**63 - 1
 """Expiry dates past 2262 (self-signed certs valid "forever") are clamped to fit SQLite."""
 
 
-class PinMismatch(Exception):
+class PinMismatch(SlawitnessError):
     """The server's leaf certificate is not the pinned one (the http probe maps it to `tls`)."""
 
 

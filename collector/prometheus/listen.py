@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collector.portable.errors import UsageError
+
 DEFAULT_LISTEN = "127.0.0.1:9925"
 
 
-class ListenAddressError(ValueError):
+class ListenAddressError(ValueError, UsageError):
     """`--listen` is not HOST:PORT, or the address cannot be bound."""
 
 

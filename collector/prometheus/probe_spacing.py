@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 
 from collector.config.model import Config
 from collector.core.durations import format_duration
+from collector.portable.errors import SlawitnessError
 
 DEFAULT_SHARE_OF_INTERVAL = 0.9
 """The default spacing as a share of the probe's interval."""
@@ -28,7 +29,7 @@ ProbeKey = tuple[str, str]
 """(target, probe), as named in the config."""
 
 
-class ProbeTooSoon(Exception):
+class ProbeTooSoon(SlawitnessError):
     """A `/probe` of a probe that ran on demand less than its spacing ago; nothing was done."""
 
     def __init__(self, key: ProbeKey, spacing_s: float, wait_s: float) -> None:

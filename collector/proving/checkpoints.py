@@ -24,6 +24,7 @@ from collector.core.output_paths import OutputPathError, check_file_target, writ
 from collector.evidence.records import Stamp
 from collector.evidence.store import EvidenceStore
 from collector.evidence.store_errors import StoreCorrupt
+from collector.portable.errors import UsageError
 from collector.portable.merkle import Frontier, leaf_hash
 from collector.portable.signed_note import Checkpoint, NoteError, SigningKey, VerifierKey
 
@@ -34,7 +35,7 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 to the second (what `write` signs and `signed_time_ns` reads)."""
 
 
-class SigningKeyError(Exception):
+class SigningKeyError(UsageError):
     """The signing key file is missing, unreadable or malformed (one line naming it)."""
 
 

@@ -12,13 +12,14 @@ from collections.abc import Iterable
 from collector.evidence.store import EvidenceStore
 from collector.evidence.store_errors import StoreCorrupt
 from collector.portable.chain import GENESIS
+from collector.portable.errors import UsageError
 from collector.portable.merkle import TreeLevels
 from collector.portable.proof_check import CONSISTENCY, INCLUSION
 from collector.proving import checkpoints
 from collector.proving.consistency import leaves
 
 
-class ProofError(Exception):
+class ProofError(UsageError):
     """No proof can be made as asked (one line: the seq, or the missing checkpoint)."""
 
 

@@ -32,6 +32,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from rfc3161_client import _rust as rfc3161_rust
 
+from collector.portable.errors import SlawitnessError
 from collector.proving.tsa_der import with_sets_in_der_order
 
 QUERY_TYPE = "application/timestamp-query"
@@ -42,7 +43,7 @@ MAX_RESPONSE_BYTES = 1 << 20
 SHA256_OID = "2.16.840.1.101.3.4.2.1"
 
 
-class TsaError(Exception):
+class TsaError(SlawitnessError):
     """A timestamp could not be had or does not check out, printed on one line."""
 
     def __init__(self, problem: str, url: str = "") -> None:

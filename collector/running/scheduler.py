@@ -16,6 +16,7 @@ from collector.config.model import Config, Control, Target
 from collector.config.secrets import Secret
 from collector.core.results import ErrorClass, Result
 from collector.evidence.records import ProbeIdentity, Stamp, probe_record
+from collector.portable.errors import UsageError
 from collector.probes import KINDS, ProbeEnv, ProbeSpec
 from collector.probes.base import DEADLINE_GRACE_S
 
@@ -53,7 +54,7 @@ class Attempt:
         return probe_record(identity, self.stamp, self.result, self.duration_ns, secrets)
 
 
-class UnknownTarget(ValueError):
+class UnknownTarget(ValueError, UsageError):
     """`--target` named a host the config does not have."""
 
 

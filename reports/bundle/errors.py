@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collector.portable.errors import ReportError
 
-class BundleError(Exception):
+
+class BundleError(ReportError):
     """The bundle could not be written; the message says why in one line."""

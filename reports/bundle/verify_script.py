@@ -1,11 +1,12 @@
 """The bundle's `verify.py`: slawitness's own checking code, as one standard-library script.
 
 A bundle's reader should not have to install slawitness, or take its word, to check the
-evidence. So `verify.py` is built, never written by hand: the sources of the modules that
-define the record format (`chain`, specified in docs/record-format.md), Merkle trees
-(`merkle`), signature checks (`signature_check`), signed checkpoints (`signed_note`), proof
-files (`proof_check`) and the bundle checks themselves (`bundle_members`,
-`bundle_proof_check`, `snapshot_check`, `bundle_check`) are concatenated in dependency order
+evidence. So `verify.py` is built, never written by hand: the sources of the exception
+tree their errors belong to (`errors`), of the modules that define the record format
+(`chain`, specified in docs/record-format.md), Merkle trees (`merkle`), signature checks
+(`signature_check`), signed checkpoints (`signed_note`), proof files (`proof_check`) and
+the bundle checks themselves (`bundle_members`, `bundle_proof_check`, `snapshot_check`,
+`bundle_attachment_check`, `bundle_check`) are concatenated in dependency order
 with their `from __future__` and `from collector... import` statements removed (the names
 those import are defined earlier in the same file), one `from __future__ import
 annotations` on top and an entry point calling `bundle_check.main` at the end. `python3
@@ -30,8 +31,10 @@ from collections.abc import Sequence
 from importlib import resources
 
 from collector import __version__
+from collector.portable.errors import ReportError
 
 MODULES = (
+    "errors",
     "chain",
     "merkle",
     "signature_check",
@@ -83,7 +86,7 @@ def _path(module: str) -> str:
     return f"collector/portable/{module}.py"
 
 
-class BuildError(Exception):
+class BuildError(ReportError):
     """An embedded module would not work inside verify.py (one line naming it)."""
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from collector.core.output_paths import OutputPathError
+from collector.portable.errors import ReportError
 
 
-class RenderError(Exception):
+class RenderError(ReportError):
     """A report file could not be written; the message is one line for the user."""
 
 

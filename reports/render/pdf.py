@@ -13,10 +13,11 @@ import logging
 from pathlib import Path
 
 from collector.core.output_paths import OutputPathError, replacing
+from collector.portable.errors import ReportError
 from reports.render.errors import RenderError
 
 
-class PdfUnavailable(RuntimeError):
+class PdfUnavailable(RuntimeError, ReportError):
     """WeasyPrint (or the Pango library it needs) is not installed."""
 
 

@@ -29,6 +29,7 @@ from collector.config.model import Config
 from collector.evidence.export import iso_from_ns
 from collector.evidence.store import EvidenceStore
 from collector.evidence.store_errors import StoreError
+from collector.portable.errors import ReportError
 from collector.proving.record_dates import allowance_ns
 from reports.sources.clock_caveats import clock_caveats
 from reports.sources.sample_columns import ABSENT, NUMBER_COLUMNS, STRING_COLUMNS, SampleColumns
@@ -45,7 +46,7 @@ FALLBACK_INTERVAL_NS = 60_000_000_000
 _DEDUP_KEY = ["vantage", "ts_ns", "target", "probe"]
 
 
-class SourceError(Exception):
+class SourceError(ReportError):
     """Samples cannot be had from a source; the message is one line saying why."""
 
     def __init__(self, message: str) -> None:

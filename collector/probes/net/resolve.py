@@ -23,12 +23,13 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 from collector.core.results import JsonScalar
+from collector.portable.errors import SlawitnessError
 
 _FAMILIES = {"auto": socket.AF_UNSPEC, "4": socket.AF_INET, "6": socket.AF_INET6}
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 
 
-class ResolveError(Exception):
+class ResolveError(SlawitnessError):
     """The name did not resolve to an address of the wanted family; probes map it to `dns`."""
 
 
