@@ -13,8 +13,10 @@ interpreter, timeouts that must kill. `slawitness_installed()` runs the console 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,8 +26,10 @@ import traceback
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import yaml
+from click import formatting
 from click.testing import CliRunner
 
 from cli.base import OUTPUT
@@ -47,7 +51,7 @@ def slawitness(
     started = time.monotonic()
     before = set(threading.enumerate())
     with _process_state_kept(cwd):
-        result = CliRunner().invoke(cli, list(args), prog_name="slawitness")
+        result = _ChildLikeRunner().invoke(cli, list(args), prog_name="slawitness")
         _join_threads_started_since(before, started + timeout)
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -57,6 +61,18 @@ def slawitness(
     if time.monotonic() - started > timeout:
         raise subprocess.TimeoutExpired(command, timeout, output=result.stdout, stderr=stderr)
     return subprocess.CompletedProcess(command, result.exit_code, result.stdout, stderr)
+
+
+class _ChildLikeRunner(CliRunner):
+    """CliRunner, with help text wrapped as a child whose output is a pipe wraps it (to
+    $COLUMNS, else 80 columns) rather than at CliRunner's fixed 80."""
+
+    @contextlib.contextmanager
+    def isolation(self, *args: Any, **kwargs: Any) -> Iterator[tuple[io.BytesIO, ...]]:
+        with super().isolation(*args, **kwargs) as streams:
+            columns = shutil.get_terminal_size((80, 24)).columns if "COLUMNS" in os.environ else 80
+            formatting.FORCED_WIDTH = max(min(columns, 80) - 2, 50)
+            yield streams  # the isolation puts the width back as it found it
 
 
 def slawitness_process(
