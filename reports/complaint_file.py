@@ -31,8 +31,8 @@ from collector.documents.attachments import (
     folder_of,
     matching,
 )
-from collector.evidence.store import EvidenceStore
 from reports.sla.period import Period
+from reports.sources.evidence_view import EvidenceView
 
 _BEFORE_PERIOD = timedelta(days=31)
 """Invoices are often dated before the month they bill: a month of slack before the period."""
@@ -45,16 +45,18 @@ def complaint_file(
     target: Target,
     period: Period,
     summary: Mapping[str, Any],
+    evidence: EvidenceView,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """summary.json's `complaint_file` and `sla_source` for `target` over `period`."""
-    rows = _attachment_rows(stores, target.name)
+    """summary.json's `complaint_file` and `sla_source` for `target` over `period`, read
+    from the stores the report holds open in `evidence`."""
+    rows = _attachment_rows(stores, target.name, evidence)
     source = target.sla.source if target.sla is not None else None
     cited = _cited(rows, source.attachment if source is not None else None)
     start = datetime.fromtimestamp(period.start_ns / 1e9, UTC)
     end = _claim_end(period, summary.get("claim_deadline"))
     chosen = [r for r in rows if r["sha256"] == cited or _belongs(r, start, end)]
     attachments = _entries(chosen, cited)
-    notes = _notes(stores, target.name, start, end)
+    notes = _notes(stores, target.name, start, end, evidence)
     return (
         {
             "attachments": attachments,
@@ -65,21 +67,22 @@ def complaint_file(
     )
 
 
-def _attachment_rows(stores: Sequence[Path], target: str) -> list[dict[str, Any]]:
+def _attachment_rows(
+    stores: Sequence[Path], target: str, evidence: EvidenceView
+) -> list[dict[str, Any]]:
     """Every attachment record of the target, with its seq and store; the first record of a
     file (by hash and kind) stands for it."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for path in stores:
-        with EvidenceStore.open(path, readonly=True) as store:
-            for row in store.records(target=target, types=[ATTACHMENT]):
-                record = {**row.record, "seq": row.seq, "store": str(path)}
-                key = (str(record.get("sha256")), str(record.get("kind")))
-                found.setdefault(key, record)
+        for row in evidence.store(path).records(target=target, types=[ATTACHMENT]):
+            record = {**row.record, "seq": row.seq, "store": str(path)}
+            key = (str(record.get("sha256")), str(record.get("kind")))
+            found.setdefault(key, record)
     return list(found.values())
 
 
 def _notes(
-    stores: Sequence[Path], target: str, start: datetime, end: datetime
+    stores: Sequence[Path], target: str, start: datetime, end: datetime, evidence: EvidenceView
 ) -> list[dict[str, Any]]:
     """The target's notes and tickets from the period's start to the end of the claim (a
     note that the claim was filed comes after the period); the notes slawitness wrote about
@@ -87,14 +90,13 @@ def _notes(
     found = []
     since, until = int(start.timestamp()) * 10**9, int(end.timestamp()) * 10**9
     for path in stores:
-        with EvidenceStore.open(path, readonly=True) as store:
-            for row in store.records(target=target, types=["note"], since_ns=since,
-                                     until_ns=until):  # fmt: skip
-                ts_ns = row.record.get("ts_ns")
-                if "notify" not in row.record and isinstance(ts_ns, int):
-                    when = datetime.fromtimestamp(ts_ns // 10**9, UTC)
-                    found.append({"ts": _iso(when), "ticket": row.record.get("ticket"),
-                                  "text": row.record.get("text")})  # fmt: skip
+        store = evidence.store(path)
+        for row in store.records(target=target, types=["note"], since_ns=since, until_ns=until):
+            ts_ns = row.record.get("ts_ns")
+            if "notify" not in row.record and isinstance(ts_ns, int):
+                when = datetime.fromtimestamp(ts_ns // 10**9, UTC)
+                found.append({"ts": _iso(when), "ticket": row.record.get("ticket"),
+                              "text": row.record.get("text")})  # fmt: skip
     return found
 
 

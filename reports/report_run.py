@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,6 @@ from collector.config.model import Config, Target
 from collector.core.bounded_read import DOCUMENT_LIMIT, read_bounded
 from collector.core.output_paths import OutputPathError, check_file_target, check_folder_target
 from collector.diagnostics.capture import DIAGNOSIS, path_verdict
-from collector.evidence.store import EvidenceStore
 from collector.portable.errors import UsageError
 from collector.proving.timestamping import stored_timestamps
 from reports.bundle.attachments import carried_attachments
@@ -31,6 +31,7 @@ from reports.render.errors import RenderError
 from reports.render.report_files import REPORT_FILES, ReportWriter
 from reports.sla.engine import SlaResult, evaluate
 from reports.sla.period import Period, month_period, span_period
+from reports.sources.evidence_view import EvidenceView
 from reports.sources.prometheus import load_prometheus_samples
 from reports.sources.stores import SourceData, SourceError, load_store_samples
 
@@ -84,14 +85,19 @@ def sla_target(config: Config, name: str) -> Target:
 
 
 def _load(
-    config: Config, target: Target, period: Period, stores: Sequence[Path], prometheus: str | None
+    config: Config,
+    target: Target,
+    period: Period,
+    stores: Sequence[Path],
+    prometheus: str | None,
+    evidence: EvidenceView,
 ) -> SourceData:
     since, until = period.start_ns - MARGIN_NS, period.end_ns + MARGIN_NS
     if prometheus is not None:
         return load_prometheus_samples(
             prometheus, config, target.name, since, until, require_from_ns=period.start_ns
         )
-    return load_store_samples(stores, config, since, until, target=target.name)
+    return load_store_samples(stores, config, since, until, target=target.name, evidence=evidence)
 
 
 def _summary(result: SlaResult, data: SourceData) -> dict[str, Any]:
@@ -109,7 +115,9 @@ def _summary(result: SlaResult, data: SourceData) -> dict[str, Any]:
     return summary
 
 
-def stamps_since(config: Config, stores: Sequence[Path], start_ns: int) -> list[dict[str, Any]]:
+def stamps_since(
+    config: Config, stores: Sequence[Path], start_ns: int, evidence: EvidenceView
+) -> list[dict[str, Any]]:
     """The trusted timestamps made since the period began, each checked again: a stamp
     after the period still proves its records existed by then, unchanged."""
     settings = config.checkpoints.timestamping
@@ -123,25 +131,28 @@ def stamps_since(config: Config, stores: Sequence[Path], start_ns: int) -> list[
     start = datetime.fromtimestamp(start_ns / 1e9, UTC)
     found = []
     for path in stores:
-        with EvidenceStore.open(path, readonly=True) as store:
-            for stamp in stored_timestamps(store, roots):
-                if stamp.gen_time is None or datetime.fromisoformat(stamp.gen_time) >= start:
-                    checked = {"store": str(path), "roots_checked": bool(roots)}
-                    found.append({**dataclasses.asdict(stamp), **checked})
+        for stamp in stored_timestamps(evidence.store(path), roots):
+            if stamp.gen_time is None or datetime.fromisoformat(stamp.gen_time) >= start:
+                checked = {"store": str(path), "roots_checked": bool(roots)}
+                found.append({**dataclasses.asdict(stamp), **checked})
     return found
 
 
 def attach_paths(
-    summary: dict[str, Any], stores: Sequence[Path], target: str, period: Period
+    summary: dict[str, Any],
+    stores: Sequence[Path],
+    target: str,
+    period: Period,
+    evidence: EvidenceView,
 ) -> None:
     """Each incident's first path trace, when one was taken during it: the hop where the
     path stopped answering, and whether that is the provider's side or upstream."""
     found = []
     for path in stores:
-        with EvidenceStore.open(path, readonly=True) as store:
-            rows = store.records(target=target, types=[DIAGNOSIS], since_ns=period.start_ns,
-                                 until_ns=period.end_ns + MARGIN_NS)  # fmt: skip
-            found += [row.record for row in rows]
+        rows = evidence.store(path).records(target=target, types=[DIAGNOSIS],
+                                            since_ns=period.start_ns,
+                                            until_ns=period.end_ns + MARGIN_NS)  # fmt: skip
+        found += [row.record for row in rows]
     for incident in summary.get("incidents") or []:
         start = datetime.fromisoformat(incident["start"].replace("Z", "+00:00")).timestamp()
         end = datetime.fromisoformat(incident["end"].replace("Z", "+00:00")).timestamp()
@@ -170,11 +181,14 @@ def make_report(
     warn: Callable[[str], None] | None = None,
     progress: Callable[[str], None] | None = None,
     force: bool = False,
+    evidence: EvidenceView | None = None,
 ) -> ReportOutcome:
     """Compute the SLA figures of one target over one period and write the report.
 
     `progress` hears of each step as it starts (a terminal's view of a long report). A
-    folder already holding a report is refused before any work, unless `force`."""
+    folder already holding a report is refused before any work, unless `force`. Every read
+    of a store goes through `evidence` (a bundle passes its own, so the stores are opened
+    once for the whole bundle); without it the report opens each store once for itself."""
     try:
         check_folder_target(out_dir, REPORT_FILES, replace=force)
     except OutputPathError as exc:
@@ -185,7 +199,28 @@ def make_report(
     period = choice.resolve(target.sla.timezone)
     source = prometheus or ", ".join(map(str, stores))
     step(f"reading {source}" + ("" if prometheus else " and verifying its chain"))
-    data = _load(config, target, period, stores, prometheus)
+    with ExitStack() as held_open:
+        view = evidence or held_open.enter_context(EvidenceView())
+        return _report(config, target, period, stores, prometheus, out_dir, formats, langs,
+                       view, records_sha256=records_sha256, warn=warn, step=step)  # fmt: skip
+
+
+def _report(
+    config: Config,
+    target: Target,
+    period: Period,
+    stores: Sequence[Path],
+    prometheus: str | None,
+    out_dir: Path,
+    formats: set[str],
+    langs: set[str],
+    evidence: EvidenceView,
+    *,
+    records_sha256: str | None,
+    warn: Callable[[str], None] | None,
+    step: Callable[[str], None],
+) -> ReportOutcome:
+    data = _load(config, target, period, stores, prometheus, evidence)
     with background_for(len(data.samples)) as background:
         writer = ReportWriter(out_dir, formats, langs, background)
         writer.start_samples_csv(data.samples)
@@ -193,11 +228,11 @@ def make_report(
         result = evaluate(data.samples, target, config.controls, period, notes=data.notes)
         summary = _summary(result, data)
         if prometheus is None:
-            summary["timestamps"] = stamps_since(config, stores, period.start_ns)
-            attach_paths(summary, stores, target.name, period)
+            summary["timestamps"] = stamps_since(config, stores, period.start_ns, evidence)
+            attach_paths(summary, stores, target.name, period, evidence)
         held = stores if prometheus is None else [path for path in stores if path.is_file()]
         summary["complaint_file"], summary["sla_source"] = complaint_file(
-            held, target, period, summary
+            held, target, period, summary, evidence
         )
         step(f"writing {', '.join(sorted(formats))} into {out_dir}")
         paths = writer.write(
@@ -243,9 +278,12 @@ def make_bundle(
     step = progress or (lambda message: None)
     step("signing a checkpoint of the evidence store")
     anchors, key = anchor_stores(config, stores)
-    with tempfile.TemporaryDirectory(prefix="slawitness-bundle-") as staging:
+    staging_folder = tempfile.TemporaryDirectory(prefix="slawitness-bundle-")
+    with EvidenceView() as evidence, staging_folder as staging:
         limits = [anchor.limit for anchor in anchors]
-        records = stage_records(Path(staging), stores, hosts, since, until, limits=limits)
+        records = stage_records(
+            Path(staging), stores, hosts, since, until, limits=limits, evidence=evidence
+        )
         report_dir = Path(staging) / "report"
         outcome = make_report(
             config,
@@ -259,9 +297,10 @@ def make_bundle(
             records_sha256=records.chain_sha256,
             warn=warn,
             progress=progress,
+            evidence=evidence,
         )
         step("proving the cited records")
-        proofs = prove(records, anchors, outcome.summary, key, warn)
+        proofs = prove(records, anchors, outcome.summary, key, warn, evidence)
         documents = carried_attachments(outcome.summary, records.segments, proofs.anchors, warn)
         verify = list(outcome.summary.get("stores", []))
         info = write_bundle(

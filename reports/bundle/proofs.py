@@ -22,6 +22,7 @@ import base64
 import json
 import platform
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from collector.portable.signed_note import SigningKey
 from collector.proving import checkpoints
 from collector.proving.proofs import ProofError, inclusion_proofs
 from reports.bundle.records import SegmentInfo, StagedRecords, json_bytes, segment_name
+from reports.sources.evidence_view import EvidenceView
 
 
 @dataclass(frozen=True)
@@ -118,13 +120,15 @@ def prove(
     summary: Mapping[str, Any],
     key: SigningKey | None = None,
     warn: Callable[[str], None] | None = None,
+    evidence: EvidenceView | None = None,
 ) -> Proofs:
     """After the report: proofs/<name>/ for each segment its anchor covers, proving its
-    last seq and the seqs the report's incidents cite; a warning for each one it does not."""
+    last seq and the seqs the report's incidents cite; a warning for each one it does not.
+    `evidence`, when given, is the bundle's open view of the stores."""
     cited = cited_records(summary)
     proofs = Proofs(forbidden=private_needles(key) if key is not None else [])
     for segment, anchor in zip(records.segments, anchors, strict=True):
-        entry = _prove_segment(segment, anchor, cited, proofs.members)
+        entry = _prove_segment(segment, anchor, cited, proofs.members, evidence)
         proofs.anchors.append(entry)
         if not entry["anchored"] and segment.last_seq is not None and warn is not None:
             warn(f"{segment.member}: {NOT_ANCHORED} ({entry['problem']})")
@@ -136,6 +140,7 @@ def _prove_segment(
     anchor: Anchor,
     cited: Sequence[tuple[str, int]],
     members: dict[str, bytes],
+    evidence: EvidenceView | None,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {"member": segment.member, "anchored": False}
     first, last, at = segment.first_seq, segment.last_seq, anchor.checkpoint
@@ -147,7 +152,9 @@ def _prove_segment(
         why = f"the latest checkpoint (seq {at.seq}) covers seq 1-{at.checkpoint.size} only"
         return {**entry, "problem": f"{why}; the segment ends at seq {last}"}
     try:
-        with EvidenceStore.open(anchor.store, readonly=True) as store:
+        with ExitStack() as held_open:
+            view = evidence or held_open.enter_context(EvidenceView())
+            store = view.store(anchor.store)
             size = at.checkpoint.size
             seqs = sorted(
                 {s for v, s in cited if s <= size and s != last and _vantage(store, s) == v}

@@ -36,6 +36,7 @@ from collector.portable.bundle_check import check_segment
 from collector.portable.chain import GENESIS
 from reports.bundle.errors import BundleError
 from reports.bundle.snapshot import read_only_uri, write_snapshot
+from reports.sources.evidence_view import EvidenceView
 
 _NEEDED_TYPES = ("collector", "import")
 """Record types needed whatever their target. An import record is also needed, whatever its
@@ -84,10 +85,11 @@ def stage_records(
     window_end_ns: int,
     *,
     limits: Sequence[int | None] = (),
+    evidence: EvidenceView | None = None,
 ) -> StagedRecords:
     """Export each store's contiguous segment covering `hosts` in the window into `staging`,
     as JSON lines and as an SQLite snapshot; `limits[i]`, when given, is the last seq store
-    i's segment may hold."""
+    i's segment may hold. `evidence`, when given, is the bundle's open view of the stores."""
     members: dict[str, Path] = {}
     chain: dict[str, dict[str, object]] = {}
     segments: list[SegmentInfo] = []
@@ -96,7 +98,7 @@ def stage_records(
         limit = limits[index] if index < len(limits) else None
         staged = staging / f"records-{index}.jsonl"
         entry, vantage = _export_segment(
-            store, staged, list(hosts), (window_start_ns, window_end_ns), limit
+            store, staged, list(hosts), (window_start_ns, window_end_ns), limit, evidence
         )
         member = _records_member(vantage or store.stem, taken)
         snapshot = staging / f"records-{index}.sqlite"
@@ -140,7 +142,12 @@ def _records_member(base: str, taken: dict[str, Path | bytes]) -> str:
 
 
 def _export_segment(
-    store: Path, out: Path, hosts: list[str], window: tuple[int, int], limit: int | None
+    store: Path,
+    out: Path,
+    hosts: list[str],
+    window: tuple[int, int],
+    limit: int | None,
+    evidence: EvidenceView | None,
 ) -> tuple[dict[str, object], str | None]:
     """Write the store's contiguous segment to `out`; its chain.json entry and its vantage.
 
@@ -148,8 +155,11 @@ def _export_segment(
     reported the usual way; the rows are then read raw, in one read snapshot, because the
     bundle must carry the payload bytes exactly as they were hashed.
     """
-    with EvidenceStore.open(store, readonly=True) as opened:
-        store_id = opened.meta().get("store_id")
+    if evidence is not None:
+        store_id = evidence.store(store).meta().get("store_id")
+    else:
+        with EvidenceStore.open(store, readonly=True) as opened:
+            store_id = opened.meta().get("store_id")
     try:
         conn = apsw.Connection(read_only_uri(store), flags=_READ_ONLY)
     except apsw.Error as exc:

@@ -32,6 +32,7 @@ from collector.evidence.store_errors import StoreError
 from collector.portable.errors import ReportError
 from collector.proving.record_dates import allowance_ns
 from reports.sources.clock_caveats import clock_caveats
+from reports.sources.evidence_view import EvidenceView
 from reports.sources.sample_columns import ABSENT, NUMBER_COLUMNS, STRING_COLUMNS, SampleColumns
 from reports.sources.store_scan import SampleFilter, read_store
 
@@ -169,6 +170,7 @@ def load_store_samples(
     *,
     target: str | None = None,
     verify: bool = True,
+    evidence: EvidenceView | None = None,
 ) -> SourceData:
     """Samples with since_ns <= ts_ns < until_ns from every store in `paths`, merged.
 
@@ -178,6 +180,8 @@ def load_store_samples(
     ts_ns, target and probe: a store copied next to itself) is counted once.
     `verify=False` skips the chain check (about 6 s of CPU per million records) for callers that
     refresh often, such as the exporter; each store's entry then has `ok` None.
+    `evidence` holds the stores open for the rest of a report; without it each is closed
+    once read.
     """
     if not paths:
         raise SourceError("no evidence store given")
@@ -196,7 +200,7 @@ def load_store_samples(
     stores: list[dict[str, Any]] = []
     caveats: list[str] = []
     for path in paths:
-        with _open_readonly(path) as store:
+        with _open_readonly(path, evidence) as store:
             try:
                 read = read_store(store, wanted, verify=verify)
             except StoreError as exc:
@@ -245,16 +249,20 @@ def _date_caveats(path: Path, dates: dict[str, Any] | None) -> list[str]:
 
 
 @contextmanager
-def _open_readonly(path: Path) -> Iterator[EvidenceStore]:
-    """`EvidenceStore.open(readonly=True)`, store errors turned into SourceError."""
+def _open_readonly(path: Path, evidence: EvidenceView | None) -> Iterator[EvidenceStore]:
+    """The store read-only, from `evidence` when given (which keeps it open), store errors
+    turned into SourceError."""
     try:
-        store = EvidenceStore.open(path, readonly=True)
+        store = (
+            EvidenceStore.open(path, readonly=True) if evidence is None else evidence.store(path)
+        )
     except StoreError as exc:
         raise SourceError(f"cannot read evidence store: {exc}") from exc
     try:
         yield store
     finally:
-        store.close()
+        if evidence is None:
+            store.close()
 
 
 def _dedupe(samples: pd.DataFrame) -> pd.DataFrame:
