@@ -16,6 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+from msgspec import UNSET, UnsetType
+
 from collector.config.model import Config, Target
 from collector.core.bounded_read import DOCUMENT_LIMIT, read_bounded
 from collector.core.output_paths import OutputPathError, check_file_target, check_folder_target
@@ -29,8 +32,9 @@ from reports.complaint_file import complaint_file
 from reports.render.background import background_for
 from reports.render.errors import RenderError
 from reports.render.report_files import REPORT_FILES, ReportWriter
-from reports.sla.engine import SlaResult, evaluate
+from reports.sla.engine import evaluate
 from reports.sla.period import Period, month_period, span_period
+from reports.sla.summary import Incident, ReportSummary, summary_document
 from reports.sources.evidence_view import EvidenceView
 from reports.sources.prometheus import load_prometheus_samples
 from reports.sources.stores import SourceData, SourceError, load_store_samples
@@ -100,19 +104,13 @@ def _load(
     return load_store_samples(stores, config, since, until, target=target.name, evidence=evidence)
 
 
-def _summary(result: SlaResult, data: SourceData) -> dict[str, Any]:
-    summary = dict(result.summary)
-    summary["stores"] = data.stores
-    if data.caveats:
-        summary["caveats"] = [*summary.get("caveats", []), *data.caveats]
+def _named_samples(samples: dict[str, Any], data: SourceData) -> dict[str, Any]:
+    """The period's sample counts, each imported file's count with the file's name."""
+    if not samples.get("imported_files"):
+        return samples
     names = {f["file_sha256"]: f["file_name"] for f in data.imported}
-    samples = dict(summary.get("samples") or {})
-    if samples.get("imported_files"):  # the period's counts, with the file names
-        samples["imported_files"] = [
-            {**f, "file_name": names.get(f["file_sha256"])} for f in samples["imported_files"]
-        ]
-        summary["samples"] = samples
-    return summary
+    named = [{**f, "file_name": names.get(f["file_sha256"])} for f in samples["imported_files"]]
+    return {**samples, "imported_files": named}
 
 
 def stamps_since(
@@ -138,33 +136,36 @@ def stamps_since(
     return found
 
 
-def attach_paths(
-    summary: dict[str, Any],
+def with_paths(
+    incidents: Sequence[Incident],
     stores: Sequence[Path],
     target: str,
     period: Period,
     evidence: EvidenceView,
-) -> None:
-    """Each incident's first path trace, when one was taken during it: the hop where the
-    path stopped answering, and whether that is the provider's side or upstream."""
+) -> list[Incident]:
+    """Each incident with its first path trace, when one was taken during it: the hop where
+    the path stopped answering, and whether that is the provider's side or upstream."""
     found = []
     for path in stores:
         rows = evidence.store(path).records(target=target, types=[DIAGNOSIS],
                                             since_ns=period.start_ns,
                                             until_ns=period.end_ns + MARGIN_NS)  # fmt: skip
         found += [row.record for row in rows]
-    for incident in summary.get("incidents") or []:
-        start = datetime.fromisoformat(incident["start"].replace("Z", "+00:00")).timestamp()
-        end = datetime.fromisoformat(incident["end"].replace("Z", "+00:00")).timestamp()
-        for diagnosis in found:
-            attempt = diagnosis.get("attempt")
-            ts_ns = attempt.get("ts_ns") if isinstance(attempt, dict) else None
-            # incident bounds are whole seconds, rounded to the nearest: allow for it
-            if isinstance(ts_ns, int) and start - 1 <= ts_ns / 1e9 < end:
-                verdict = path_verdict(diagnosis)
-                if verdict is not None:
-                    incident["path"] = verdict
-                    break
+    return [_with_path(incident, found) for incident in incidents]
+
+
+def _with_path(incident: Incident, diagnoses: Sequence[dict[str, Any]]) -> Incident:
+    start = datetime.fromisoformat(incident.start.replace("Z", "+00:00")).timestamp()
+    end = datetime.fromisoformat(incident.end.replace("Z", "+00:00")).timestamp()
+    for diagnosis in diagnoses:
+        attempt = diagnosis.get("attempt")
+        ts_ns = attempt.get("ts_ns") if isinstance(attempt, dict) else None
+        # incident bounds are whole seconds, rounded to the nearest: allow for it
+        if isinstance(ts_ns, int) and start - 1 <= ts_ns / 1e9 < end:
+            verdict = path_verdict(diagnosis)
+            if verdict is not None:
+                return msgspec.structs.replace(incident, path=verdict)
+    return incident
 
 
 def make_report(
@@ -226,14 +227,27 @@ def _report(
         writer.start_samples_csv(data.samples)
         step(f"computing the SLA figures from {len(data.samples):,} samples")
         result = evaluate(data.samples, target, config.controls, period, notes=data.notes)
-        summary = _summary(result, data)
+        figures = result.figures
+        timestamps: list[dict[str, Any]] | UnsetType = UNSET
         if prometheus is None:
-            summary["timestamps"] = stamps_since(config, stores, period.start_ns, evidence)
-            attach_paths(summary, stores, target.name, period, evidence)
+            timestamps = stamps_since(config, stores, period.start_ns, evidence)
+            incidents = with_paths(figures.incidents, stores, target.name, period, evidence)
+            figures = msgspec.structs.replace(figures, incidents=incidents)
         held = stores if prometheus is None else [path for path in stores if path.is_file()]
-        summary["complaint_file"], summary["sla_source"] = complaint_file(
-            held, target, period, summary, evidence
+        complaint, sla_source = complaint_file(
+            held, target, period, summary_document(figures), evidence
         )
+        fields = msgspec.structs.asdict(figures)
+        fields["samples"] = _named_samples(figures.samples, data)
+        report = ReportSummary(
+            **fields,
+            stores=data.stores,
+            caveats=list(data.caveats) if data.caveats else UNSET,
+            timestamps=timestamps,
+            complaint_file=complaint,
+            sla_source=sla_source,
+        )
+        summary = summary_document(report)
         step(f"writing {', '.join(sorted(formats))} into {out_dir}")
         paths = writer.write(
             summary,

@@ -35,6 +35,7 @@ from reports.sla.attribution import (
 from reports.sla.degradation import daily_table, latency_summary, loss_summary, measure
 from reports.sla.incidents import find_incidents, iso_second
 from reports.sla.period import NS, Period, maintenance_windows
+from reports.sla.summary import SlaFigures, summary_document
 
 _FIRST_MARGIN_S = 86_400
 _CENTS = Decimal("0.01")
@@ -42,12 +43,17 @@ _CENTS = Decimal("0.01")
 
 @dataclass(frozen=True)
 class SlaResult:
-    """summary: summary.json without the caller's `stores` key; timeline: contiguous runs of
-    states covering the period; daily: one row per local day."""
+    """figures: what summary.json holds before the report adds its sources; timeline:
+    contiguous runs of states covering the period; daily: one row per local day."""
 
-    summary: dict[str, Any]
+    figures: SlaFigures
     timeline: pd.DataFrame
     daily: pd.DataFrame
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The figures as summary.json holds them (the live view and status read this)."""
+        return summary_document(self.figures)
 
 
 def _exact(percent: float) -> Fraction:
@@ -164,7 +170,7 @@ def evaluate(
     downtime_mask = (state == PROVIDER) & incidents.counted_mask(obs.state.size)[a:b]
     maintenance_s = int(np.count_nonzero(state == MAINTENANCE))
     no_data_s = int(np.count_nonzero(state == NO_DATA))
-    downtime_s = sum(i["counted_seconds"] for i in incidents.listed)
+    downtime_s = sum(i.counted_seconds for i in incidents.listed)
     eligible = period.seconds - maintenance_s
     conservative = Fraction(eligible - downtime_s, eligible) if eligible else Fraction(1)
     observed_base = eligible - no_data_s
@@ -181,46 +187,46 @@ def evaluate(
         if terms.claim_window_days is not None
         else None
     )
-    summary: dict[str, Any] = {
-        "target": target.name,
-        "provider": target.provider.model_dump(),
-        "period_label": period.label,
-        "timezone": period.timezone,
-        "period_start": iso_second(period.start_s),
-        "period_end": iso_second(period.end_s),
-        "period_seconds": period.seconds,
-        "maintenance_seconds": maintenance_s,
-        "no_data_seconds": no_data_s,
-        "downtime_seconds": downtime_s,
-        "uptime_observed": float(observed) if observed is not None else None,
-        "uptime_conservative": float(conservative),
-        "sla_uptime": float(_exact(terms.uptime) / 100),
-        "breached": conservative < _exact(terms.uptime) / 100,
-        "credit_percent": credit_percent,
-        "credit_amount": credit_amount,
-        "currency": terms.currency,
-        "monthly_fee": (
+    figures = SlaFigures(
+        target=target.name,
+        provider=target.provider.model_dump(),
+        period_label=period.label,
+        timezone=period.timezone,
+        period_start=iso_second(period.start_s),
+        period_end=iso_second(period.end_s),
+        period_seconds=period.seconds,
+        maintenance_seconds=maintenance_s,
+        no_data_seconds=no_data_s,
+        downtime_seconds=downtime_s,
+        uptime_observed=float(observed) if observed is not None else None,
+        uptime_conservative=float(conservative),
+        sla_uptime=float(_exact(terms.uptime) / 100),
+        breached=conservative < _exact(terms.uptime) / 100,
+        credit_percent=credit_percent,
+        credit_amount=credit_amount,
+        currency=terms.currency,
+        monthly_fee=(
             str(terms.monthly_fee.quantize(_CENTS, rounding=ROUND_HALF_UP))
             if terms.monthly_fee is not None
             else None
         ),
-        "claim_deadline": claim_deadline,
-        "min_duration_seconds": _number(terms.downtime.min_duration),
-        "downtime_rule": rule if isinstance(rule, str) else list(rule),
-        "confirm_vantages": terms.confirm_vantages,
-        "controls": control_names,
-        "controls_configured": bool(control_names),
-        "vantages": sorted(str(v) for v in pd.unique(seen_from)),
-        "incidents": incidents.listed,
-        "latency": latency_summary(deg, terms.latency_threshold),
-        "loss": loss_summary(deg, terms.loss_threshold),
-        "samples": _sources(frame, inside),
-        "notes": _notes(notes, target.name, period),
-        "generated_at": iso_second(int((generated_at or datetime.now(UTC)).timestamp())),
-        "slawitness_version": __version__,
-    }
+        claim_deadline=claim_deadline,
+        min_duration_seconds=_number(terms.downtime.min_duration),
+        downtime_rule=rule if isinstance(rule, str) else list(rule),
+        confirm_vantages=terms.confirm_vantages,
+        controls=control_names,
+        controls_configured=bool(control_names),
+        vantages=sorted(str(v) for v in pd.unique(seen_from)),
+        incidents=incidents.listed,
+        latency=latency_summary(deg, terms.latency_threshold),
+        loss=loss_summary(deg, terms.loss_threshold),
+        samples=_sources(frame, inside),
+        notes=_notes(notes, target.name, period),
+        generated_at=iso_second(int((generated_at or datetime.now(UTC)).timestamp())),
+        slawitness_version=__version__,
+    )
     return SlaResult(
-        summary,
+        figures,
         state_runs(state, period.start_s),
         daily_table(period, deg, maintenance, downtime_mask),
     )

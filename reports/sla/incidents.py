@@ -42,6 +42,7 @@ from reports.sla.attribution import (
     PreparedSamples,
     paint_mask,
 )
+from reports.sla.summary import Incident
 
 _PRECEDENCE = (MAINTENANCE, LOCAL, UNCONFIRMED, PROVIDER)
 NOT_COUNTED_REASONS = ("too_short", "local", "maintenance", "unconfirmed")
@@ -83,7 +84,7 @@ def segment_counts(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np
 class Incidents:
     """The incidents meeting the period: their JSON form and their runs (window offsets)."""
 
-    listed: list[dict[str, Any]]
+    listed: list[Incident]
     starts: np.ndarray
     ends: np.ndarray
     counted: np.ndarray
@@ -130,23 +131,24 @@ def find_incidents(
         prepared, target, probes, starts + obs.w0, ends + obs.w0
     )
     ended_by = _recoveries(prepared, target, probes, ends + obs.w0)
-    listed: list[dict[str, Any]] = []
-    for i in range(starts.size):
-        listed.append(
-            {
-                "start": iso_second(int(starts[i]) + obs.w0),
-                "end": iso_second(int(ends[i]) + obs.w0),
-                "duration_seconds": int(durations[i]),
-                "counted_seconds": int(counted_seconds[i]),
-                "probes": probes_of.get(i, []),
-                "errors": errors_of.get(i, {}),
-                "attribution": STATE_NAMES[attribution[i]],
-                "counted": bool(counted[i]),
-                "not_counted_because": reasons[i],
-                "vantages": sorted(v for v, hit in seen.items() if hit[i]),
-                **_evidence(first_of.get(i), ended_by.get(i)),
-            }
+    listed = [
+        Incident(
+            start=iso_second(int(starts[i]) + obs.w0),
+            end=iso_second(int(ends[i]) + obs.w0),
+            duration_seconds=int(durations[i]),
+            counted_seconds=int(counted_seconds[i]),
+            probes=probes_of.get(i, []),
+            errors=errors_of.get(i, {}),
+            attribution=STATE_NAMES[attribution[i]],
+            counted=bool(counted[i]),
+            not_counted_because=reasons[i],
+            vantages=sorted(v for v, hit in seen.items() if hit[i]),
+            evidence_seqs=[seq for _, seq in cited],
+            evidence_vantages=[vantage for vantage, _ in cited],
         )
+        for i in range(starts.size)
+        for cited in [_cited(first_of.get(i), ended_by.get(i))]
+    ]
     return Incidents(listed, starts, ends, counted)
 
 
@@ -173,9 +175,9 @@ Cited = tuple[str, int]
 """A sample's vantage and seq."""
 
 
-def _evidence(first: Cited | None, ended: Cited | None) -> dict[str, list[Any]]:
-    cited = [c for c in (first, ended) if c is not None]
-    return {"evidence_seqs": [s for _, s in cited], "evidence_vantages": [v for v, _ in cited]}
+def _cited(first: Cited | None, ended: Cited | None) -> list[Cited]:
+    """The samples an incident cites: its first failure and the success that ended it."""
+    return [c for c in (first, ended) if c is not None]
 
 
 def _earliest(

@@ -1,0 +1,98 @@
+"""The shape of summary.json: one period's SLA figures, its incidents and what the report adds.
+
+summary.json is what every other output of a report is drawn from (HTML, PDF, CSVs,
+letters, the bundle) and what a tribunal reads, so its shape is defined once, here, as
+frozen structs: the engine builds `SlaFigures` whole, each `Incident` whole (its path
+trace included, when the report found one), and the report builds `ReportSummary` whole
+from the figures and its sources. Nothing is filled in after construction, so no reader
+can see a half-made summary.
+
+The field order is the key order of summary.json; fields left UNSET (an incident with no
+path trace, a report without caveats or timestamps) are left out of it, as they always
+were. `summary_document` is the one place a struct becomes the JSON-ready mapping that
+summary.json is written from and that the renderers read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+
+class Incident(msgspec.Struct, frozen=True, kw_only=True):
+    """A run of seconds with the target down from some vantage, meeting the period."""
+
+    start: str
+    end: str
+    duration_seconds: int
+    counted_seconds: int
+    probes: list[str]
+    errors: dict[str, int]
+    attribution: str
+    counted: bool
+    not_counted_because: str | None
+    vantages: list[str]
+    evidence_seqs: list[int]
+    evidence_vantages: list[str]
+    path: dict[str, Any] | UnsetType = UNSET
+    """The first path trace taken during the incident: where the path stopped answering."""
+
+
+class SlaFigures(msgspec.Struct, frozen=True, kw_only=True):
+    """What the SLA engine finds for one target over one period, from its samples alone."""
+
+    target: str
+    provider: dict[str, Any]
+    period_label: str
+    timezone: str
+    period_start: str
+    period_end: str
+    period_seconds: int
+    maintenance_seconds: int
+    no_data_seconds: int
+    downtime_seconds: int
+    uptime_observed: float | None
+    uptime_conservative: float
+    sla_uptime: float
+    breached: bool
+    credit_percent: int | float
+    credit_amount: str | None
+    currency: str | None
+    monthly_fee: str | None
+    claim_deadline: str | None
+    min_duration_seconds: int | float
+    downtime_rule: str | list[str]
+    confirm_vantages: Any
+    controls: list[str]
+    controls_configured: bool
+    vantages: list[str]
+    incidents: list[Incident]
+    latency: dict[str, Any]
+    loss: dict[str, Any]
+    samples: dict[str, Any]
+    notes: list[dict[str, Any]]
+    generated_at: str
+    slawitness_version: str
+
+
+class ReportSummary(SlaFigures, frozen=True, kw_only=True):
+    """summary.json: the figures, and what the report read them from and attached to them."""
+
+    stores: list[dict[str, Any]]
+    """Each store's chain verification (empty when the samples came from Prometheus)."""
+    caveats: list[str] | UnsetType = UNSET
+    timestamps: list[dict[str, Any]] | UnsetType = UNSET
+    """The trusted timestamps since the period began (stores only)."""
+    complaint_file: dict[str, Any]
+    sla_source: dict[str, Any] | None
+
+
+def summary_document(summary: SlaFigures) -> dict[str, Any]:
+    """The summary as summary.json holds it: keys in field order, UNSET fields left out."""
+    document: dict[str, Any] = msgspec.to_builtins(summary)
+    return document
+
+
+__all__ = ["Incident", "ReportSummary", "SlaFigures", "summary_document"]
