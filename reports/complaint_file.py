@@ -31,6 +31,7 @@ from collector.documents.attachments import (
     folder_of,
     matching,
 )
+from collector.evidence.record_views import AttachmentView, NoteView
 from reports.sla.period import Period
 from reports.sources.evidence_view import EvidenceView
 
@@ -54,7 +55,7 @@ def complaint_file(
     cited = _cited(rows, source.attachment if source is not None else None)
     start = datetime.fromtimestamp(period.start_ns / 1e9, UTC)
     end = _claim_end(period, summary.get("claim_deadline"))
-    chosen = [r for r in rows if r["sha256"] == cited or _belongs(r, start, end)]
+    chosen = [r for r in rows if r.sha256 == cited or _belongs(r, start, end)]
     attachments = _entries(chosen, cited)
     notes = _notes(stores, target.name, start, end, evidence)
     return (
@@ -69,15 +70,14 @@ def complaint_file(
 
 def _attachment_rows(
     stores: Sequence[Path], target: str, evidence: EvidenceView
-) -> list[dict[str, Any]]:
+) -> list[AttachmentView]:
     """Every attachment record of the target, with its seq and store; the first record of a
     file (by hash and kind) stands for it."""
-    found: dict[tuple[str, str], dict[str, Any]] = {}
+    found: dict[tuple[str, str], AttachmentView] = {}
     for path in stores:
         for row in evidence.store(path).records(target=target, types=[ATTACHMENT]):
-            record = {**row.record, "seq": row.seq, "store": str(path)}
-            key = (str(record.get("sha256")), str(record.get("kind")))
-            found.setdefault(key, record)
+            record = AttachmentView.of(row.record, seq=row.seq, store=str(path))
+            found.setdefault((record.sha256, str(record.kind)), record)
     return list(found.values())
 
 
@@ -92,19 +92,18 @@ def _notes(
     for path in stores:
         store = evidence.store(path)
         for row in store.records(target=target, types=["note"], since_ns=since, until_ns=until):
-            ts_ns = row.record.get("ts_ns")
-            if "notify" not in row.record and isinstance(ts_ns, int):
-                when = datetime.fromtimestamp(ts_ns // 10**9, UTC)
-                found.append({"ts": _iso(when), "ticket": row.record.get("ticket"),
-                              "text": row.record.get("text")})  # fmt: skip
+            note = NoteView.of(row.record)
+            if not note.from_notify and note.ts_ns is not None:
+                when = datetime.fromtimestamp(note.ts_ns // 10**9, UTC)
+                found.append({"ts": _iso(when), "ticket": note.ticket, "text": note.text})
     return found
 
 
-def _cited(rows: Sequence[Mapping[str, Any]], prefix: str | None) -> str | None:
+def _cited(rows: Sequence[AttachmentView], prefix: str | None) -> str | None:
     """The full hash of the attached file the SLA source names by (a prefix of) its hash."""
     if prefix is None:
         return None
-    matches = matching((str(r["sha256"]) for r in rows), prefix)
+    matches = matching((r.sha256 for r in rows), prefix)
     return matches[0] if len(matches) == 1 else None
 
 
@@ -115,69 +114,67 @@ def _claim_end(period: Period, deadline: object) -> datetime:
     return end
 
 
-def _belongs(record: Mapping[str, Any], start: datetime, end: datetime) -> bool:
-    kind = record.get("kind")
-    if kind == "contract":
+def _belongs(record: AttachmentView, start: datetime, end: datetime) -> bool:
+    if record.kind == "contract":
         return True
-    if kind == "correspondence" and record.get("messages"):
+    if record.kind == "correspondence" and record.messages:
         return any(start <= (_utc(m.get("ts")) or start - _BEFORE_PERIOD) < end
-                   for m in record["messages"])  # fmt: skip
+                   for m in record.messages)  # fmt: skip
     when = _document_day(record)
     return start - _BEFORE_PERIOD <= when < end
 
 
-def _document_day(record: Mapping[str, Any]) -> datetime:
+def _document_day(record: AttachmentView) -> datetime:
     """The document's own date, else the day it was attached."""
-    day = record.get("date")
+    day = record.date
     if isinstance(day, str):
         try:
             return datetime.combine(date.fromisoformat(day), datetime.min.time(), UTC)
         except ValueError:
             pass
-    return datetime.fromtimestamp(int(record["ts_ns"]) / 1e9, UTC)
+    return datetime.fromtimestamp(record.ts_ns / 1e9, UTC)
 
 
-def _entries(rows: Sequence[Mapping[str, Any]], cited: str | None) -> list[dict[str, Any]]:
+def _entries(rows: Sequence[AttachmentView], cited: str | None) -> list[dict[str, Any]]:
     order = {kind: index for index, kind in enumerate(DOCUMENT_KINDS)}
-    ranked = sorted(rows, key=lambda r: (order.get(str(r.get("kind")), len(order)),
-                                         _document_day(r), int(r["seq"])))  # fmt: skip
+    ranked = sorted(rows, key=lambda r: (order.get(str(r.kind), len(order)),
+                                         _document_day(r), r.seq))  # fmt: skip
     return [
         {
-            "seq": r["seq"],
-            "vantage": r.get("vantage"),
-            "store": r["store"],
-            "sha256": r["sha256"],
-            "name": r.get("name"),
-            "kind": r.get("kind"),
-            "date": r.get("date"),
-            "size": r.get("size"),
-            "media_type": r.get("media_type"),
-            "note": r.get("note"),
-            "attached_at": _iso(datetime.fromtimestamp(int(r["ts_ns"]) // 10**9, UTC)),
-            "messages": len(r.get("messages") or []),
-            "member": bundle_member(str(r["sha256"]), str(r.get("name") or "")),
-            "cited_by_sla": r["sha256"] == cited,
+            "seq": r.seq,
+            "vantage": r.vantage,
+            "store": r.store,
+            "sha256": r.sha256,
+            "name": r.name,
+            "kind": r.kind,
+            "date": r.date,
+            "size": r.size,
+            "media_type": r.media_type,
+            "note": r.note,
+            "attached_at": _iso(datetime.fromtimestamp(r.ts_ns // 10**9, UTC)),
+            "messages": len(r.messages),
+            "member": bundle_member(r.sha256, r.name or ""),
+            "cited_by_sla": r.sha256 == cited,
         }
         for r in ranked
     ]
 
 
-def _problems(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _problems(rows: Sequence[AttachmentView]) -> list[dict[str, Any]]:
     found = []
     for r in rows:
-        problem = file_problem(folder_of(r["store"]), str(r["sha256"]))
+        problem = file_problem(folder_of(r.store), r.sha256)
         if problem is not None:
-            found.append({"sha256": r["sha256"], "name": r.get("name"), "seq": r["seq"],
-                          "problem": problem})  # fmt: skip
+            found.append({"sha256": r.sha256, "name": r.name, "seq": r.seq, "problem": problem})
     return found
 
 
 def _source(
-    source: Any, cited: str | None, rows: Sequence[Mapping[str, Any]]
+    source: Any, cited: str | None, rows: Sequence[AttachmentView]
 ) -> dict[str, Any] | None:
     if source is None:
         return None
-    name = next((r.get("name") for r in rows if r["sha256"] == cited), None)
+    name = next((r.name for r in rows if r.sha256 == cited), None)
     return {
         "attachment": cited or source.attachment,
         "name": name,
@@ -191,7 +188,7 @@ def _source(
 
 def timeline(
     summary: Mapping[str, Any],
-    attachments: Sequence[Mapping[str, Any]],
+    attachments: Sequence[AttachmentView],
     notes: Sequence[Mapping[str, Any]],
     window: tuple[datetime, datetime],
     contact: str | None,
@@ -214,7 +211,7 @@ def timeline(
 
 
 def _messages(
-    attachments: Sequence[Mapping[str, Any]], start: datetime, end: datetime, provider: str | None
+    attachments: Sequence[AttachmentView], start: datetime, end: datetime, provider: str | None
 ) -> list[dict[str, Any]]:
     """Each message once (a message in two files is listed from the first), its direction,
     and for the provider's answers the time since the customer's message they answer: the
@@ -222,7 +219,7 @@ def _messages(
     seen: set[str] = set()
     found = []
     for record in attachments:
-        for message in record.get("messages") or []:
+        for message in record.messages:
             when = _utc(message.get("ts"))
             key = message.get("message_id") or f"{message.get('ts')}|{message.get('subject')}"
             if when is None or not start <= when < end or key in seen:
@@ -246,7 +243,7 @@ def _messages(
             "ts": _iso(when), "event": "message", "direction": direction,
             "from": message.get("from"), "to": message.get("to"),
             "subject": message.get("subject"), "message_id": message.get("message_id"),
-            "attachment": record.get("sha256"), "attachment_name": record.get("name"),
+            "attachment": record.sha256, "attachment_name": record.name,
             "answered_after_seconds": answered,
         })  # fmt: skip
     return events

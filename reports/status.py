@@ -19,6 +19,7 @@ from typing import Any
 from collector.alerts.due import deciding_probes, is_down, latest_probe_records
 from collector.config.model import Config, Target
 from collector.documents.attachments import ATTACHMENT, DOCUMENT_KINDS
+from collector.evidence.record_views import NoteView
 from collector.evidence.store import EvidenceStore
 from reports.live import MARGIN_NS, current_period
 from reports.sla.engine import SlaResult, evaluate
@@ -111,11 +112,8 @@ def _evaluate(
 
 def _claims(store: EvidenceStore, target: str) -> set[str]:
     """The periods a claim is recorded for (`slawitness note add --claim PERIOD`)."""
-    return {
-        str(row.record["claim"])
-        for row in store.records(target=target, types=["note"])
-        if row.record.get("claim")
-    }
+    notes = [NoteView.of(row.record) for row in store.records(target=target, types=["note"])]
+    return {str(note.claim) for note in notes if note.claim}
 
 
 def _documents(store: EvidenceStore, target: str) -> dict[str, int]:

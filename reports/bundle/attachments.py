@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.documents.attachments import ATTACHMENT, bundle_member, file_problem, folder_of
+from collector.evidence.record_views import AttachmentView
 from collector.evidence.store import EvidenceStore
 from reports.bundle.records import SegmentInfo
 
@@ -69,7 +70,8 @@ def segment_attachments(
         rows = [row for row in opened.records(types=[ATTACHMENT], after_seq=first - 1)
                 if row.seq <= last]  # fmt: skip
     for row in rows:
-        digest, name = str(row.record.get("sha256")), str(row.record.get("name") or "")
+        record = AttachmentView.of(row.record, seq=row.seq, store=str(store))
+        digest, name = record.sha256, record.name or ""
         problem = file_problem(folder, digest)
         if problem is None:
             carried[bundle_member(digest, name)] = folder / digest
