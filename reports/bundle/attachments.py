@@ -60,17 +60,17 @@ def _left_out(
 
 
 def segment_attachments(
-    store: Path, first: int, last: int, warn: Callable[[str], None] | None = None
+    store: EvidenceStore, first: int, last: int, warn: Callable[[str], None] | None = None
 ) -> dict[str, Path]:
     """Bundle member name -> stored file, for every document attached by a record in the
-    segment first..last (a sealed month carries the documents attached that month)."""
+    segment first..last of the open `store` (a sealed month carries the documents attached
+    that month)."""
     carried: dict[str, Path] = {}
-    folder = folder_of(store)
-    with EvidenceStore.open(store, readonly=True) as opened:
-        rows = [row for row in opened.records(types=[ATTACHMENT], after_seq=first - 1)
-                if row.seq <= last]  # fmt: skip
+    folder = folder_of(store.path)
+    rows = [row for row in store.records(types=[ATTACHMENT], after_seq=first - 1)
+            if row.seq <= last]  # fmt: skip
     for row in rows:
-        record = AttachmentView.of(row.record, seq=row.seq, store=str(store))
+        record = AttachmentView.of(row.record, seq=row.seq, store=str(store.path))
         digest, name = record.sha256, record.name or ""
         problem = file_problem(folder, digest)
         if problem is None:

@@ -32,6 +32,7 @@ from reports.bundle.attachments import segment_attachments
 from reports.bundle.proofs import anchor_stores, prove
 from reports.bundle.records import stage_records
 from reports.bundle.writer import BundleError, BundleInfo, write_bundle
+from reports.sources.evidence_view import EvidenceView
 
 
 @dataclass(frozen=True)
@@ -76,14 +77,16 @@ def seal(
     if anchor.checkpoint is None or not anchor.fresh:
         raise BundleError(f"{store}: cannot seal without signing: {anchor.problem}")
     hosts = [host.name for host in config.hosts()]
-    with tempfile.TemporaryDirectory(prefix="slawitness-seal-") as staging:
+    staging_folder = tempfile.TemporaryDirectory(prefix="slawitness-seal-")
+    with EvidenceView() as evidence, staging_folder as staging:
         records = stage_records(Path(staging), [store], hosts, start_ns, end_ns,
-                                limits=[anchor.limit])  # fmt: skip
+                                limits=[anchor.limit], evidence=evidence)  # fmt: skip
         [segment] = records.segments
         if segment.last_seq is None:
             raise BundleError(f"{store}: no records in {month}; nothing to seal")
-        proofs = prove(records, [anchor], {}, key, warn)
-        documents = segment_attachments(store, segment.first_seq or 1, segment.last_seq, warn)
+        proofs = prove(records, [anchor], {}, key, warn, evidence)
+        first, last = segment.first_seq or 1, segment.last_seq
+        documents = segment_attachments(evidence.store(store), first, last, warn)
         described = Path(staging) / "seal"
         described.mkdir()
         size = anchor.checkpoint.checkpoint.size
