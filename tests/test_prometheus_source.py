@@ -109,7 +109,8 @@ def test_served_ups_and_downs_come_back_one_sample_per_step(
         flip_exporter.set(value)
         time.sleep(seconds)
     end = time.time_ns()
-    time.sleep(2)  # let the last scrape land
+    landed = f'timestamp(probe_success{{job="blackbox"}}) >= {end / S}'
+    server.wait_for(landed, lambda r: len(r) == 1)  # the last scrape has landed
     config = config_with('probe_success{job="blackbox"}')
     since, until = (start // S + 1) * S, (end // S) * S
     data = load_prometheus_samples(server.url, config, "vps1", since, until)
