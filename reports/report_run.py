@@ -291,9 +291,9 @@ def make_bundle(
     hosts = [target.name, *(c.name for c in config.controls)]
     step = progress or (lambda message: None)
     step("signing a checkpoint of the evidence store")
-    anchors, key = anchor_stores(config, stores)
     staging_folder = tempfile.TemporaryDirectory(prefix="slawitness-bundle-")
     with EvidenceView() as evidence, staging_folder as staging:
+        anchors, key = anchor_stores(config, stores, evidence)
         limits = [anchor.limit for anchor in anchors]
         records = stage_records(
             Path(staging), stores, hosts, since, until, limits=limits, evidence=evidence

@@ -73,9 +73,12 @@ class Proofs:
     forbidden: list[tuple[str, bytes]] = field(default_factory=list)
 
 
-def anchor_stores(config: Config, stores: Sequence[Path]) -> tuple[list[Anchor], SigningKey | None]:
+def anchor_stores(
+    config: Config, stores: Sequence[Path], evidence: EvidenceView | None = None
+) -> tuple[list[Anchor], SigningKey | None]:
     """Before staging: a fresh checkpoint of the config's store (when the key loads), the
-    latest stored one of every other store; and the key, so the bundle can refuse it."""
+    latest stored one of every other store (read through `evidence`, when given); and the
+    key, so the bundle can refuse it."""
     try:
         key: SigningKey | None = checkpoints.load_key(config.checkpoints.key)
         key_problem = None
@@ -90,7 +93,7 @@ def anchor_stores(config: Config, stores: Sequence[Path]) -> tuple[list[Anchor],
         if isinstance(fresh, checkpoints.StoredCheckpoint):
             found.append(Anchor(store, fresh, fresh=True))
         else:
-            found.append(_latest(store, fresh))
+            found.append(_latest(store, fresh, evidence))
     return found, key
 
 
@@ -102,11 +105,12 @@ def _fresh(store: Path, key: SigningKey, vantage: str) -> checkpoints.StoredChec
         return f"cannot sign a fresh checkpoint: {exc}"
 
 
-def _latest(store: Path, problem: str | None) -> Anchor:
+def _latest(store: Path, problem: str | None, evidence: EvidenceView | None) -> Anchor:
     """The store's latest checkpoint; `problem` says why there is no fresh one, if asked."""
     try:
-        with EvidenceStore.open(store, readonly=True) as opened:
-            stored = checkpoints.latest(opened)
+        with ExitStack() as held_open:
+            view = evidence or held_open.enter_context(EvidenceView())
+            stored = checkpoints.latest(view.store(store))
     except StoreError as exc:
         return Anchor(store, None, problem=f"cannot read its checkpoints: {exc}")
     if stored is None:
