@@ -68,16 +68,7 @@ def test_a_verb_leaves_the_process_as_it_found_it(
               "probes": [{"name": "ssh", "kind": "tcp", "port": tcp_listener.port}]}  # fmt: skip
     config = write_config(tmp_path, [target])
     monkeypatch.chdir(tmp_path)
-    own = logging.getLogger("slawitness")
-    before = (
-        signal.getsignal(signal.SIGTERM),
-        own.handlers[:],
-        own.level,
-        own.propagate,
-        logging.getLogger().handlers[:],
-        os.getcwd(),
-        dict(os.environ),
-    )
+    before = _process_state()
     umask = os.umask(0o022)
     os.umask(umask)
     elsewhere = tmp_path / "elsewhere"
@@ -86,7 +77,14 @@ def test_a_verb_leaves_the_process_as_it_found_it(
     done = slawitness("backup", "--config", str(config), "copy.db", cwd=elsewhere)
     assert done.returncode == 0, done.stderr
     assert (elsewhere / "copy.db").is_file(), "cwd= is where relative paths land"
-    after = (
+    assert _process_state() == before
+    assert os.umask(umask) == umask
+
+
+def _process_state() -> tuple[object, ...]:
+    """What a verb run in-process could leave changed that a child process never would."""
+    own = logging.getLogger("slawitness")
+    return (
         signal.getsignal(signal.SIGTERM),
         own.handlers[:],
         own.level,
@@ -95,5 +93,3 @@ def test_a_verb_leaves_the_process_as_it_found_it(
         os.getcwd(),
         dict(os.environ),
     )
-    assert after == before
-    assert os.umask(umask) == umask
