@@ -39,6 +39,8 @@ MODULES = (
     "merkle",
     "signature_check",
     "signed_note",
+    "cosignature",
+    "tlog_policy",
     "proof_check",
     "bundle_members",
     "bundle_proof_check",
