@@ -135,6 +135,7 @@ COLLECTOR = frozenset(
         "collector.prometheus",
         "collector.alerts",
         "collector.diagnostics",
+        "collector.witnessing",
     }
 )
 REPORT_MODULES = frozenset(
@@ -167,6 +168,8 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         "collector.alerts": {CORE, "collector.config", SECRETS, "collector.evidence"},
         "collector.diagnostics": {CORE, "collector.config", SECRETS, *PROBES, "collector.evidence"},
+        # a witness serves other people's logs: it needs no config, store or probe of ours
+        "collector.witnessing": {CORE, "collector.portable"},
         "collector.running": {
             CORE,
             "collector.config",

@@ -25,6 +25,8 @@ from pydantic import (
 
 from collector.config.secrets import Secret
 from collector.config.sla_terms import SlaTerms
+from collector.portable.cosignature import CosignerKey
+from collector.portable.signed_note import NoteError
 from collector.probes import KINDS, ProbeSpec
 from collector.probes.base import Duration, PositiveDuration
 from collector.probes.net.resolve import HostName
@@ -191,6 +193,54 @@ class Checkpoints(_Strict):
     """Optional trusted time from an RFC 3161 authority. Default: none."""
 
 
+class WitnessServer(_Strict):
+    """One C2SP tlog-witness that cosigns this store's checkpoints."""
+
+    url: str = Field(pattern=r"^https?://")
+    """The witness's submission prefix: checkpoints are sent to `URL/add-checkpoint`."""
+    key: str = Field(min_length=1)
+    """The witness's C2SP verifier key, `name+keyid+base64(0x04||public key)`: only
+    cosignatures that verify against it are kept, and its name is the witness's name."""
+
+    @field_validator("key")
+    @classmethod
+    def _cosigner_key(cls, value: str) -> str:
+        try:
+            return CosignerKey.parse(value).encode()
+        except NoteError as exc:
+            raise ValueError(str(exc)) from None
+
+
+class Witnesses(_Strict):
+    """Witnesses that cosign each checkpoint after checking it extends what they saw, so a
+    history rewritten by whoever holds the signing key no longer matches their cosignatures."""
+
+    servers: list[WitnessServer] = Field(min_length=1)
+    """The witnesses asked for a cosignature of every checkpoint, all at once."""
+    at_least: int = Field(default=1, ge=1, strict=True)
+    """How many of `servers` must cosign a checkpoint before it counts as witnessed (the
+    policy `status` and `verify` hold it to). Default: 1."""
+    timeout: PositiveDuration = 10.0
+    """How long one witness may take to answer. A witness that does not answer in time is
+    asked again later; probing never waits. Default: 10 s."""
+    retry: PositiveDuration = 300.0
+    """How long after a failed request the same witness is asked again. Default: 5 minutes."""
+
+    @model_validator(mode="after")
+    def _quorum_and_unique_keys(self) -> Witnesses:
+        seen: set[str] = set()
+        for index, server in enumerate(self.servers):
+            name = server.key.split("+", 1)[0]
+            if server.key in seen or name in {k.split("+", 1)[0] for k in seen}:
+                raise ValueError(f"servers[{index}].key: the witness {name} is listed twice")
+            seen.add(server.key)
+        if self.at_least > len(self.servers):
+            raise ValueError(
+                f"at_least: {self.at_least} of {len(self.servers)} witnesses cannot be met"
+            )
+        return self
+
+
 class Notifications(_Strict):
     """Messages to you when something happens, through apprise (for set-ups without
     Alertmanager); each one sent is also chained as a note, evidence that you acted."""
@@ -249,6 +299,9 @@ class Config(_Strict):
     """Path traces when a target fails. Default: on, at most every 10 minutes per target."""
     checkpoints: Checkpoints = Checkpoints()
     """Signed checkpoints of the store's history. Default: hourly, with `slawitness.key`."""
+    witnesses: Witnesses | None = None
+    """Witnesses (C2SP tlog-witness) that cosign each checkpoint, so that the key holder
+    cannot rewrite a witnessed history unnoticed. Default: none."""
     notifications: Notifications | None = None
     """Messages on incident opened and closed, SLA breached this period and claim deadline
     approaching, sent through apprise. Unset: none are sent."""

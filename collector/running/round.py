@@ -30,6 +30,7 @@ from collector.evidence.store_errors import StoreError
 from collector.portable.signed_note import SigningKey
 from collector.proving import checkpoints
 from collector.proving.timestamping import step as timestamp_step
+from collector.proving.witnessing import step as witness_step
 from collector.running.scheduler import Attempt, Job, run_round_once
 
 TextfileWriter = Callable[[Sequence[Mapping[str, object]], EvidenceStore, bool], None]
@@ -106,7 +107,8 @@ def seal_when_due(
     config: Config, store: EvidenceStore, key: KeySource
 ) -> checkpoints.StoredCheckpoint | None:
     """A signed checkpoint when the last is `checkpoints.every` old, then a trusted timestamp
-    when one is due (never before the checkpoint it may stamp). Returns the new checkpoint."""
+    when one is due (never before the checkpoint it may stamp), then the witnesses' cosignatures
+    of the latest checkpoint where they are still due. Returns the new checkpoint."""
     written = None
     if checkpoints.is_due(store, config.checkpoints.every, Stamp.now().ts_ns):
         signing_key = key()
@@ -114,6 +116,8 @@ def seal_when_due(
             written = checkpoints.write(store, signing_key, config.vantage)
     if config.checkpoints.timestamping is not None:
         timestamp_step(store, config.checkpoints.timestamping, config.vantage)
+    if config.witnesses is not None:
+        witness_step(store, config.witnesses, config.vantage)
     return written
 
 
