@@ -48,9 +48,20 @@ from collector.portable.bundle_members import (
     ZipMembers,
     unsafe_name,
 )
-from collector.portable.bundle_proof_check import check_anchor, proof_files
+from collector.portable.bundle_proof_check import (
+    PUBLIC_KEY_FILE,
+    check_anchor,
+    proof_files,
+    proof_folder,
+)
+from collector.portable.bundle_witness_check import (
+    check_cosignature_records,
+    check_tlog_proofs,
+    tlog_proof_files,
+)
 from collector.portable.chain import link_problem, parse_payload
 from collector.portable.snapshot_check import check_snapshot
+from collector.portable.tlog_policy import Policy, PolicyError, parse_policy
 
 MANIFEST = "MANIFEST.sha256"
 CHAIN_FILE = "records/chain.json"
@@ -58,7 +69,12 @@ RECORDS_PREFIX = "records/"
 _MANIFEST_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 ACCEPT_UNCHECKED = "--accept-unchecked-signatures"
-_USAGE = f"usage: python3 verify.py [{ACCEPT_UNCHECKED}] [BUNDLE_DIR | BUNDLE.zip]"
+POLICY_OPTION = "--policy"
+_USAGE = (
+    f"usage: python3 verify.py [{ACCEPT_UNCHECKED}] [{POLICY_OPTION} FILE]"
+    " [BUNDLE_DIR | BUNDLE.zip]"
+)
+_WITNESS_RECORD = (b'"type":"cosignature"', b'"type":"checkpoint"')
 
 
 @dataclass(frozen=True)
@@ -142,7 +158,7 @@ def check_segment(lines: Iterable[bytes], declared: Mapping[str, object]) -> tup
     return count, None
 
 
-def verify_bundle(zip_path: Path) -> BundleCheck:
+def verify_bundle(zip_path: Path, policy: Policy | None = None) -> BundleCheck:
     """Re-check a bundle zip; never raises for bad input."""
     try:
         archive = zipfile.ZipFile(zip_path)
@@ -150,23 +166,23 @@ def verify_bundle(zip_path: Path) -> BundleCheck:
         return BundleCheck(False, [f"{zip_path}: not a readable zip file ({exc})"], 0, 0)
     with archive:
         problems: list[str] = []
-        return _check(ZipMembers(archive, problems), problems)
+        return _check(ZipMembers(archive, problems), problems, policy)
 
 
-def verify_folder(folder: Path) -> BundleCheck:
+def verify_folder(folder: Path, policy: Policy | None = None) -> BundleCheck:
     """Re-check an unzipped bundle, as its `verify.py` does; never raises for bad input."""
     if not (folder / MANIFEST).is_file():
         why = "no MANIFEST.sha256 in it" if folder.is_dir() else "not a folder"
         return BundleCheck(False, [f"{folder}: not an unzipped bundle ({why})"], 0, 0)
     problems: list[str] = []
-    return _check(FolderMembers(folder, problems), problems)
+    return _check(FolderMembers(folder, problems), problems, policy)
 
 
-def _check(members: Members, problems: list[str]) -> BundleCheck:
+def _check(members: Members, problems: list[str], policy: Policy | None = None) -> BundleCheck:
     notes: list[str] = []
     files = _check_manifest(members, problems)
     vouched: dict[str, dict[str, object]] = {}
-    records, proofs, unchecked = _check_records(members, problems, notes, vouched)
+    records, proofs, unchecked = _check_records(members, problems, notes, vouched, policy)
     attachments = check_attachments(members, vouched, problems, notes)
     unique = list(dict.fromkeys(notes))
     return BundleCheck(
@@ -212,6 +228,7 @@ def _check_records(
     problems: list[str],
     notes: list[str],
     vouched: dict[str, dict[str, object]],
+    policy: Policy | None = None,
 ) -> tuple[int, int, bool]:
     """Check each records file against its chain.json entry, its SQLite snapshot and its
     proofs; returns how many records and proofs verified, and whether a signature could
@@ -238,15 +255,26 @@ def _check_records(
             problems.append(f"{name}: {problem}")
         else:
             _vouch(_attachment_records(marked), vouched)
+            witnessing = _attachment_records(
+                m for m in marked if any(w in m for w in _WITNESS_RECORD)
+            )
+            unchecked = check_cosignature_records(name, witnessing, problems, notes) or unchecked
         base = name[len(RECORDS_PREFIX) : -len(".jsonl")]
         snapshot = f"{RECORDS_PREFIX}{base}.sqlite"
         check_snapshot(members, snapshot, declared, _records(members, name), problems, notes)
         proofs = proof_files(members, base, problems)
-        rows = _rows(members, name, set(proofs))
+        folder = proof_folder(base)
+        tlog = tlog_proof_files(members, folder)
+        rows = _rows(members, name, set(proofs) | set(tlog))
         proven: dict[int, dict[str, object]] = {}
         anchor = check_anchor(members, base, declared, proofs, rows, problems, notes, proven)
         proved += anchor.passed
         unchecked = unchecked or anchor.signatures_unchecked
+        tlog_passed, tlog_unchecked = check_tlog_proofs(
+            members, folder, folder + PUBLIC_KEY_FILE, rows, policy, problems, notes
+        )
+        proved += tlog_passed
+        unchecked = unchecked or tlog_unchecked
         _vouch(proven.items(), vouched)
     for name in sorted(set(segments) - set(files)):
         problems.append(f"{name}: described in {CHAIN_FILE} but missing from the bundle")
@@ -284,7 +312,7 @@ def _marking(lines: Iterable[bytes], marked: list[bytes]) -> Iterator[bytes]:
     """The lines, passed on to the chain check; those that may be attachment records are
     kept aside, so the segment is read once."""
     for line in lines:
-        if b"attachment" in line:
+        if b"attachment" in line or any(w in line for w in _WITNESS_RECORD):
             marked.append(line)
         yield line
 
@@ -328,13 +356,26 @@ def main(argv: Sequence[str] | None = None, default: Path | None = None) -> int:
     if args and args[0] in ("-h", "--help"):
         print(_USAGE)
         return 0
+    policy: Policy | None = None
+    if POLICY_OPTION in args:
+        at = args.index(POLICY_OPTION)
+        if at + 1 >= len(args):
+            print(f"verify.py: {POLICY_OPTION} needs a file\n{_USAGE}", file=sys.stderr)
+            return 2
+        policy_path = Path(args[at + 1])
+        del args[at : at + 2]
+        try:
+            policy = parse_policy(policy_path.read_text("utf-8"), str(policy_path))
+        except (OSError, UnicodeDecodeError, PolicyError) as exc:
+            print(f"verify.py: {policy_path}: {exc}", file=sys.stderr)
+            return 2
     options = [arg for arg in args if arg.startswith("-")]
     if options or len(args) > 1:
         why = f"unknown option {options[0]}" if options else "give one bundle"
         print(f"verify.py: {why}\n{_USAGE}", file=sys.stderr)
         return 2
     where = Path(args[0]) if args else (default or Path.cwd())
-    check = verify_bundle(where) if where.is_file() else verify_folder(where)
+    check = verify_bundle(where, policy) if where.is_file() else verify_folder(where, policy)
     for note in check.notes:
         print(f"note: {note}")
     for problem in check.problems:

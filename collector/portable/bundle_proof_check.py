@@ -7,6 +7,8 @@ bundle carries, when the collector had a signing key:
     proofs/<name>/checkpoint.txt   the signed checkpoint (C2SP signed note)
     proofs/<name>/public-key.txt   the verifier key line of the key that signed it
     proofs/<name>/seq-<N>.json     inclusion proofs (slawitness-inclusion-proof/1)
+    proofs/<name>/seq-<N>.tlog-proof  the same records as C2SP tlog-proofs against a
+                                   cosigned checkpoint (checked by `bundle_witness_check`)
 
 The proof of the segment's last seq anchors the whole segment (the chain links every record
 of it to the last one, whose hash is in the signed tree); the others prove the records the
@@ -25,6 +27,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from collector.portable.bundle_members import Members
+from collector.portable.bundle_witness_check import is_tlog_proof_name
 from collector.portable.chain import parse_payload
 from collector.portable.proof_check import check_proof, describe_record
 from collector.portable.signature_check import checked_with
@@ -53,6 +56,8 @@ def proof_files(members: Members, base: str, problems: list[str]) -> dict[int, s
     folder, found = proof_folder(base), {}
     for name in members.names:
         if not name.startswith(folder) or name[len(folder) :] in (CHECKPOINT_FILE, PUBLIC_KEY_FILE):
+            continue
+        if is_tlog_proof_name(name[len(folder) :]):
             continue
         match = _PROOF_FILE.match(name[len(folder) :])
         if match is None:

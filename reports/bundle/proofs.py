@@ -6,7 +6,9 @@ key commits to the store's history; an inclusion proof shows one record is in it
 bundle carries, per store whose segment a checkpoint covers (`proofs/<name>/`): the signed
 checkpoint, the public key, a proof of the segment's last record (which anchors all of it:
 the chain links every record to the last one) and a proof of each record the report cites
-(`evidence_seqs` of its incidents, the attachment records of its complaint file).
+(`evidence_seqs` of its incidents, the attachment records of its complaint file), each
+also as a C2SP tlog-proof (`seq-<N>.tlog-proof`) against the newest checkpoint witnesses
+cosigned that covers it; verify.json's anchor lists who cosigned which checkpoint, when.
 
 Which checkpoint: before the records are staged, the config's own store gets a fresh one
 when the signing key loads, so it covers everything the report reads (its segment is cut at
@@ -40,8 +42,11 @@ from collector.portable.bundle_proof_check import (
     proof_folder,
 )
 from collector.portable.signed_note import SigningKey
+from collector.portable.tlog_proof import TLOG_PROOF_SUFFIX
 from collector.proving import checkpoints
+from collector.proving.consistency import leaves
 from collector.proving.proofs import ProofError, inclusion_proofs
+from collector.proving.tlog_proofs import tlog_proofs, witnessed_checkpoints
 from reports.bundle.records import SegmentInfo, StagedRecords, json_bytes, segment_name
 from reports.sources.evidence_view import EvidenceView
 
@@ -163,7 +168,10 @@ def _prove_segment(
             seqs = sorted(
                 {s for v, s in cited if s <= size and s != last and _vantage(store, s) == v}
             )
-            made = inclusion_proofs(store, [*seqs, last], at)
+            tree = leaves(store, size)
+            made = inclusion_proofs(store, [*seqs, last], at, tree)
+            tlog = tlog_proofs(store, [*seqs, last], at, tree)
+            witnessed = witnessed_checkpoints(store)
     except (StoreError, ProofError, apsw.Error) as exc:
         return {**entry, "problem": f"cannot make the proofs: {exc}"}
     folder = proof_folder(segment_name(segment.member))
@@ -171,6 +179,8 @@ def _prove_segment(
     members[folder + PUBLIC_KEY_FILE] = (at.key.encode() + "\n").encode("ascii")
     for proof in made:
         members[f"{folder}seq-{proof['seq']}.json"] = json_bytes(proof)
+    for seq, text in tlog.items():
+        members[f"{folder}seq-{seq}{TLOG_PROOF_SUFFIX}"] = text.encode("utf-8")
     return {
         **entry,
         "anchored": True,
@@ -179,6 +189,7 @@ def _prove_segment(
         "tree_size": at.checkpoint.size,
         "key": at.key.encode(),
         "proved_seqs": [*seqs, last],
+        "witnessed": witnessed,
         "problem": anchor.problem,
     }
 
