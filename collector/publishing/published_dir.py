@@ -19,7 +19,13 @@ from collector.portable.errors import UsageError
 from collector.portable.merkle import leaf_hash
 from collector.portable.signed_note import Checkpoint, NoteError
 from collector.proving.checkpoints import StoredCheckpoint
-from collector.publishing.tile_paths import ENTRIES, HASH_SIZE, TILE_WIDTH, decode_bundle
+from collector.publishing.tile_paths import (
+    ENTRIES,
+    HASH_SIZE,
+    TILE_WIDTH,
+    decode_bundle,
+    width_at,
+)
 from collector.publishing.tiling import EMPTY_EDGE, Edge, edge_paths
 
 CHECKPOINT_FILE = "checkpoint"
@@ -96,16 +102,26 @@ def published_edge(folder: Path, stored: StoredCheckpoint | None) -> Edge:
         else:
             assert isinstance(level, int)
             hashes[level] = data
-    edge = Edge(size, hashes, entries)
-    try:
-        rebuilt = edge.frontier()
-    except ValueError:
-        rebuilt = None
-    if rebuilt != stored.frontier:
-        raise _damaged(folder, "tile/", "its partial tiles do not rebuild its checkpoint's tree")
+    _check_edge_tiles(folder, size, hashes, stored.frontier.hashes)
     if b"".join(leaf_hash(entry) for entry in entries) != hashes.get(0, b""):
         raise _damaged(folder, edge_paths(size)[ENTRIES], "its entries do not hash to its tile")
-    return edge
+    return Edge(size, hashes, entries)
+
+
+def _check_edge_tiles(
+    folder: Path, size: int, hashes: dict[int, bytes], frontier: list[bytes]
+) -> None:
+    """Each partial tile against its part of the stored frontier (highest level first: the
+    subtrees of level L's partial tile are the frontier's next width.bit_count() hashes)."""
+    at = 0
+    for level in sorted(hashes, reverse=True):
+        rebuilt = Edge(width_at(size, level), {0: hashes[level]}, []).frontier_or_none()
+        wanted = frontier[at : at + width_at(size, level).bit_count()]
+        at += len(wanted)
+        if rebuilt is None or rebuilt.hashes != wanted:
+            raise _damaged(
+                folder, edge_paths(size)[level], "its hashes do not rebuild the checkpoint's tree"
+            )
 
 
 def _read_tile(folder: Path, relative: str) -> bytes:

@@ -62,6 +62,13 @@ class Edge:
             hashes += part.hashes
         return Frontier(self.size, hashes)
 
+    def frontier_or_none(self) -> Frontier | None:
+        """The frontier, or None when the tiles hold the wrong number of hashes for it."""
+        try:
+            return self.frontier()
+        except ValueError:
+            return None
+
 
 EMPTY_EDGE = Edge(0, {}, [])
 
