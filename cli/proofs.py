@@ -46,6 +46,7 @@ from collector.portable.signed_note import NoteError, VerifierKey
 from collector.proving import checkpoints, consistency, store_audit
 from collector.proving.proofs import ProofError, consistency_proof, covering, inclusion_proofs
 from collector.proving.record_dates import DateWatch
+from collector.proving.witness_history import audit as witness_audit
 
 key_option = click.option(
     "--key",
@@ -132,6 +133,7 @@ def verify(
         if note is not None:
             broken = _against_file(store, note, checkpoint_path, plan.key) or broken
         broken = _timestamps(store, config) or broken
+        broken = _witnesses(store, config) or broken
         broken = _attachments(store) or broken
     if broken:
         sys.exit(EXIT_TAMPERED)
@@ -177,6 +179,17 @@ def _timestamps(store: EvidenceStore, config: Config | None) -> bool:
             click.echo(f"{store.path}: timestamp seq {stamp.seq} FAILED: {stamp.problem}")
             bad = True
     return bad
+
+
+def _witnesses(store: EvidenceStore, config: Config | None) -> bool:
+    """Each checkpoint's cosigners, and every cosignature the store no longer matches or
+    conflict a witness reported; True when there is one of those."""
+    found = witness_audit(store, None if config is None else config.witnesses)
+    for line in found.facts:
+        say(f"{store.path}: {line}")
+    for line in found.problems:
+        click.echo(f"{store.path}: {line}")
+    return bool(found.problems)
 
 
 def _attachments(store: EvidenceStore) -> bool:

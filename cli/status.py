@@ -14,6 +14,8 @@ from typing import Any
 import click
 
 from cli.base import config_option, load, store_option
+from collector.evidence.store import EvidenceStore
+from collector.proving.witness_history import status_lines
 
 
 @click.command("status")
@@ -34,6 +36,10 @@ def status(config_path: Path, store_path: Path | None, as_json: bool) -> None:
     for item in found:
         for line in _lines(item.as_json(), now):
             click.echo(line)
+    if config.witnesses is not None:
+        with EvidenceStore.open(config.store, readonly=True) as store:
+            for line in status_lines(store, config.witnesses):
+                click.echo(line)
 
 
 def _human(seconds: int) -> str:

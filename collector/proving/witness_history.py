@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from collector.config.model import Witnesses
 from collector.evidence.store import EvidenceStore
 from collector.portable.cosignature import CosignerKey
 from collector.portable.tlog_policy import Policy, quorum_of
+from collector.proving import checkpoints
 from collector.proving.checkpoints import StoredCheckpoint
 from collector.proving.cosignatures import COSIGNATURE, StoredCosignature, stored_cosignatures
 
@@ -124,3 +126,119 @@ def cosigners_by_checkpoint(
 ) -> dict[int, list[StoredCosignature]]:
     """Each checkpoint's cosignatures, re-checked over its stored note."""
     return stored_cosignatures(store, {c.seq: c for c in stored})
+
+
+def utc(timestamp: int | None) -> str:
+    """A cosignature's POSIX timestamp as UTC, the way every other line prints time."""
+    if timestamp is None:
+        return "an unknown time"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class WitnessedCheckpoint:
+    """One checkpoint with what its witnesses said, for `status` and `verify`."""
+
+    checkpoint: StoredCheckpoint
+    cosignatures: list[StoredCosignature]
+    policy: Policy | None
+
+    @property
+    def witnessed(self) -> bool | None:
+        """Whether the policy is met; None when no policy is known (no config)."""
+        if self.policy is None:
+            return None
+        return self.policy.satisfied(good_cosigners(self.cosignatures))
+
+    def describe(self) -> str:
+        good = [c for c in self.cosignatures if c.problem is None]
+        names = ", ".join(f"{c.witness} at {utc(c.timestamp)}" for c in good) or "nobody"
+        line = (
+            f"checkpoint seq {self.checkpoint.seq} ({self.checkpoint.checkpoint.size} records):"
+            f" cosigned by {names}"
+        )
+        if self.policy is not None:
+            verdict = "witnessed" if self.witnessed else "NOT witnessed"
+            line += f"; {verdict} ({self.policy.describe()})"
+        return line
+
+    def rewrites(self) -> list[str]:
+        """One line per stored cosignature that no longer verifies over this checkpoint."""
+        return [
+            f"checkpoint seq {self.checkpoint.seq}: the cosignature by witness {c.witness}"
+            f" (cosigned at {utc(c.timestamp)}) does not verify over it: REWRITTEN after it"
+            " was witnessed"
+            for c in self.cosignatures
+            if c.problem is not None
+        ]
+
+
+def witnessed_checkpoints(
+    store: EvidenceStore, stored: list[StoredCheckpoint], policy: Policy | None
+) -> list[WitnessedCheckpoint]:
+    """Every checkpoint with its re-checked cosignatures, oldest first."""
+    found = cosigners_by_checkpoint(store, stored)
+    return [WitnessedCheckpoint(c, found.get(c.seq, []), policy) for c in stored]
+
+
+def orphan_cosignatures(store: EvidenceStore, stored: list[StoredCheckpoint]) -> list[str]:
+    """Cosignature records naming no checkpoint of this store: a checkpoint record removed."""
+    found = cosigners_by_checkpoint(store, stored)
+    return [
+        f"cosignature seq {c.seq} by witness {c.witness}: {c.problem}"
+        for seq, items in found.items()
+        if seq not in {s.seq for s in stored}
+        for c in items
+    ]
+
+
+@dataclass(frozen=True)
+class WitnessAudit:
+    """What `verify` says about witnesses: facts to show, problems that fail it."""
+
+    facts: list[str]
+    problems: list[str]
+
+
+def audit(store: EvidenceStore, settings: Witnesses | None) -> WitnessAudit:
+    """Each checkpoint's cosigners (held to the config's policy when there is one), every
+    cosignature the store's checkpoints no longer match, and every recorded conflict."""
+    stored = checkpoints.stored(store)
+    policy = None if settings is None else configured_policy(settings)
+    views = witnessed_checkpoints(store, stored, policy)
+    cosigned = [v for v in views if v.cosignatures]
+    facts = [v.describe() for v in cosigned]
+    problems = [line for v in cosigned for line in v.rewrites()]
+    problems += orphan_cosignatures(store, stored)
+    problems += [c.describe() for c in conflicts(store)]
+    return WitnessAudit(facts, problems)
+
+
+def status_lines(store: EvidenceStore, settings: Witnesses, recent: int = 3) -> list[str]:
+    """For `status`: the latest checkpoints' cosigners, whether the latest is witnessed,
+    who is still to answer for it and why, and every conflict, which must stand out."""
+    stored = checkpoints.stored(store)
+    policy = configured_policy(settings)
+    views = witnessed_checkpoints(store, stored[-recent:], policy)
+    lines = [f"witnesses: {policy.describe()}"]
+    lines += [f"  {view.describe()}" for view in views]
+    if views:
+        latest = views[-1]
+        waiting = good_cosigners(latest.cosignatures)
+        for server in settings.servers:
+            name = server.key.split("+", 1)[0]
+            if name not in waiting:
+                lines.append(f"  {name}: {_last_failure(store, server.key, latest.checkpoint.seq)}")
+    lines += [f"  {c.describe()}" for c in conflicts(store)]
+    return lines
+
+
+def _last_failure(store: EvidenceStore, key: str, checkpoint_seq: int) -> str:
+    """Why `key`'s witness has not cosigned the checkpoint yet, from its latest record."""
+    for item in store.records(types=[COSIGNATURE_FAILED, WITNESS_CONFLICT], newest_first=True):
+        record = item.record
+        if record.get("key") == key and record.get("checkpoint_seq") == checkpoint_seq:
+            if record["type"] == WITNESS_CONFLICT:
+                return "saw a different history (see the conflict below)"
+            return f"not cosigned yet: {record.get('error')} (asked again later)"
+    return "not asked yet"
