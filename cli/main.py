@@ -422,10 +422,11 @@ from cli.proofs import check_proof_cmd, checkpoint, prove, verify  # noqa: E402
 from cli.publish import publish  # noqa: E402
 from cli.reports import bundle, demo, report, verify_bundle  # noqa: E402
 from cli.status import status  # noqa: E402
+from cli.witness import witness  # noqa: E402
 
 for _command in (
     report, bundle, demo, verify_bundle, verify, checkpoint, prove, check_proof_cmd,
-    backup, seal, status, notify, attach, publish,
+    backup, seal, status, notify, attach, publish, witness,
 ):  # fmt: skip
     cli.add_command(_command)
 

@@ -91,8 +91,8 @@ class _Handler(BaseHTTPRequestHandler):
     server: WitnessServer
 
     def do_POST(self) -> None:
-        if self.path != self.server.endpoint:
-            self._reply(HTTPStatus.NOT_FOUND, b"not found\n")
+        if self.path != self.server.endpoint:  # its body stays unread: close the connection
+            self._reply(HTTPStatus.NOT_FOUND, b"not found\n", close=True)
             return
         length = self.headers.get("Content-Length", "")
         if not length.isdigit():
@@ -107,9 +107,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _other_method(self) -> None:
         if self.path == self.server.endpoint:
-            self._reply(HTTPStatus.METHOD_NOT_ALLOWED, b"use POST\n", extra={"Allow": "POST"})
+            allow = {"Allow": "POST"}
+            self._reply(HTTPStatus.METHOD_NOT_ALLOWED, b"use POST\n", close=True, extra=allow)
         else:
-            self._reply(HTTPStatus.NOT_FOUND, b"not found\n")
+            self._reply(HTTPStatus.NOT_FOUND, b"not found\n", close=True)
 
     do_GET = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _other_method
 
