@@ -370,6 +370,7 @@ def note_add(
 RECORD_TYPES = (
     "probe", "note", "collector", "import", "diagnosis", "checkpoint",
     "timestamp_request", "timestamp", "timestamp_failed", "backup", "seal", "attachment",
+    "cosignature", "cosignature_failed", "witness_conflict",
 )  # fmt: skip
 """Every record type slawitness writes, for `export --type`."""
 
