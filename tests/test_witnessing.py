@@ -254,3 +254,29 @@ def test_a_rewrite_after_a_witnessed_checkpoint_is_named_and_the_witness_conflic
     assert f"it cosigned {witnessed['size']} records" in status
     again = slawitness("verify", "--config", str(collector.config))
     assert again.returncode == 1 and "WITNESS CONFLICT" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({"servers": [{"url": "http://127.0.0.1:1", "key": "w1+00"}]}, "witnesses.servers[0].key:"),
+        (
+            {"servers": [{"url": "http://127.0.0.1:1", "key": "PLACEHOLDER"}], "at_least": 2},
+            "witnesses.at_least: 2 of 1 witnesses cannot be met",
+        ),
+        (
+            {"servers": [{"url": "http://127.0.0.1:1", "key": "PLACEHOLDER"}] * 2},
+            "witnesses.servers[1].key: the witness w1.example is listed twice",
+        ),
+    ],
+)
+def test_a_bad_witnesses_section_is_one_line_naming_the_key(
+    collector: Collector, given: dict[str, object], expected: str
+) -> None:
+    key = CosignerSigningKey("w1.example", bytes(32)).verifier().encode()
+    section = json.loads(json.dumps(given).replace("PLACEHOLDER", key))
+    collector.with_witnesses(section.pop("servers"), **section)
+    done = slawitness("check-config", "--config", str(collector.config))
+    assert done.returncode == 2
+    assert expected in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from collector.config.model import Witnesses
 from collector.evidence.store import EvidenceStore
+from collector.evidence.store_errors import StoreCorrupt
 from collector.portable.cosignature import CosignerKey
 from collector.portable.tlog_policy import Policy, quorum_of
 from collector.proving import checkpoints
@@ -203,7 +204,10 @@ class WitnessAudit:
 def audit(store: EvidenceStore, settings: Witnesses | None) -> WitnessAudit:
     """Each checkpoint's cosigners (held to the config's policy when there is one), every
     cosignature the store's checkpoints no longer match, and every recorded conflict."""
-    stored = checkpoints.stored(store)
+    try:
+        stored = checkpoints.stored(store)
+    except StoreCorrupt as exc:  # named by verify's own checkpoint checks as well
+        return WitnessAudit([], [f"cannot hold the witnesses to the checkpoints: {exc.problem}"])
     policy = None if settings is None else configured_policy(settings)
     views = witnessed_checkpoints(store, stored, policy)
     cosigned = [v for v in views if v.cosignatures]
@@ -217,7 +221,10 @@ def audit(store: EvidenceStore, settings: Witnesses | None) -> WitnessAudit:
 def status_lines(store: EvidenceStore, settings: Witnesses, recent: int = 3) -> list[str]:
     """For `status`: the latest checkpoints' cosigners, whether the latest is witnessed,
     who is still to answer for it and why, and every conflict, which must stand out."""
-    stored = checkpoints.stored(store)
+    try:
+        stored = checkpoints.stored(store)
+    except StoreCorrupt as exc:
+        return [f"witnesses: cannot read the checkpoints ({exc.problem}); run slawitness verify"]
     policy = configured_policy(settings)
     views = witnessed_checkpoints(store, stored[-recent:], policy)
     lines = [f"witnesses: {policy.describe()}"]
