@@ -131,12 +131,18 @@ def cli(quiet: bool, log_level: str) -> None:
     is_flag=True,
     help="Only create the signing key (for a config and store made before checkpoints).",
 )
+@click.option(
+    "--no-timestamping",
+    is_flag=True,
+    help="Leave trusted time out of the new config (by default: public RFC 3161 TSAs, 2 of n).",
+)
 def init(
     config_path: Path,
     store_path: Path | None,
     force: bool,
     deploy: tuple[str, Path] | None,
     key_only: bool,
+    no_timestamping: bool,
 ) -> None:
     """Write a commented example config, create the evidence store and its signing key."""
     if deploy is not None:
@@ -144,10 +150,17 @@ def init(
         return
     if not key_only:
         template = resources.files("collector").joinpath("templates/slawitness.yml")
+        text = template.read_text("utf-8")
+        if not no_timestamping:
+            from collector.proving.public_tsas import config_block
+
+            text += config_block(TSA_ROOTS_FOLDER)
         try:
-            write_text(config_path, template.read_text("utf-8"), replace=force)
+            write_text(config_path, text, replace=force)
         except OSError as exc:
             fail(f"{config_path}: cannot write config: {exc.strerror}", EXIT_USAGE)
+        if not no_timestamping:
+            _init_public_tsas(config_path.parent / TSA_ROOTS_FOLDER)
     config = load(config_path, store_path)
     with EvidenceStore.open(config.store, create=True) as store:
         if not key_only:
@@ -161,6 +174,26 @@ def init(
     say(f"  {key.verifier().encode()}")
     if not key_only:
         say("edit the targets and SLA terms, then run: slawitness check-config")
+
+
+TSA_ROOTS_FOLDER = "tsa-roots"
+"""Where `init` puts the public TSAs' root certificates, beside the config."""
+
+
+def _init_public_tsas(folder: Path) -> None:
+    """Write the proposed TSAs' roots beside the config and say that trusted time is on."""
+    from collector.proving.public_tsas import AT_LEAST, PUBLIC_TSAS, write_roots
+
+    try:
+        write_roots(folder)
+    except OSError as exc:
+        fail(f"{folder}: cannot write the TSA roots: {exc.strerror}", EXIT_USAGE)
+    names = ", ".join(tsa.name for tsa in PUBLIC_TSAS)
+    say(
+        f"trusted time: checkpoints are time-stamped daily by public TSAs ({names}),"
+        f" {AT_LEAST} of {len(PUBLIC_TSAS)} required; roots in {folder}"
+        " (init --no-timestamping leaves this out)"
+    )
 
 
 def _init_deploy(kind: str, folder: Path, config_path: Path, force: bool) -> None:

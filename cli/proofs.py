@@ -33,7 +33,6 @@ from collector.config.model import Config
 from collector.core.bounded_read import (
     DOCUMENT_LIMIT,
     SMALL_FILE_LIMIT,
-    read_bounded,
     read_text_bounded,
 )
 from collector.core.json_limits import JsonLimitError, loads_bounded
@@ -159,25 +158,34 @@ def _verify_config(config_path: Path, store_path: Path | None) -> tuple[Path, Co
 
 
 def _timestamps(store: EvidenceStore, config: Config | None) -> bool:
-    """List the stored trusted timestamps, each checked again; True when one fails."""
-    from collector.proving.timestamping import stored_timestamps
+    """List the stored trusted timestamps, each checked again, then which authorities
+    stamped which checkpoint and whether `at_least` of them did; True when one fails."""
+    from collector.proving import stamp_coverage as coverage
+    from collector.proving.timestamping import roots_by_url, stored_timestamps
 
-    roots = None
+    roots: dict[str, bytes] = {}
     stamping = None if config is None else config.checkpoints.timestamping
-    if stamping is not None and stamping.roots is not None:
-        with contextlib.suppress(OSError):  # the roots are optional: then "roots not given"
-            roots = read_bounded(stamping.roots, DOCUMENT_LIMIT)
+    with contextlib.suppress(OSError):  # the roots are optional: then "roots not given"
+        roots = roots_by_url(stamping)
     bad = False
-    for stamp in stored_timestamps(store, roots):
+    stamps = stored_timestamps(store, roots=roots)
+    for stamp in stamps:
         if stamp.problem is None:
-            checked = "chain checked against the TSA roots" if roots else "roots not given"
+            checked = "chain checked against the TSA roots" if stamp.roots_checked else ""
             say(
                 f"{store.path}: timestamp seq {stamp.seq}: checkpoint of {stamp.size} records"
-                f" existed by {stamp.gen_time} ({stamp.tsa or stamp.url}; {checked})"
+                f" existed by {stamp.gen_time} ({stamp.tsa or stamp.url};"
+                f" {checked or 'roots not given'})"
             )
         else:
             click.echo(f"{store.path}: timestamp seq {stamp.seq} FAILED: {stamp.problem}")
             bad = True
+    groups = coverage.by_checkpoint(stamps)
+    for group in groups:
+        say(f"{store.path}: {coverage.checkpoint_line(group)}")
+    if stamping is not None:
+        held = coverage.quorum(groups, stamping.quorum, len(stamping.sources))
+        say(f"{store.path}: {held.line()}")
     return bad
 
 

@@ -24,6 +24,7 @@ from collector.core.bounded_read import DOCUMENT_LIMIT, read_bounded
 from collector.core.output_paths import OutputPathError, check_file_target, check_folder_target
 from collector.diagnostics.capture import DIAGNOSIS, path_verdict
 from collector.portable.errors import UsageError
+from collector.proving import stamp_coverage
 from collector.proving.timestamping import stored_timestamps
 from reports.bundle.attachments import carried_attachments
 from reports.bundle.proofs import anchor_stores, prove
@@ -115,25 +116,35 @@ def _named_samples(samples: dict[str, Any], data: SourceData) -> dict[str, Any]:
 
 def stamps_since(
     config: Config, stores: Sequence[Path], start_ns: int, evidence: EvidenceView
-) -> list[dict[str, Any]]:
-    """The trusted timestamps made since the period began, each checked again: a stamp
-    after the period still proves its records existed by then, unchanged."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The trusted timestamps made since the period began, each checked again (a stamp
+    after the period still proves its records existed by then, unchanged), and per store
+    which authorities vouched for which checkpoint and whether `at_least` of them did."""
     settings = config.checkpoints.timestamping
-    roots = None
-    if settings is not None and settings.roots is not None:
-        try:
-            roots = read_bounded(settings.roots, DOCUMENT_LIMIT)
-        except OSError as exc:
-            problem = f"cannot read the TSA roots: {exc.strerror}"
-            raise SourceError(f"{settings.roots}: {problem}") from None
+    roots: dict[str, bytes] = {}
+    for authority in [] if settings is None else settings.sources:
+        if authority.roots is not None:
+            try:
+                roots[authority.url] = read_bounded(authority.roots, DOCUMENT_LIMIT)
+            except OSError as exc:
+                problem = f"cannot read the TSA roots: {exc.strerror}"
+                raise SourceError(f"{authority.roots}: {problem}") from None
     start = datetime.fromtimestamp(start_ns / 1e9, UTC)
-    found = []
+    found, vouched = [], []
     for path in stores:
-        for stamp in stored_timestamps(evidence.store(path), roots):
-            if stamp.gen_time is None or datetime.fromisoformat(stamp.gen_time) >= start:
-                checked = {"store": str(path), "roots_checked": bool(roots)}
-                found.append({**dataclasses.asdict(stamp), **checked})
-    return found
+        recent = [
+            stamp
+            for stamp in stored_timestamps(evidence.store(path), roots=roots)
+            if stamp.gen_time is None or datetime.fromisoformat(stamp.gen_time) >= start
+        ]
+        found += [{**dataclasses.asdict(stamp), "store": str(path)} for stamp in recent]
+        groups = stamp_coverage.by_checkpoint(recent)
+        quorum = settings.quorum if settings is not None else 1
+        of = len(settings.sources) if settings is not None else len({s.url for s in recent})
+        held = stamp_coverage.quorum(groups, quorum, of).as_json()
+        checkpoints = [group.as_json() for group in groups]
+        vouched.append({"store": str(path), **held, "checkpoints": checkpoints})
+    return found, vouched
 
 
 def with_paths(
@@ -229,8 +240,9 @@ def _report(
         result = evaluate(data.samples, target, config.controls, period, notes=data.notes)
         figures = result.figures
         timestamps: list[dict[str, Any]] | UnsetType = UNSET
+        trusted_time: list[dict[str, Any]] | UnsetType = UNSET
         if prometheus is None:
-            timestamps = stamps_since(config, stores, period.start_ns, evidence)
+            timestamps, trusted_time = stamps_since(config, stores, period.start_ns, evidence)
             incidents = with_paths(figures.incidents, stores, target.name, period, evidence)
             figures = msgspec.structs.replace(figures, incidents=incidents)
         held = stores if prometheus is None else [path for path in stores if path.is_file()]
@@ -244,6 +256,7 @@ def _report(
             stores=data.stores,
             caveats=list(data.caveats) if data.caveats else UNSET,
             timestamps=timestamps,
+            trusted_time=trusted_time,
             complaint_file=complaint,
             sla_source=sla_source,
         )

@@ -338,6 +338,8 @@ LAZY_ON_PURPOSE = {
     ("cli", "cli.demo"): "the demo's servers and the report stack load for `demo` only",
     ("cli", "collector.prometheus.web_config"): "bcrypt and pydantic's TLS models: exporter",
     ("cli", "collector.proving.timestamping"): "the RFC 3161 client loads for timestamps only",
+    ("cli", "collector.proving.stamp_coverage"): "k-of-n trusted time, with the timestamps",
+    ("cli", "collector.proving.public_tsas"): "the public TSA list loads for `init` only",
     ("cli", "collector.portable.bundle_check"): "the bundle checks load for verify-bundle only",
     ("cli", "collector.evidence.importer"): "the importer loads for `import` only",
     ("cli", "cli.deploy_files"): "deploy templates load for `init --deploy` only",

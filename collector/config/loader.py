@@ -123,6 +123,12 @@ def _anchored(config: Config, base_dir: Path) -> Config:
     stamping = checkpoints.timestamping
     if stamping is not None and stamping.roots is not None:
         stamping = stamping.model_copy(update={"roots": anchor(stamping.roots)})
+    if stamping is not None and stamping.authorities is not None:
+        authorities = [
+            a if a.roots is None else a.model_copy(update={"roots": anchor(a.roots)})
+            for a in stamping.authorities
+        ]
+        stamping = stamping.model_copy(update={"authorities": authorities})
     checkpoints = checkpoints.model_copy(
         update={"key": anchor(checkpoints.key), "timestamping": stamping}
     )

@@ -133,20 +133,77 @@ class Control(Host):
     failures are never counted against a provider."""
 
 
-class Timestamping(_Strict):
-    """An RFC 3161 time-stamping authority that countersigns a checkpoint once a day."""
+class TsaAuthority(_Strict):
+    """One RFC 3161 time-stamping authority among several."""
 
     url: str = Field(pattern=r"^https?://")
-    """The TSA's URL (for example a public TSA of your country's trust list). Requests are
-    queued in the store before they are sent, so a TSA outage never blocks probing."""
+    """The TSA's URL. Each authority gets its own request (its own nonce) for the latest
+    checkpoint, answered, failed and retried apart from the others."""
     roots: Path | None = None
-    """PEM file of the CA certificates the TSA's answers must chain to; relative to the
+    """PEM file of the CA certificates this TSA's answers must chain to; relative to the
     config file's folder. Unset: answers are checked for the right hash and nonce, and the
     certificates they carry are kept for a later check."""
+
+
+class Timestamping(_Strict):
+    """RFC 3161 time-stamping authorities that countersign a checkpoint once a day: either
+    one (`url`, `roots`) or several (`authorities`, `at_least`)."""
+
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    """The TSA's URL, for a single authority (for example a public TSA of your country's
+    trust list). Requests are queued in the store before they are sent, so a TSA outage
+    never blocks probing. Give this or `authorities`, not both."""
+    roots: Path | None = None
+    """With `url`: PEM file of the CA certificates the TSA's answers must chain to; relative
+    to the config file's folder. Unset: answers are checked for the right hash and nonce,
+    and the certificates they carry are kept for a later check."""
+    authorities: list[TsaAuthority] | None = Field(default=None, min_length=1)
+    """Several independent TSAs, all asked at once for each checkpoint to be time-stamped,
+    so that no single authority's word (or outage) decides the trusted time. `slawitness
+    init` proposes public ones. Give this or `url`, not both."""
+    at_least: int | None = Field(default=None, ge=1, strict=True)
+    """With `authorities`: how many of them must stamp a checkpoint before it counts as
+    time-stamped (what `verify`, `status` and the report hold it to). Default: 1."""
     every: PositiveDuration = 86400.0
     """How often a checkpoint is time-stamped. Default: once a day."""
     timeout: PositiveDuration = 10.0
-    """How long one request may take. Default: 10 s."""
+    """How long one request may take. Authorities are asked at the same time, so a round
+    waits at most this long for all of them. Default: 10 s."""
+
+    @model_validator(mode="after")
+    def _one_form_and_a_quorum_that_can_be_met(self) -> Timestamping:
+        if self.url is None and self.authorities is None:
+            raise ValueError("url: give the TSA's url, or authorities: a list of TSAs")
+        if self.authorities is None:
+            if self.at_least not in (None, 1):
+                raise ValueError(f"at_least: {self.at_least} of 1 authority cannot be met")
+            return self
+        if self.url is not None:
+            raise ValueError("url: give either url or authorities, not both")
+        if self.roots is not None:
+            raise ValueError("roots: with authorities, each authority names its own roots")
+        seen: set[str] = set()
+        for index, authority in enumerate(self.authorities):
+            if authority.url in seen:
+                raise ValueError(f"authorities[{index}].url: {authority.url} is listed twice")
+            seen.add(authority.url)
+        if self.quorum > len(self.authorities):
+            count = len(self.authorities)
+            raise ValueError(f"at_least: {self.quorum} of {count} authorities cannot be met")
+        return self
+
+    @property
+    def sources(self) -> list[TsaAuthority]:
+        """The authorities asked, in config order: one for the single-`url` form."""
+        if self.authorities is not None:
+            return list(self.authorities)
+        assert self.url is not None  # the validator holds one of the two forms
+        return [TsaAuthority(url=self.url, roots=self.roots)]
+
+    @property
+    def quorum(self) -> int:
+        """How many authorities must stamp a checkpoint for it to count as time-stamped."""
+        return self.at_least or 1
 
 
 class Diagnostics(_Strict):
@@ -190,7 +247,8 @@ class Checkpoints(_Strict):
     """How often the daemon writes a checkpoint; a cron round writes one when the last is
     this old. Default: hourly."""
     timestamping: Timestamping | None = None
-    """Optional trusted time from an RFC 3161 authority. Default: none."""
+    """Trusted time from RFC 3161 authorities (`slawitness init` proposes public ones, k of
+    n). Default: none."""
 
 
 class WitnessServer(_Strict):

@@ -85,6 +85,9 @@ class ReportSummary(SlaFigures, frozen=True, kw_only=True):
     caveats: list[str] | UnsetType = UNSET
     timestamps: list[dict[str, Any]] | UnsetType = UNSET
     """The trusted timestamps since the period began (stores only)."""
+    trusted_time: list[dict[str, Any]] | UnsetType = UNSET
+    """Per store: which authorities stamped which checkpoint since the period began, and
+    whether the latest time-stamped checkpoint has `at_least` of them (stores only)."""
     complaint_file: dict[str, Any]
     sla_source: dict[str, Any] | None
 
