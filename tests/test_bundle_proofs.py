@@ -186,7 +186,8 @@ def test_a_signed_bundle_has_every_new_member(made: Made) -> None:
         "verify.py", "versions.json", *(f"proofs/office/seq-{seq}.json" for seq in proved),
     } <= set(members)  # fmt: skip
     assert sorted(n for n in members if n.startswith("proofs/office/seq-")) == sorted(
-        f"proofs/office/seq-{seq}.json" for seq in proved
+        [f"proofs/office/seq-{seq}.json" for seq in proved]
+        + [f"proofs/office/seq-{seq}.tlog-proof" for seq in set(_cited(made))]
     )
     public = (made.folder / "slawitness.key.pub").read_bytes()
     assert members["proofs/office/public-key.txt"] == public

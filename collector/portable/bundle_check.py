@@ -71,10 +71,13 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 ACCEPT_UNCHECKED = "--accept-unchecked-signatures"
 POLICY_OPTION = "--policy"
 _USAGE = (
-    f"usage: python3 verify.py [{ACCEPT_UNCHECKED}] [{POLICY_OPTION} FILE]"
-    " [BUNDLE_DIR | BUNDLE.zip]"
+    f"usage: python3 verify.py [{ACCEPT_UNCHECKED}] [BUNDLE_DIR | BUNDLE.zip]\n"
+    f"       {POLICY_OPTION} FILE: a C2SP tlog-policy whose witness quorum every"
+    " proofs/*/seq-<N>.tlog-proof must meet"
 )
-_WITNESS_RECORD = (b'"type":"cosignature"', b'"type":"checkpoint"')
+_WITNESS_RECORD = (b"cosignature", b"checkpoint")
+"""What marks a line that may hold a cosignature or checkpoint record (its payload is a JSON
+string inside the line, so the record's own quotes are escaped there)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class BundleCheck:
     proofs: int = 0
     attachments: int = 0
     signatures_unchecked: bool = False
+    tlog_proofs: int = 0
+    """C2SP tlog-proofs that passed (cosigned checkpoints; `proofs` counts the JSON ones)."""
 
     def passes(self, accept_unchecked: bool = False) -> bool:
         """No problem found, and every signature checked (or unchecked ones accepted)."""
@@ -182,11 +187,12 @@ def _check(members: Members, problems: list[str], policy: Policy | None = None) 
     notes: list[str] = []
     files = _check_manifest(members, problems)
     vouched: dict[str, dict[str, object]] = {}
-    records, proofs, unchecked = _check_records(members, problems, notes, vouched, policy)
+    tlog: list[int] = []
+    records, proofs, unchecked = _check_records(members, problems, notes, vouched, policy, tlog)
     attachments = check_attachments(members, vouched, problems, notes)
     unique = list(dict.fromkeys(notes))
     return BundleCheck(
-        not problems, problems, files, records, unique, proofs, attachments, unchecked
+        not problems, problems, files, records, unique, proofs, attachments, unchecked, sum(tlog)
     )
 
 
@@ -229,6 +235,7 @@ def _check_records(
     notes: list[str],
     vouched: dict[str, dict[str, object]],
     policy: Policy | None = None,
+    tlog_passed: list[int] | None = None,
 ) -> tuple[int, int, bool]:
     """Check each records file against its chain.json entry, its SQLite snapshot and its
     proofs; returns how many records and proofs verified, and whether a signature could
@@ -270,10 +277,11 @@ def _check_records(
         anchor = check_anchor(members, base, declared, proofs, rows, problems, notes, proven)
         proved += anchor.passed
         unchecked = unchecked or anchor.signatures_unchecked
-        tlog_passed, tlog_unchecked = check_tlog_proofs(
+        passed, tlog_unchecked = check_tlog_proofs(
             members, folder, folder + PUBLIC_KEY_FILE, rows, policy, problems, notes
         )
-        proved += tlog_passed
+        if tlog_passed is not None:
+            tlog_passed.append(passed)
         unchecked = unchecked or tlog_unchecked
         _vouch(proven.items(), vouched)
     for name in sorted(set(segments) - set(files)):
@@ -381,6 +389,8 @@ def main(argv: Sequence[str] | None = None, default: Path | None = None) -> int:
     for problem in check.problems:
         print(f"problem: {problem}")
     counts = f"{check.files} files, {check.records} records, {check.proofs} proofs"
+    if check.tlog_proofs:
+        counts += f", {check.tlog_proofs} tlog-proofs"
     if check.attachments:
         counts += f", {check.attachments} attachments"
     if check.passes(accept):

@@ -23,7 +23,12 @@ from collector.portable.bundle_members import Members
 from collector.portable.cosignature import CosignerKey, check_cosignature
 from collector.portable.signed_note import CryptoMissing, NoteError, VerifierKey, split_note
 from collector.portable.tlog_policy import Policy
-from collector.portable.tlog_proof import TLOG_PROOF_SUFFIX, check_tlog_proof, utc_text
+from collector.portable.tlog_proof import (
+    TLOG_PROOF_SUFFIX,
+    TlogProof,
+    check_tlog_proof,
+    utc_text,
+)
 
 _TLOG_PROOF_FILE = re.compile(r"^seq-([1-9][0-9]*)\.tlog-proof$")
 REWRITTEN = "REWRITTEN after it was witnessed"
@@ -81,6 +86,9 @@ def check_tlog_proofs(
         record_hash = bytes.fromhex(row[0]) if row is not None else None
         check = check_tlog_proof(text, key, policy, record_hash)
         result = check.result
+        index = _index_of(text)
+        if index is not None and index + 1 != seq:
+            result.problems.append(f"holds seq {index + 1}, not {seq}")
         problems.extend(f"{name}: {p}" for p in result.problems)
         notes.extend(result.unchecked)
         unchecked = unchecked or bool(result.unchecked)
@@ -91,6 +99,13 @@ def check_tlog_proofs(
             cosigned = [f for f in result.facts if f.startswith(("cosigned", "cosignature"))]
             notes.append(f"{name}: seq {seq} proved" + "".join(f"; {f}" for f in cosigned))
     return passed, unchecked
+
+
+def _index_of(text: str) -> int | None:
+    try:
+        return TlogProof.parse(text).index
+    except NoteError:
+        return None
 
 
 def check_cosignature_records(

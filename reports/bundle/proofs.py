@@ -6,8 +6,8 @@ key commits to the store's history; an inclusion proof shows one record is in it
 bundle carries, per store whose segment a checkpoint covers (`proofs/<name>/`): the signed
 checkpoint, the public key, a proof of the segment's last record (which anchors all of it:
 the chain links every record to the last one) and a proof of each record the report cites
-(`evidence_seqs` of its incidents, the attachment records of its complaint file), each
-also as a C2SP tlog-proof (`seq-<N>.tlog-proof`) against the newest checkpoint witnesses
+(`evidence_seqs` of its incidents, the attachment records of its complaint file), these
+also as C2SP tlog-proofs (`seq-<N>.tlog-proof`) against the newest checkpoint witnesses
 cosigned that covers it; verify.json's anchor lists who cosigned which checkpoint, when.
 
 Which checkpoint: before the records are staged, the config's own store gets a fresh one
@@ -170,7 +170,7 @@ def _prove_segment(
             )
             tree = leaves(store, size)
             made = inclusion_proofs(store, [*seqs, last], at, tree)
-            tlog = tlog_proofs(store, [*seqs, last], at, tree)
+            tlog = tlog_proofs(store, _cited_in(store, cited, size), at, tree)
             witnessed = witnessed_checkpoints(store)
     except (StoreError, ProofError, apsw.Error) as exc:
         return {**entry, "problem": f"cannot make the proofs: {exc}"}
@@ -192,6 +192,11 @@ def _prove_segment(
         "witnessed": witnessed,
         "problem": anchor.problem,
     }
+
+
+def _cited_in(store: EvidenceStore, cited: Sequence[tuple[str, int]], size: int) -> list[int]:
+    """The seqs the report cites that this store holds within the checkpoint's tree."""
+    return sorted({s for v, s in cited if s <= size and _vantage(store, s) == v})
 
 
 def _vantage(store: EvidenceStore, seq: int) -> object:
