@@ -40,8 +40,10 @@ from collector.core.output_paths import check_file_target, check_folder_target, 
 from collector.documents.attachments import ATTACHMENT, check_files
 from collector.evidence.clock_check import ClockJump
 from collector.evidence.store import EvidenceStore, VerifyReport
-from collector.portable.proof_check import check_proof
+from collector.portable.proof_check import ProofResult, check_proof
 from collector.portable.signed_note import NoteError, VerifierKey
+from collector.portable.tlog_policy import PolicyError, parse_policy
+from collector.portable.tlog_proof import TLOG_PROOF_HEADER, check_tlog_proof
 from collector.proving import checkpoints, consistency, store_audit
 from collector.proving.proofs import ProofError, consistency_proof, covering, inclusion_proofs
 from collector.proving.record_dates import DateWatch
@@ -381,11 +383,34 @@ accept_unchecked_option = click.option(
 @key_option
 @config_option
 @accept_unchecked_option
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A C2SP tlog-policy file: the witnesses whose cosignatures a .tlog-proof must carry.",
+)
 def check_proof_cmd(
-    proof_path: Path, key_path: Path | None, config_path: Path, accept_unchecked: bool
+    proof_path: Path,
+    key_path: Path | None,
+    config_path: Path,
+    accept_unchecked: bool,
+    policy_path: Path | None,
 ) -> None:
-    """Check a proof file offline: record hash, Merkle path, checkpoint signature."""
+    """Check a proof file offline: record hash, Merkle path, checkpoint signature, and for
+    a C2SP .tlog-proof the witnesses' cosignatures (against --policy, when given)."""
     text = _read_text(proof_path, "proof", DOCUMENT_LIMIT)
+    policy = None
+    if policy_path is not None:
+        try:
+            policy = parse_policy(_read_text(policy_path, "policy"), str(policy_path))
+        except PolicyError as exc:
+            fail(str(exc), EXIT_USAGE)
+    config = _config_or_none(config_path) if key_path is None else None
+    if text.startswith(TLOG_PROOF_HEADER):
+        key = _public_key(key_path, config) if key_path or not (policy and policy.logs) else None
+        _report_proof(proof_path, check_tlog_proof(text, key, policy).result, accept_unchecked)
+        return
     try:
         proof = loads_bounded(text)
     except json.JSONDecodeError as exc:
@@ -393,8 +418,11 @@ def check_proof_cmd(
         fail(f"{proof_path}: {problem}", EXIT_USAGE)
     except JsonLimitError as exc:
         fail(f"{proof_path}: not a proof file ({exc})", EXIT_USAGE)
-    config = _config_or_none(config_path) if key_path is None else None
-    result = check_proof(proof, _public_key(key_path, config))
+    _report_proof(proof_path, check_proof(proof, _public_key(key_path, config)), accept_unchecked)
+
+
+def _report_proof(proof_path: Path, result: ProofResult, accept_unchecked: bool) -> None:
+    """Print what a proof showed; exit 1 when it fails or a signature went unchecked."""
     for line in result.facts:
         say(f"{proof_path}: {line}")
     for line in result.unchecked:
