@@ -26,6 +26,7 @@ from collector.diagnostics.capture import DIAGNOSIS, path_verdict
 from collector.portable.errors import UsageError
 from collector.proving import stamp_coverage
 from collector.proving.timestamping import stored_timestamps
+from collector.proving.tlog_proofs import witnessed_checkpoints
 from reports.bundle.attachments import carried_attachments
 from reports.bundle.proofs import anchor_stores, prove
 from reports.bundle.writer import BundleError, BundleInfo, stage_records, write_bundle
@@ -147,6 +148,20 @@ def stamps_since(
     return found, vouched
 
 
+def witnessed_since(
+    stores: Sequence[Path], start_ns: int, evidence: EvidenceView
+) -> list[dict[str, Any]]:
+    """Per store, the checkpoints since the period began that witnesses cosigned: a
+    checkpoint the key holder rewrote after that keeps its cosigners' names, with why
+    their cosignatures no longer match."""
+    found = []
+    for path in stores:
+        listed = witnessed_checkpoints(evidence.store(path))
+        recent = [c for c in listed if not isinstance(c["ts_ns"], int) or c["ts_ns"] >= start_ns]
+        found.append({"store": str(path), "checkpoints": recent})
+    return found
+
+
 def with_paths(
     incidents: Sequence[Incident],
     stores: Sequence[Path],
@@ -241,8 +256,10 @@ def _report(
         figures = result.figures
         timestamps: list[dict[str, Any]] | UnsetType = UNSET
         trusted_time: list[dict[str, Any]] | UnsetType = UNSET
+        witnessed: list[dict[str, Any]] | UnsetType = UNSET
         if prometheus is None:
             timestamps, trusted_time = stamps_since(config, stores, period.start_ns, evidence)
+            witnessed = witnessed_since(stores, period.start_ns, evidence)
             incidents = with_paths(figures.incidents, stores, target.name, period, evidence)
             figures = msgspec.structs.replace(figures, incidents=incidents)
         held = stores if prometheus is None else [path for path in stores if path.is_file()]
@@ -257,6 +274,7 @@ def _report(
             caveats=list(data.caveats) if data.caveats else UNSET,
             timestamps=timestamps,
             trusted_time=trusted_time,
+            witnessed=witnessed,
             complaint_file=complaint,
             sla_source=sla_source,
         )

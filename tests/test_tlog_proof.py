@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -111,6 +112,7 @@ class Witnessed:
     zip_path: Path
     key: VerifierKey
     cosigned_seq: int
+    summary: dict[str, object]
 
 
 def _witnessed_case(folder: Path, rewrite_seq: int | None = None) -> Witnessed:
@@ -134,14 +136,14 @@ def _witnessed_case(folder: Path, rewrite_seq: int | None = None) -> Witnessed:
     if rewrite_seq is not None:
         _holder_rewrites(folder / "evidence.db", rewrite_seq, key)
     config = load_config(folder / "slawitness.yml")
-    _, info = make_bundle(
+    outcome, info = make_bundle(
         config, folder / "slawitness.yml", "vps1", CHOICE, [config.store], folder / "b.zip",
-        {"en"}, warn=lambda _: None, formats={"json"},
+        {"en"}, warn=lambda _: None, formats={"json", "html"},
     )  # fmt: skip
     out = folder / "unzipped"
     with zipfile.ZipFile(info.path) as archive:
         archive.extractall(out)
-    return Witnessed(out, info.path, key.verifier(), stored.seq)
+    return Witnessed(out, info.path, key.verifier(), stored.seq, outcome.summary)
 
 
 def _holder_rewrites(path: Path, seq: int, key: SigningKey) -> None:
@@ -338,3 +340,21 @@ def test_verify_py_names_a_rewrite_after_a_witnessed_checkpoint(tmp_path: Path) 
         " witness1.example does not verify over it: REWRITTEN after it was witnessed"
     )
     assert expected in done.stdout
+
+
+def test_the_report_and_the_bundle_name_who_cosigned_each_checkpoint(witnessed: Witnessed) -> None:
+    [store] = witnessed.summary["witnessed"]  # type: ignore[misc]
+    [checkpoint] = store["checkpoints"]
+    assert checkpoint["checkpoint_seq"] == witnessed.cosigned_seq and not checkpoint["problems"]
+    assert [(c["witness"], c["time"]) for c in checkpoint["cosigners"]] == [
+        ("witness1.example", "2026-10-04 00:05:00 UTC"),
+        ("witness2.example", "2026-10-04 00:05:01 UTC"),
+    ]
+    html = next(witnessed.folder.rglob("*.html")).read_text()
+    size = witnessed.cosigned_seq - 1
+    assert (
+        f"Checkpoint of {size} records (seq {witnessed.cosigned_seq}) cosigned by witness"
+        " witness2.example at 2026-10-04 00:05:01 UTC." in html
+    )
+    anchors = json.loads((witnessed.folder / "verify.json").read_text())["anchors"]
+    assert anchors[0]["witnessed"][0]["cosigners"] == checkpoint["cosigners"]

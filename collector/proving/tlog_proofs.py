@@ -40,6 +40,7 @@ def witnessed_checkpoints(store: EvidenceStore) -> list[dict[str, object]]:
         listed.append(
             {
                 "checkpoint_seq": seq,
+                "ts_ns": at.ts_ns if at is not None else None,
                 "tree_size": at.checkpoint.size if at is not None else None,
                 "cosigners": [
                     {

@@ -88,6 +88,9 @@ class ReportSummary(SlaFigures, frozen=True, kw_only=True):
     trusted_time: list[dict[str, Any]] | UnsetType = UNSET
     """Per store: which authorities stamped which checkpoint since the period began, and
     whether the latest time-stamped checkpoint has `at_least` of them (stores only)."""
+    witnessed: list[dict[str, Any]] | UnsetType = UNSET
+    """Per store: each checkpoint since the period began that witnesses cosigned, who
+    cosigned it and when, and any cosignature it no longer matches (stores only)."""
     complaint_file: dict[str, Any]
     sla_source: dict[str, Any] | None
 
