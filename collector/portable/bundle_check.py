@@ -19,6 +19,9 @@ The checks, every problem named with its member:
   (seq, hash, payload bytes) and names the same store, first seq and hash before it.
 - `proofs/<name>/` anchors the segment in a signed checkpoint (`bundle_proof_check`); a
   segment without it is chained but not anchored, which is said, not failed.
+- `proofs/<name>/seq-<N>.tlog-proof`, C2SP tlog-proofs against a cosigned checkpoint, held
+  to the reader's tlog-policy when `--policy FILE` gives one, and every `cosignature`
+  record re-checked over the checkpoint record it names (`bundle_witness_check`).
 - `attachments/<sha256>/<name>`, the documents of the complaint file, each hash the name
   says and named by an attachment record the bundle vouches for (`bundle_attachment_check`).
 

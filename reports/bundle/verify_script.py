@@ -59,6 +59,7 @@ _HEADER = '''\
     python3 verify.py                  (in the unzipped bundle's folder)
     python3 verify.py BUNDLE_DIR       (or BUNDLE.zip)
     python3 verify.py --accept-unchecked-signatures [BUNDLE_DIR | BUNDLE.zip]
+    python3 verify.py --policy FILE    (a C2SP tlog-policy the cosignatures must meet)
 
 Checks MANIFEST.sha256, each records/*.jsonl hash chain against records/chain.json, each
 records/*.sqlite snapshot against its records file, each proofs/*/ checkpoint and
