@@ -155,7 +155,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         SECRETS: {CORE},
         "collector.probes.net": {CORE},
         "collector.probes": {CORE, "collector.probes.net", SECRETS},
-        "collector.config": {CORE, SECRETS, *PROBES},
+        "collector.config": {CORE, SECRETS, *PROBES, "collector.portable"},
         "collector.portable": set(),
         "collector.evidence": {CORE, "collector.config", SECRETS, "collector.portable", *PROBES},
         "collector.documents": {CORE, "collector.config", SECRETS, "collector.evidence"},
@@ -345,6 +345,7 @@ LAZY_ON_PURPOSE = {
     ("cli", "cli.deploy_files"): "deploy templates load for `init --deploy` only",
     ("collector.probes.http", "collector.probes.http_exchange"): "httpx loads with an attempt",
     ("collector.proving.timestamping", "collector.proving.tsa"): "rfc3161-client loads late",
+    ("collector.proving.witnessing", "collector.proving.witness_client"): "httpx loads to ask",
     ("reports.render.background", "reports.render"): "imported before the worker fork",
 }
 """Function-local imports of our own modules that are there on purpose (a heavy module kept
