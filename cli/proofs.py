@@ -42,7 +42,7 @@ from collector.evidence.clock_check import ClockJump
 from collector.evidence.store import EvidenceStore, VerifyReport
 from collector.portable.proof_check import ProofResult, check_proof
 from collector.portable.signed_note import NoteError, VerifierKey
-from collector.portable.tlog_policy import PolicyError, parse_policy
+from collector.portable.tlog_policy import Policy, PolicyError, parse_policy
 from collector.portable.tlog_proof import TLOG_PROOF_HEADER, check_tlog_proof
 from collector.proving import checkpoints, consistency, store_audit
 from collector.proving.proofs import ProofError, consistency_proof, covering, inclusion_proofs
@@ -378,18 +378,32 @@ accept_unchecked_option = click.option(
 )
 
 
-@click.command("check-proof")
-@click.argument("proof_path", metavar="FILE", type=click.Path(path_type=Path))
-@key_option
-@config_option
-@accept_unchecked_option
-@click.option(
+policy_option = click.option(
     "--policy",
     "policy_path",
     type=click.Path(path_type=Path),
     default=None,
     help="A C2SP tlog-policy file: the witnesses whose cosignatures a .tlog-proof must carry.",
 )
+
+
+def read_policy(policy_path: Path | None) -> Policy | None:
+    """The reader's witness policy named by --policy, or None; a one-line usage error when
+    it cannot be read or does not follow C2SP tlog-policy."""
+    if policy_path is None:
+        return None
+    try:
+        return parse_policy(_read_text(policy_path, "policy"), str(policy_path))
+    except PolicyError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+@click.command("check-proof")
+@click.argument("proof_path", metavar="FILE", type=click.Path(path_type=Path))
+@key_option
+@config_option
+@accept_unchecked_option
+@policy_option
 def check_proof_cmd(
     proof_path: Path,
     key_path: Path | None,
@@ -400,12 +414,7 @@ def check_proof_cmd(
     """Check a proof file offline: record hash, Merkle path, checkpoint signature, and for
     a C2SP .tlog-proof the witnesses' cosignatures (against --policy, when given)."""
     text = _read_text(proof_path, "proof", DOCUMENT_LIMIT)
-    policy = None
-    if policy_path is not None:
-        try:
-            policy = parse_policy(_read_text(policy_path, "policy"), str(policy_path))
-        except PolicyError as exc:
-            fail(str(exc), EXIT_USAGE)
+    policy = read_policy(policy_path)
     config = _config_or_none(config_path) if key_path is None else None
     if text.startswith(TLOG_PROOF_HEADER):
         key = _public_key(key_path, config) if key_path or not (policy and policy.logs) else None

@@ -23,6 +23,7 @@ from cli.base import (
     progress_wanted,
     say,
 )
+from cli.proofs import policy_option, read_policy
 from cli.types import FiniteFloatRange
 from collector.config.loader import load_config
 from collector.core.durations import format_duration
@@ -297,11 +298,13 @@ def _phase_lines() -> Callable[[float, Any], None]:
     is_flag=True,
     help="Pass even when no Ed25519 checker (cryptography, openssl) could check a signature.",
 )
-def verify_bundle(bundle_path: Path, accept_unchecked: bool) -> None:
-    """Re-check a bundle: manifest, chain segments, snapshots, proofs and checkpoints."""
+@policy_option
+def verify_bundle(bundle_path: Path, accept_unchecked: bool, policy_path: Path | None) -> None:
+    """Re-check a bundle: manifest, chain segments, snapshots, proofs and checkpoints, and
+    with --policy, that the witnesses the reader trusts cosigned what its proofs rest on."""
     from collector.portable.bundle_check import verify_bundle as check
 
-    result = check(bundle_path)
+    result = check(bundle_path, read_policy(policy_path))
     for note in result.notes:
         say(f"{bundle_path}: {note}")
     if result.ok and not result.passes(accept_unchecked):

@@ -180,6 +180,18 @@ def test_a_witnessed_history_verifies_and_its_proofs_meet_the_policy_offline(
     done = _verify_py(unzipped, "--policy", str(setup.policy()))
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1].startswith("OK")
+    zipped = str(setup.folder / "witnessed.zip")
+    assert slawitness("verify-bundle", zipped, "--policy", str(setup.policy())).returncode == 0
+    stranger = CosignerSigningKey("stranger.witness.example", os.urandom(32)).verifier()
+    stricter = setup.folder / "stricter.policy"
+    stricter.write_text(
+        setup.policy()
+        .read_text()
+        .replace("group both all W0 W1", f"witness W2 {stranger.encode()}\ngroup both all W0 W1 W2")
+    )
+    refused = slawitness("verify-bundle", zipped, "--policy", str(stricter))
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "stranger.witness.example" in refused.stdout
 
 
 def test_a_key_holders_rewrite_after_a_witnessed_checkpoint_is_named_from_the_bundle_alone(
