@@ -16,6 +16,7 @@ Standard library only (signatures: `signature_check`); verify.py embeds this mod
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 
@@ -83,7 +84,9 @@ def check_tlog_proofs(
             problems.append(f"{name}: not UTF-8 text")
             continue
         row = rows.get(seq)
-        record_hash = bytes.fromhex(row[0]) if row is not None else None
+        record_hash = (
+            bytes.fromhex(row[0]) if row is not None else _proved_hash(members, folder, seq)
+        )
         check = check_tlog_proof(text, key, policy, record_hash)
         result = check.result
         index = _index_of(text)
@@ -92,13 +95,26 @@ def check_tlog_proofs(
         problems.extend(f"{name}: {p}" for p in result.problems)
         notes.extend(result.unchecked)
         unchecked = unchecked or bool(result.unchecked)
-        if row is None:
-            problems.append(f"{name}: seq {seq} is not among the bundle's records")
+        if record_hash is None:
+            problems.append(f"{name}: seq {seq} is neither among the bundle's records nor proved")
         elif result.ok:
             passed += 1
             cosigned = [f for f in result.facts if f.startswith(("cosigned", "cosignature"))]
             notes.append(f"{name}: seq {seq} proved" + "".join(f"; {f}" for f in cosigned))
     return passed, unchecked
+
+
+def _proved_hash(members: Members, folder: str, seq: int) -> bytes | None:
+    """The record hash of the JSON proof beside a tlog-proof, for a record outside the
+    records segments (an attached document's record, proved on its own): that proof's
+    payload and hash are checked by the proof check, so the tlog-proof is held to them."""
+    name = f"{folder}seq-{seq}.json"
+    raw = members.read(name, []) if name in members.names else None
+    try:
+        proof = json.loads(raw) if raw is not None else None
+        return bytes.fromhex(proof["hash"]) if isinstance(proof, dict) else None
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _index_of(text: str) -> int | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from http import HTTPStatus
 
+from collector.portable.errors import SlawitnessError
 from collector.portable.merkle import verify_consistency
 from collector.portable.signed_note import (
     Checkpoint,
@@ -45,8 +46,9 @@ class Submission:
     checkpoint: Checkpoint
 
 
-class Refused(Exception):
-    """The answer to a request that is not cosigned: its status and why, in one line."""
+class Refused(SlawitnessError):
+    """The answer to a request that is not cosigned: its status and why, in one line
+    (handled where it happens: the server turns it into the HTTP answer)."""
 
     def __init__(self, status: HTTPStatus, reason: str, latest_size: int | None = None) -> None:
         super().__init__(reason)
