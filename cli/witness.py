@@ -13,10 +13,10 @@ from pathlib import Path
 import click
 
 from cli.base import exit_on_sigterm, say
+from collector.core.key_files import public_key_path
 from collector.prometheus.listen import parse_listen
-from collector.witnessing.keys import create_witness_key, load_witness_key, public_path
-from collector.witnessing.server import WitnessServer
-from collector.witnessing.state import WitnessState
+from collector.witnessing.keys import create_witness_key, load_witness_key
+from collector.witnessing.server import open_witness
 from collector.witnessing.trusted_logs import load_trusted_logs
 
 DEFAULT_KEY = Path("witness.key")
@@ -40,7 +40,7 @@ def witness() -> None:
 def witness_init(name: str, key_path: Path) -> None:
     """Create the witness key and print its verifier key."""
     key = create_witness_key(key_path, name)
-    say(f"witness key {key_path} created; its verifier key ({public_path(key_path)}):")
+    say(f"witness key {key_path} created; its verifier key ({public_key_path(key_path)}):")
     click.echo(key.verifier().encode())
 
 
@@ -77,12 +77,7 @@ def witness_serve(
     key = load_witness_key(key_path)
     logs = load_trusted_logs(logs_path)
     host, port = parse_listen(listen)
-    state = WitnessState(state_path)
-    try:
-        server = WitnessServer(key, logs, state, host, port, prefix)
-    except BaseException:
-        state.close()
-        raise
+    server = open_witness(key, logs, state_path, host, port, prefix)
     exit_on_sigterm()
     say(f"witness {key.name} serving {len(logs.keys)} log(s) at {server.url}/add-checkpoint")
     try:
@@ -91,4 +86,4 @@ def witness_serve(
         pass
     finally:
         server.server_close()
-        state.close()
+        server.state.close()

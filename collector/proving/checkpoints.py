@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from collector.core.bounded_read import SMALL_FILE_LIMIT, read_text_bounded
-from collector.core.output_paths import OutputPathError, check_file_target, write_text
+from collector.core.key_files import create_key_file, read_key_file
+from collector.core.key_files import public_key_path as public_key_path  # the verbs' name for it
 from collector.evidence.records import Stamp
 from collector.evidence.store import EvidenceStore
 from collector.evidence.store_errors import StoreCorrupt
@@ -44,47 +44,17 @@ def origin(store: EvidenceStore) -> str:
     return f"slawitness/{store.meta()['store_id']}"
 
 
-def public_key_path(key_path: Path) -> Path:
-    return key_path.with_name(key_path.name + ".pub")
-
-
 def create_key(key_path: Path, name: str) -> SigningKey:
     """A fresh Ed25519 key at `key_path` (0600, never overwritten) and its `.pub` beside it."""
     key = SigningKey(name, os.urandom(32))
-    public = public_key_path(key_path)
-    try:
-        check_file_target(public, replace=True)
-    except OutputPathError as exc:
-        raise SigningKeyError(str(exc)) from None
-    try:
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        problem = "a signing key already exists; not replacing it"
-        raise SigningKeyError(f"{key_path}: {problem}") from None
-    except OSError as exc:
-        problem = f"cannot create the signing key: {exc.strerror}"
-        raise SigningKeyError(f"{key_path}: {problem}") from None
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(key.encode() + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-    write_text(public, key.verifier().encode() + "\n", replace=True)
+    create_key_file(key_path, key.encode(), key.verifier().encode(), "signing key", SigningKeyError)
     return key
 
 
 def load_key(key_path: Path) -> SigningKey:
     """The signing key at `key_path`, refusing one that others can read."""
-    try:
-        mode = key_path.stat().st_mode
-        text = read_text_bounded(key_path, SMALL_FILE_LIMIT, encoding="ascii")
-    except FileNotFoundError:
-        raise SigningKeyError(
-            f"{key_path}: no signing key (create one with: slawitness init --key-only)"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SigningKeyError(f"{key_path}: cannot read the signing key: {exc}") from None
-    if mode & 0o077:
-        raise SigningKeyError(f"{key_path}: the signing key is readable by others (chmod 600 it)")
+    hint = "slawitness init --key-only"
+    text = read_key_file(key_path, "signing key", hint, SigningKeyError)
     try:
         return SigningKey.parse(text)
     except NoteError as exc:
@@ -149,19 +119,25 @@ def stored(store: EvidenceStore) -> list[StoredCheckpoint]:
     return found
 
 
-def leaf_hashes(store: EvidenceStore, after: int, upto: int) -> Iterator[bytes]:
-    """The Merkle leaves of seq after+1..upto, in order; StoreCorrupt on a gap or a bad hash."""
+def record_hashes(store: EvidenceStore, after: int, upto: int) -> Iterator[bytes]:
+    """The chain hashes of seq after+1..upto, in order (the log's entries, what `publish`
+    serves); StoreCorrupt on a gap or a bad hash."""
     expected = after + 1
     for seq, digest in store.hashes(after, upto):
         if seq != expected:
             break
         try:
-            yield leaf_hash(bytes.fromhex(digest))
+            yield bytes.fromhex(digest)
         except ValueError:
             raise StoreCorrupt(store.path, f"seq {seq} has a malformed hash") from None
         expected += 1
     if expected != upto + 1:
         raise StoreCorrupt(store.path, f"seq {expected} missing; run slawitness verify")
+
+
+def leaf_hashes(store: EvidenceStore, after: int, upto: int) -> Iterator[bytes]:
+    """The Merkle leaves of seq after+1..upto, in order; StoreCorrupt on a gap or a bad hash."""
+    return (leaf_hash(digest) for digest in record_hashes(store, after, upto))
 
 
 def extend(frontier: Frontier, store: EvidenceStore, size: int) -> Frontier:

@@ -18,7 +18,6 @@ checkpoint whose tiles are not yet there.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +72,9 @@ def publish(store: EvidenceStore, folder: Path) -> Published:
             folder, served, checkpoints.origin(store), signed, latest.checkpoint.size
         )
     edge = published_edge(folder, previous)
-    files, grown = grow(edge, list(_entries(store, edge.size, latest.checkpoint.size)))
+    files, grown = grow(
+        edge, list(checkpoints.record_hashes(store, edge.size, latest.checkpoint.size))
+    )
     if grown.frontier() != latest.frontier:
         raise StoreCorrupt(
             store.path,
@@ -96,21 +97,6 @@ def publish(store: EvidenceStore, folder: Path) -> Published:
         written,
         fresh,
     )
-
-
-def _entries(store: EvidenceStore, after: int, upto: int) -> Iterator[bytes]:
-    """The log entries of seq after+1..upto: each record's stored chain hash, as bytes."""
-    expected = after + 1
-    for seq, digest in store.hashes(after, upto):
-        if seq != expected:
-            break
-        try:
-            yield bytes.fromhex(digest)
-        except ValueError:
-            raise StoreCorrupt(store.path, f"seq {seq} has a malformed hash") from None
-        expected += 1
-    if expected != upto + 1:
-        raise StoreCorrupt(store.path, f"seq {expected} missing; run slawitness verify")
 
 
 def _already_there(folder: Path, tile: TileFile) -> bool:

@@ -166,6 +166,24 @@ class RunningWitness:
         self.server.state.close()
 
 
+def open_witness(
+    key: CosignerSigningKey,
+    logs: TrustedLogs,
+    state_path: Path,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    prefix: str = "",
+) -> WitnessServer:
+    """A witness bound to its address with its state open, not yet serving; the state is
+    closed again when the address cannot be had."""
+    state = WitnessState(state_path)
+    try:
+        return WitnessServer(key, logs, state, host, port, prefix)
+    except BaseException:
+        state.close()
+        raise
+
+
 def start_witness(
     key: CosignerSigningKey,
     logs: TrustedLogs,
@@ -175,12 +193,7 @@ def start_witness(
     prefix: str = "",
 ) -> RunningWitness:
     """A witness serving `logs` in a thread (port 0: any free one), until `stop()`."""
-    state = WitnessState(state_path)
-    try:
-        server = WitnessServer(key, logs, state, host, port, prefix)
-    except BaseException:
-        state.close()
-        raise
+    server = open_witness(key, logs, state_path, host, port, prefix)
     thread = threading.Thread(target=server.serve_forever, name="witness", daemon=True)
     thread.start()
     return RunningWitness(server, thread)
