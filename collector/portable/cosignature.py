@@ -21,8 +21,6 @@ Standard library only, like the rest of this package: verify.py embeds it. Signi
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
 from dataclasses import dataclass
 
 from collector.portable.signature_check import Unverifiable, ed25519_verifies
@@ -31,6 +29,9 @@ from collector.portable.signed_note import (
     NoteError,
     Signature,
     check_text,
+    encode_key,
+    key_id,
+    parse_key_text,
     split_note,
 )
 
@@ -43,8 +44,7 @@ _COSIGNATURE_LENGTH = 8 + 64
 
 def cosigner_key_id(name: str, public_key: bytes) -> bytes:
     """The 4-byte ID of a cosigner key: the type byte 0x04 makes it differ from a log key's."""
-    material = name.encode() + b"\n" + bytes([COSIGNATURE_V1]) + public_key
-    return hashlib.sha256(material).digest()[:4]
+    return key_id(name, public_key, COSIGNATURE_V1)
 
 
 def cosigned_message(checkpoint_text: str, timestamp: int) -> bytes:
@@ -53,20 +53,8 @@ def cosigned_message(checkpoint_text: str, timestamp: int) -> bytes:
     return f"{COSIGNATURE_HEADER}\ntime {timestamp}\n{checkpoint_text}".encode()
 
 
-def _split_vkey(text: str, what: str) -> tuple[str, str, bytes]:
-    """(name, hex key ID, raw key material after the type byte) of `name+keyid+base64(...)`."""
-    parts = text.strip().split("+", 2)
-    if len(parts) != 3 or not parts[0] or any(c.isspace() for c in parts[0]):
-        raise NoteError(f"not a {what} (expected name+keyid+key)")
-    name, hex_id, blob = parts
-    try:
-        raw = base64.b64decode(blob, validate=True)
-        bytes.fromhex(hex_id)
-    except (binascii.Error, ValueError):
-        raise NoteError(f"not a {what} (bad hex or base64)") from None
-    if len(raw) != 33 or raw[0] != COSIGNATURE_V1:
-        raise NoteError(f"{what} {name}: not an Ed25519 cosigner key (type 0x04)")
-    return name, hex_id, raw[1:]
+def _cosigner_key_parts(text: str, what: str) -> tuple[str, bytes, bytes]:
+    return parse_key_text(text.strip(), what, COSIGNATURE_V1, "an Ed25519 cosigner key (type 0x04)")
 
 
 @dataclass(frozen=True)
@@ -81,14 +69,13 @@ class CosignerKey:
         return cosigner_key_id(self.name, self.public_key)
 
     def encode(self) -> str:
-        blob = base64.b64encode(bytes([COSIGNATURE_V1]) + self.public_key).decode()
-        return f"{self.name}+{self.id.hex()}+{blob}"
+        return encode_key(self.name, self.id, COSIGNATURE_V1, self.public_key)
 
     @classmethod
     def parse(cls, text: str) -> CosignerKey:
-        name, hex_id, public = _split_vkey(text, "witness key")
+        name, wanted, public = _cosigner_key_parts(text, "witness key")
         key = cls(name, public)
-        if bytes.fromhex(hex_id) != key.id:
+        if wanted != key.id:
             raise NoteError(f"witness key {name}: its key ID does not match the key")
         return key
 
@@ -165,17 +152,18 @@ class CosignerSigningKey:
         return CosignerKey(self.name, public.public_bytes_raw())
 
     def encode(self) -> str:
-        blob = base64.b64encode(bytes([COSIGNATURE_V1]) + self.seed).decode()
-        return f"PRIVATE+KEY+{self.name}+{self.verifier().id.hex()}+{blob}"
+        return "PRIVATE+KEY+" + encode_key(self.name, self.verifier().id, COSIGNATURE_V1, self.seed)
 
     @classmethod
     def parse(cls, text: str) -> CosignerSigningKey:
         body = text.strip()
         if not body.startswith("PRIVATE+KEY+"):
             raise NoteError("not a witness signing key (expected PRIVATE+KEY+name+keyid+key)")
-        name, hex_id, seed = _split_vkey(body.removeprefix("PRIVATE+KEY+"), "witness signing key")
+        name, wanted, seed = _cosigner_key_parts(
+            body.removeprefix("PRIVATE+KEY+"), "witness signing key"
+        )
         key = cls(name, seed)
-        if bytes.fromhex(hex_id) != key.verifier().id:
+        if wanted != key.verifier().id:
             raise NoteError(f"witness signing key {name}: its key ID does not match the key")
         return key
 

@@ -40,9 +40,15 @@ class CryptoMissing(NoteError):
     """Neither `cryptography` nor the `openssl` command can check a signature here."""
 
 
-def key_id(name: str, public_key: bytes) -> bytes:
-    """The 4-byte ID that ties a signature line to a key."""
-    return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + public_key).digest()[:4]
+def key_id(name: str, public_key: bytes, key_type: int = ED25519) -> bytes:
+    """The 4-byte ID that ties a signature line to a key: SHA-256(name || "\\n" || type ||
+    public key)[:4], the type byte telling a log key (0x01) from a cosigner's (0x04)."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([key_type]) + public_key).digest()[:4]
+
+
+def encode_key(name: str, ident: bytes, key_type: int, material: bytes) -> str:
+    """`name+keyid+base64(type || material)`: a verifier key, or a signing key's tail."""
+    return f"{name}+{ident.hex()}+{base64.b64encode(bytes([key_type]) + material).decode()}"
 
 
 @dataclass(frozen=True)
@@ -57,20 +63,22 @@ class VerifierKey:
         return key_id(self.name, self.public_key)
 
     def encode(self) -> str:
-        blob = base64.b64encode(bytes([ED25519]) + self.public_key).decode()
-        return f"{self.name}+{self.id.hex()}+{blob}"
+        return encode_key(self.name, self.id, ED25519, self.public_key)
 
     @classmethod
     def parse(cls, text: str) -> VerifierKey:
-        name, wanted, public = _parse_key(text.strip(), "verifier key")
+        name, wanted, public = parse_key_text(text.strip(), "verifier key")
         key = cls(name, public)
         if wanted != key.id:
             raise NoteError(f"verifier key {name}: its key ID does not match the key")
         return key
 
 
-def _parse_key(text: str, what: str) -> tuple[str, bytes, bytes]:
-    """(name, key ID, key bytes) of `name+keyid+base64(0x01 || key)`."""
+def parse_key_text(
+    text: str, what: str, key_type: int = ED25519, kind: str = "an Ed25519 key"
+) -> tuple[str, bytes, bytes]:
+    """(name, key ID, key bytes) of `name+keyid+base64(type || key)`; NoteError naming
+    `what` when it is not one, or `kind` when its type byte is not `key_type`."""
     parts = text.split("+", 2)  # base64 may hold "+" itself
     if len(parts) != 3 or not _NAME.match(parts[0]):
         raise NoteError(f"not a {what} (expected name+keyid+key)")
@@ -80,8 +88,8 @@ def _parse_key(text: str, what: str) -> tuple[str, bytes, bytes]:
         wanted = bytes.fromhex(hex_id)
     except (binascii.Error, ValueError):
         raise NoteError(f"not a {what} (bad hex or base64)") from None
-    if len(raw) != 33 or raw[0] != ED25519:
-        raise NoteError(f"{what} {name}: not an Ed25519 key")
+    if len(raw) != 33 or raw[0] != key_type:
+        raise NoteError(f"{what} {name}: not {kind}")
     return name, wanted, raw[1:]
 
 
@@ -96,15 +104,14 @@ class SigningKey:
         return VerifierKey(self.name, _private(self.seed).public_key().public_bytes_raw())
 
     def encode(self) -> str:
-        blob = base64.b64encode(bytes([ED25519]) + self.seed).decode()
-        return f"PRIVATE+KEY+{self.name}+{self.verifier().id.hex()}+{blob}"
+        return "PRIVATE+KEY+" + encode_key(self.name, self.verifier().id, ED25519, self.seed)
 
     @classmethod
     def parse(cls, text: str) -> SigningKey:
         body = text.strip()
         if not body.startswith("PRIVATE+KEY+"):
             raise NoteError("not a signing key (expected PRIVATE+KEY+name+keyid+key)")
-        name, wanted, seed = _parse_key(body.removeprefix("PRIVATE+KEY+"), "signing key")
+        name, wanted, seed = parse_key_text(body.removeprefix("PRIVATE+KEY+"), "signing key")
         key = cls(name, seed)
         if wanted != key.verifier().id:
             raise NoteError(f"signing key {name}: its key ID does not match the key")
