@@ -39,9 +39,8 @@ from collector.proving.cosignatures import cosignature_record
 from reports.report_run import make_bundle
 from tests.clirun import slawitness
 from tests.month_store import ns, write_month
-from tests.rig.stores import raw_connection, rechain_from
 from tests.test_bundle_proofs import CHOICE, CONFIG, DOWN, END, HOSTS, START
-from tests.test_signed_history import _forged_checkpoint, _store_payload
+from tests.test_signed_history import _rewrite
 
 WITNESSES = [
     CosignerSigningKey("witness1.example", hashlib.sha256(b"witness one").digest()),
@@ -134,7 +133,7 @@ def _witnessed_case(folder: Path, rewrite_seq: int | None = None) -> Witnessed:
             url = f"http://127.0.0.1/witness{number}"
             store.append([cosignature_record(stored, cosignature, url, "office", stamp)])
     if rewrite_seq is not None:
-        _holder_rewrites(folder / "evidence.db", rewrite_seq, key)
+        _rewrite(folder / "evidence.db", rewrite_seq, key)
     config = load_config(folder / "slawitness.yml")
     outcome, info = make_bundle(
         config, folder / "slawitness.yml", "vps1", CHOICE, [config.store], folder / "b.zip",
@@ -144,25 +143,6 @@ def _witnessed_case(folder: Path, rewrite_seq: int | None = None) -> Witnessed:
     with zipfile.ZipFile(info.path) as archive:
         archive.extractall(out)
     return Witnessed(out, info.path, key.verifier(), stored.seq, outcome.summary)
-
-
-def _holder_rewrites(path: Path, seq: int, key: SigningKey) -> None:
-    """Flip record `seq` to a failure, re-chain, and re-sign every later checkpoint with the
-    collector's own key: everything chains and verifies, the cosignature records kept."""
-    import json
-
-    with raw_connection(path, drop_triggers=True) as conn:
-        (payload,) = conn.execute("SELECT payload FROM records WHERE seq = ?", (seq,)).fetchone()
-        record = json.loads(payload)
-        record["ok"], record["error"] = False, "timeout"
-        _store_payload(conn, seq, record)
-        rechain_from(conn, seq)
-        later = conn.execute("SELECT seq, payload FROM records WHERE seq >= ? AND type = ?"
-                             " ORDER BY seq", (seq, "checkpoint")).fetchall()  # fmt: skip
-        for at, old in later:
-            forged = _forged_checkpoint(conn, json.loads(old), key)
-            conn.execute("UPDATE records SET payload = ? WHERE seq = ?", (forged, at))
-            rechain_from(conn, at)
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ from collector.witnessing.trusted_logs import TrustedLogs
 from tests.clirun import slawitness, write_config
 from tests.rig.loopback import HttpFaultServer
 from tests.rig.tsa import LocalTsa
-from tests.test_witnessing import _rewrite_history
+from tests.test_signed_history import _rewrite
 
 WITNESS_NAMES = ("w1.witness.example", "w2.witness.example")
 
@@ -200,7 +200,7 @@ def test_a_key_holders_rewrite_after_a_witnessed_checkpoint_is_named_from_the_bu
     _two_witnessed_rounds(setup)
     [first_probe, *_] = setup.records("probe")
     key = checkpoints.load_key(setup.folder / "slawitness.key")
-    _rewrite_history(setup.store, key, int(str(first_probe["seq"])))
+    _rewrite(setup.store, int(str(first_probe["seq"])), key)
     verify = setup.run("verify", expect=1)
     assert "chain intact" in verify
     assert "REWRITTEN after it was witnessed" in verify

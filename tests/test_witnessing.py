@@ -21,10 +21,8 @@ import pytest
 import yaml
 
 from collector.evidence.store import EvidenceStore
-from collector.portable.chain import canonical_payload
 from collector.portable.cosignature import CosignerSigningKey
-from collector.portable.merkle import Frontier, leaf_hash
-from collector.portable.signed_note import Checkpoint, SigningKey, VerifierKey
+from collector.portable.signed_note import VerifierKey
 from collector.portable.witness_wire import add_checkpoint_body
 from collector.proving import checkpoints
 from collector.proving.witness_client import Answer, send_add_checkpoint
@@ -32,7 +30,7 @@ from collector.witnessing.server import RunningWitness, start_witness
 from collector.witnessing.trusted_logs import TrustedLogs
 from tests.clirun import slawitness, write_config
 from tests.rig.loopback import HttpFaultServer, TcpListener
-from tests.rig.stores import raw_connection, rechain_from
+from tests.test_signed_history import _rewrite
 
 
 @dataclasses.dataclass
@@ -184,41 +182,6 @@ def test_a_hanging_witness_fails_alone_and_is_asked_again_after_retry(
         hanging.stop()
 
 
-def _rewrite_history(path: Path, key: SigningKey, seq: int) -> None:
-    """What the key holder can do alone: edit a record, recompute the chain, and sign every
-    checkpoint record again over the history as it now is."""
-    with raw_connection(path, drop_triggers=True) as conn:
-        (payload,) = conn.execute("SELECT payload FROM records WHERE seq = ?", (seq,)).fetchone()
-        record = json.loads(payload)
-        record["ok"] = not record["ok"]
-        conn.execute(
-            "UPDATE records SET payload = ? WHERE seq = ?", (canonical_payload(record), seq)
-        )
-        rechain_from(conn, seq)
-        rows = conn.execute(
-            "SELECT seq, payload FROM records WHERE json_extract(payload, '$.type') = 'checkpoint'"
-            " ORDER BY seq"
-        ).fetchall()
-        for at, text in rows:
-            stored = json.loads(text)
-            hashes = conn.execute(
-                "SELECT hash FROM records WHERE seq <= ? ORDER BY seq", (stored["size"],)
-            ).fetchall()
-            tree = Frontier()
-            for (digest,) in hashes:
-                tree.append(leaf_hash(bytes.fromhex(digest)))
-            old = Checkpoint.parse(str(stored["note"]).partition("\n\n")[0] + "\n")
-            new = dataclasses.replace(old, root=tree.root())
-            stored.update(
-                note=key.sign(new.text()), root=new.root.hex(),
-                frontier=[h.hex() for h in tree.hashes],
-            )  # fmt: skip
-            conn.execute(
-                "UPDATE records SET payload = ? WHERE seq = ?", (canonical_payload(stored), at)
-            )
-            rechain_from(conn, at)
-
-
 def test_a_rewrite_after_a_witnessed_checkpoint_is_named_and_the_witness_conflicts(
     collector: Collector, witnesses: Witnesses
 ) -> None:
@@ -233,7 +196,7 @@ def test_a_rewrite_after_a_witnessed_checkpoint_is_named_and_the_witness_conflic
         probe_seq = next(r.seq for r in store.records(types=["probe"]))
         checkpoint_seq = next(r.seq for r in store.records(types=["checkpoint"]))
     key = checkpoints.load_key(collector.folder / "slawitness.key")
-    _rewrite_history(collector.store, key, probe_seq)
+    _rewrite(collector.store, probe_seq, key)
     after = slawitness("verify", "--config", str(collector.config))
     out = after.stdout + after.stderr
     assert after.returncode == 1, out
