@@ -93,6 +93,18 @@ class ReportSummary(SlaFigures, frozen=True, kw_only=True):
     cosigned it and when, and any cosignature it no longer matches (stores only)."""
     complaint_file: dict[str, Any]
     sla_source: dict[str, Any] | None
+    provenance: list[dict[str, Any]] | UnsetType = UNSET
+    """Per store: the signed checkpoint the period's records are proven against (size,
+    root, key, who cosigned it, which authorities time-stamped it) (stores only)."""
+    custody: list[dict[str, Any]] | UnsetType = UNSET
+    """The custody events of the evidence the report carries: exports, reports, bundles,
+    backups, seals, attachments and hand-overs, each a chained record (stores only)."""
+    method_statement: dict[str, Any] | UnsetType = UNSET
+    """The facts of the statement of method: what was measured, from where, how often and
+    with what; how clocks were kept; how records are kept and proven; who held the key."""
+    document_signing: dict[str, Any] | UnsetType = UNSET
+    """The certificate the PDFs are signed with (its SHA-256 fingerprint and subject) and
+    the authorities asked for their document timestamps, or why they are not signed."""
 
 
 def summary_document(summary: SlaFigures) -> dict[str, Any]:
