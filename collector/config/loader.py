@@ -114,7 +114,8 @@ def parse_config(text: str, path: Path, *, resolve_secrets: bool = True) -> Conf
 
 
 def _anchored(config: Config, base_dir: Path) -> Config:
-    """The config with its relative paths (store, key, TSA roots) made relative to base_dir."""
+    """The config with its relative paths (store, keys, TSA roots, document certificate)
+    made relative to base_dir."""
 
     def anchor(value: Path) -> Path:
         return value if value.is_absolute() else base_dir / value.expanduser()
@@ -132,7 +133,17 @@ def _anchored(config: Config, base_dir: Path) -> Config:
     checkpoints = checkpoints.model_copy(
         update={"key": anchor(checkpoints.key), "timestamping": stamping}
     )
-    return config.model_copy(update={"store": anchor(config.store), "checkpoints": checkpoints})
+    documents = config.documents
+    documents = documents.model_copy(
+        update={
+            "certificate": anchor(documents.certificate),
+            "key": anchor(documents.key),
+            "pkcs12": None if documents.pkcs12 is None else anchor(documents.pkcs12),
+        }
+    )
+    return config.model_copy(
+        update={"store": anchor(config.store), "checkpoints": checkpoints, "documents": documents}
+    )
 
 
 _MESSAGE_PATH = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.*)$", re.S)

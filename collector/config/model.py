@@ -338,6 +338,45 @@ class Exporter(_Strict):
     probe's interval; the tenth absorbs its timing)."""
 
 
+class Documents(_Strict):
+    """The signing certificate of the PDFs slawitness writes (the report, the statement of
+    method): a PAdES signature proves who issued a document and that no byte of it changed,
+    and document timestamps from the `checkpoints.timestamping` authorities prove when."""
+
+    certificate: Path = Path("slawitness-documents.crt")
+    """PEM certificate the PDFs are signed with (a chain of issuers may follow it in the same
+    file); relative to the config file's folder. `slawitness init` creates a self-issued one
+    for the collector's key owner when it is absent; replace it (and `key`) with one you
+    already have. Default: `slawitness-documents.crt` next to the config file."""
+    key: Path = Path("slawitness-documents.key")
+    """The certificate's private key, PEM (mode 0600, like the checkpoint key); relative to
+    the config file's folder. It never goes into a report or bundle. Default:
+    `slawitness-documents.key` next to the config file."""
+    pkcs12: Path | None = None
+    """Instead of `certificate` and `key`: a PKCS#12 file (`.p12`, `.pfx`) holding both, as
+    a certificate authority or a company's IT hands them out; relative to the config file's
+    folder. Default: none."""
+    passphrase: Secret | None = None
+    """With `pkcs12`: its passphrase, a secret (best given as `${ENV_VAR}` or `{file:
+    PATH}`). Default: none (a PKCS#12 file without one)."""
+    sign: bool = True
+    """Sign the PDFs. `false` leaves them unsigned (the report says so). Default: on."""
+    timestamp: bool = True
+    """Ask each authority of `checkpoints.timestamping` for a timestamp over the signed
+    PDF, so its time is trusted and not the signer's own word. Without authorities, or
+    when none answers, the PDF is still signed and says it has no trusted time. Default:
+    on."""
+    timeout: PositiveDuration = 10.0
+    """How long one timestamp request may take; a report asks the authorities one after
+    another, so signing waits at most this long per authority. Default: 10 s."""
+
+    @model_validator(mode="after")
+    def _passphrase_with_pkcs12(self) -> Documents:
+        if self.passphrase is not None and self.pkcs12 is None:
+            raise ValueError("passphrase: only a pkcs12 file has a passphrase")
+        return self
+
+
 class Config(_Strict):
     """The whole config file."""
 
@@ -369,6 +408,9 @@ class Config(_Strict):
     exporter: Exporter = Exporter()
     """How `serve` and `run --listen` answer Prometheus. Default: `/probe` runs each probe at
     most once per nine tenths of its interval."""
+    documents: Documents = Documents()
+    """How the report's PDFs are signed and timestamped. Default: signed with the certificate
+    `slawitness init` makes, timestamped by the checkpoints' authorities."""
 
     @model_validator(mode="after")
     def _unique_host_names(self) -> Config:

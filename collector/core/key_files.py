@@ -33,17 +33,23 @@ def create_key_file(
         check_file_target(public_path, replace=True)
     except OutputPathError as exc:
         raise error(str(exc)) from None
+    create_private_file(key_path, private + "\n", what, error)
+    write_text(public_path, public + "\n", replace=True)
+
+
+def create_private_file(path: Path, text: str, what: str, error: type[UsageError]) -> None:
+    """`text` as a new 0600 file at `path` (never overwriting one), fsynced: a key whose
+    public half travels in a file of its own (a certificate) has no `.pub` beside it."""
     try:
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise error(f"{key_path}: a {what} already exists; not replacing it") from None
+        raise error(f"{path}: a {what} already exists; not replacing it") from None
     except OSError as exc:
-        raise error(f"{key_path}: cannot create the {what}: {exc.strerror}") from None
+        raise error(f"{path}: cannot create the {what}: {exc.strerror}") from None
     with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(private + "\n")
+        out.write(text)
         out.flush()
         os.fsync(out.fileno())
-    write_text(public_path, public + "\n", replace=True)
 
 
 def read_key_file(key_path: Path, what: str, create_hint: str, error: type[UsageError]) -> str:
