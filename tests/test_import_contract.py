@@ -200,6 +200,10 @@ ALLOWED: dict[str, frozenset[str]] = {
         "reports.render": {
             CORE,
             "collector.documents",
+            # the PDFs are signed with the document certificate the config names
+            "collector.config",
+            SECRETS,
+            "collector.proving",
             "reports.report_text",
             "reports.worker_pool",
         },
