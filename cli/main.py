@@ -11,6 +11,7 @@ report or bundle could not be made (no data, Prometheus unreachable, output not 
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import os
 import re
@@ -34,16 +35,18 @@ from cli.base import (
     quit_on_closed_output,
     say,
     store_option,
-    store_path_of,
 )
 from cli.round_summary import round_lines
 from cli.types import Instant, one_line
+from collector.config.loader import load_config
 from collector.config.model import Config, Target
 from collector.core.durations import format_duration
 from collector.core.output_paths import write_text
+from collector.core.results import JsonScalar
 from collector.documents.attachments import cited_problem
 from collector.evidence.export import write_csv, write_jsonl
-from collector.evidence.records import Stamp, note_record
+from collector.evidence.custody import HashingStream, record_custody
+from collector.evidence.records import Stamp, custody_record, note_record, readable
 from collector.evidence.store import EvidenceStore
 from collector.portable.errors import SlawitnessError
 from collector.prometheus.listen import DEFAULT_LISTEN, ListenAddressError, parse_listen
@@ -368,7 +371,9 @@ def note() -> None:
 @note.command("add")
 @config_option
 @store_option
-@click.option("--target", required=True, help="The target the note is about.")
+@click.option(
+    "--target", default=None, help="The target the note is about (optional with --custody)."
+)
 @click.option("--ticket", default=None, help="The provider's ticket or case number.")
 @click.option(
     "--claim",
@@ -376,20 +381,35 @@ def note() -> None:
     metavar="PERIOD",
     help="This note records the claim filed for PERIOD (YYYY-MM): `status` stops reminding.",
 )
+@click.option(
+    "--custody",
+    is_flag=True,
+    help="TEXT tells where the evidence went (a hand-over: 'sent to provider by e-mail').",
+)
 @click.argument("text")
 def note_add(
     config_path: Path,
     store_path: Path | None,
-    target: str,
+    target: str | None,
     ticket: str | None,
     claim: str | None,
+    custody: bool,
     text: str,
 ) -> None:
-    """Record a support contact or remark about a target."""
+    """Record a support contact or remark about a target, or with --custody a hand-over."""
     config = load(config_path, store_path)
-    jobs_for(config, target)
+    if target is None and not custody:
+        fail("missing option '--target' (it may be left out only with --custody)", EXIT_USAGE)
+    if target is not None:
+        jobs_for(config, target)
     if not text.strip():
         fail("note text is empty", EXIT_USAGE)
+    if custody:
+        if claim is not None:
+            fail("--claim and --custody: a claim is a note of its own", EXIT_USAGE)
+        _add_hand_over(config, target, ticket, text)
+        return
+    assert target is not None
     if claim is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", claim):
         fail(f"--claim {claim!r}: expected a period like 2026-10", EXIT_USAGE)
     record = note_record(Stamp.now(), config.vantage, target, text, ticket)
@@ -400,10 +420,21 @@ def note_add(
     say(f"note recorded as seq {appended.seq} ({appended.hash[:16]})")
 
 
+def _add_hand_over(config: Config, target: str | None, ticket: str | None, text: str) -> None:
+    """A hand-over is a custody event: chained as a `custody` record, listed by reports."""
+    detail: dict[str, JsonScalar] = {} if ticket is None else {"ticket": readable(ticket)}
+    record = custody_record(
+        Stamp.now(), config.vantage, "hand-over", text=text, target=target, detail=detail
+    )
+    with EvidenceStore.open(config.store, create=True) as store:
+        [appended] = store.append([record])
+    say(f"custody event recorded as seq {appended.seq} ({appended.hash[:16]})")
+
+
 RECORD_TYPES = (
     "probe", "note", "collector", "import", "diagnosis", "checkpoint",
     "timestamp_request", "timestamp", "timestamp_failed", "backup", "seal", "attachment",
-    "cosignature", "cosignature_failed", "witness_conflict",
+    "cosignature", "cosignature_failed", "witness_conflict", "custody",
 )  # fmt: skip
 """Every record type slawitness writes, for `export --type`."""
 
@@ -436,8 +467,19 @@ def export(
     target: str | None,
     kind: str,
 ) -> None:
-    """Write records to stdout as CSV or JSON lines."""
-    path = store_path_of(config_path, store_path)
+    """Write records to stdout as CSV or JSON lines; the export is then chained as a
+    custody event with the SHA-256 of exactly the bytes written."""
+    config = None if store_path is not None else load_config(config_path, resolve_secrets=False)
+    path = config.store if config is not None else store_path
+    assert path is not None
+    sys.stdout.flush()
+    hashed = HashingStream(sys.stdout.buffer)
+    out = io.TextIOWrapper(
+        io.BufferedWriter(hashed),
+        encoding=sys.stdout.encoding,
+        errors=sys.stdout.errors,
+        newline="\n",
+    )
     with EvidenceStore.open(path, readonly=True) as store:
         rows = store.records(
             since_ns=since,
@@ -446,7 +488,14 @@ def export(
             types=None if kind == "all" else [kind],
         )
         writer = write_csv if fmt == "csv" else write_jsonl
-        writer(rows, sys.stdout)
+        count = writer(rows, out)
+        out.flush()
+    detail: dict[str, JsonScalar] = {"format": fmt, "type": kind, "records": count}
+    vantage = None if config is None else config.vantage
+    record = custody_record(Stamp.now(), vantage, "export", target=target, since_ns=since,
+                            until_ns=until, files=[hashed.entry("stdout")],
+                            detail=detail)  # fmt: skip
+    record_custody(path, record, announce("export", warning=True))
 
 
 from cli.attach import attach  # noqa: E402

@@ -95,7 +95,8 @@ def test_probe_round_records_up_and_down_and_the_chain_verifies(
     assert traced == {"closed", "silent"}, "each failing target's path is traced once"
     verified = slawitness("verify", "--config", str(config))
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert "chain intact, 7 records, head seq 7" in verified.stdout
+    # 7 records of the round, then each of the 3 exports chained as a custody event
+    assert "chain intact, 10 records, head seq 10" in verified.stdout
 
 
 def test_eight_overlapping_rounds_keep_one_chain(tmp_path: Path, tcp_listener: TcpListener) -> None:

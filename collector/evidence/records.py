@@ -147,3 +147,36 @@ def note_record(
         "ticket": None if ticket is None else readable(ticket),
         "text": readable(text),
     }
+
+
+def custody_record(
+    stamp: Stamp,
+    vantage: str | None,
+    event: str,
+    *,
+    text: str | None = None,
+    target: str | None = None,
+    period: str | None = None,
+    since_ns: int | None = None,
+    until_ns: int | None = None,
+    path: str | None = None,
+    files: Iterable[dict[str, JsonScalar]] = (),
+    detail: dict[str, JsonScalar] | None = None,
+) -> dict[str, object]:
+    """Evidence leaving the collector's hands (an export, a report, a bundle, a hand-over
+    in the user's words), chained so that "this file was changed after it was made" can be
+    answered: each file's SHA-256 was fixed in the chain when it was written."""
+    return {
+        "type": "custody",
+        **stamp.fields(),
+        "vantage": vantage,
+        "target": target,
+        "event": event,
+        "text": None if text is None else readable(text),
+        "period": period,
+        "since_ns": since_ns,
+        "until_ns": until_ns,
+        "path": None if path is None else readable(path),
+        "files": [dict(entry) for entry in files],
+        "detail": dict(detail or {}),
+    }
