@@ -44,8 +44,8 @@ from collector.core.durations import format_duration
 from collector.core.output_paths import write_text
 from collector.core.results import JsonScalar
 from collector.documents.attachments import cited_problem
-from collector.evidence.export import write_csv, write_jsonl
 from collector.evidence.custody import HashingStream, record_custody
+from collector.evidence.export import write_csv, write_jsonl
 from collector.evidence.records import Stamp, custody_record, note_record, readable
 from collector.evidence.store import EvidenceStore
 from collector.portable.errors import SlawitnessError
@@ -56,6 +56,12 @@ from collector.proving.checkpoints import (
     load_key,
     origin,
     public_key_path,
+)
+from collector.proving.document_certificate import (
+    DocumentCertificateError,
+    create_document_certificate,
+    document_certificate_exists,
+    load_document_certificate,
 )
 from collector.running.round import cron_round
 from collector.running.scheduler import jobs_for
@@ -132,7 +138,8 @@ def cli(quiet: bool, log_level: str) -> None:
 @click.option(
     "--key-only",
     is_flag=True,
-    help="Only create the signing key (for a config and store made before checkpoints).",
+    help="Only create the signing key and the document certificate, those missing (for a"
+    " config and store made before them).",
 )
 @click.option(
     "--no-timestamping",
@@ -169,14 +176,32 @@ def init(
         if not key_only:
             say(f"wrote {config_path}; evidence store {config.store} ({store.count()} records)")
         key_path = config.checkpoints.key
-        if key_path.exists() and not key_only:
+        key = None
+        # --key-only makes what is missing; with nothing missing, the key "already exists"
+        keep = not key_only or not document_certificate_exists(config.documents)
+        if key_path.exists() and keep:
             say(f"keeping the signing key {key_path}")
-            return
-        key = create_key(key_path, origin(store))
-    say(f"signing key {key_path} (keep it private); public key {public_key_path(key_path)}:")
-    say(f"  {key.verifier().encode()}")
-    if not key_only:
+        else:
+            key = create_key(key_path, origin(store))
+    if key is not None:
+        say(f"signing key {key_path} (keep it private); public key {public_key_path(key_path)}:")
+        say(f"  {key.verifier().encode()}")
+    _init_document_certificate(config)
+    if key is not None and not key_only:
         say("edit the targets and SLA terms, then run: slawitness check-config")
+
+
+def _init_document_certificate(config: Config) -> None:
+    """Create the PDFs' signing certificate when the config's is absent; keep one that is
+    there (the user's own, or an earlier init's), as the signing key is kept."""
+    documents = config.documents
+    if document_certificate_exists(documents):
+        where = documents.pkcs12 or documents.certificate
+        say(f"keeping the document certificate {where}")
+        return
+    made = create_document_certificate(documents, config.vantage)
+    say(f"document certificate {documents.certificate}, key {documents.key} (keep it private);")
+    say(f"  SHA-256 fingerprint {made.sha256}")
 
 
 TSA_ROOTS_FOLDER = "tsa-roots"
@@ -220,6 +245,7 @@ def check_config(config_path: Path, store_path: Path | None) -> None:
         say(f"checkpoints every {every}, signed by {key.name} {key.id.hex()}")
     except SigningKeyError as exc:
         announce("check-config", warning=True)(f"no checkpoints will be signed: {exc}")
+    _check_document_certificate(config)
     for host in config.hosts():
         probes = ", ".join(
             f"{p.name} ({p.kind} every {format_duration(p.interval)})" for p in host.probes
@@ -235,6 +261,21 @@ def check_config(config_path: Path, store_path: Path | None) -> None:
             if problem is not None:
                 where = f"{config_path}: targets[{index}].sla.source.attachment"
                 announce("check-config", warning=True)(f"{where}: {problem}")
+
+
+def _check_document_certificate(config: Config) -> None:
+    """Who the PDFs will be signed as, or the warning why they will not be."""
+    if not config.documents.sign:
+        say("documents are not signed (documents.sign: false)")
+        return
+    try:
+        document = load_document_certificate(config.documents)
+    except DocumentCertificateError as exc:
+        announce("check-config", warning=True)(f"no document will be signed: {exc}")
+        return
+    expiry = document.not_after.date().isoformat()
+    say(f"documents signed as {document.subject}, valid until {expiry}")
+    say(f"  SHA-256 fingerprint {document.sha256}")
 
 
 web_config_option = click.option(
