@@ -23,20 +23,24 @@ from collector.config.model import Config, Target
 from collector.core.bounded_read import DOCUMENT_LIMIT, read_bounded
 from collector.core.output_paths import OutputPathError, check_file_target, check_folder_target
 from collector.diagnostics.capture import DIAGNOSIS, path_verdict
+from collector.evidence.custody import record_made
 from collector.portable.errors import UsageError
 from collector.proving import stamp_coverage
 from collector.proving.timestamping import stored_timestamps
 from collector.proving.tlog_proofs import witnessed_checkpoints
 from reports.bundle.attachments import carried_attachments
-from reports.bundle.proofs import anchor_stores, prove
+from reports.bundle.proofs import Anchor, anchor_stores, prove
+from reports.bundle.provenance import provenance
 from reports.bundle.writer import BundleError, BundleInfo, stage_records, write_bundle
 from reports.complaint_file import complaint_file
+from reports.pdf_parts import DocumentSigning
 from reports.render.background import background_for
 from reports.render.errors import RenderError
 from reports.render.report_files import REPORT_FILES, ReportWriter
 from reports.sla.engine import evaluate
 from reports.sla.period import Period, month_period, span_period
 from reports.sla.summary import Incident, ReportSummary, summary_document
+from reports.sources.custody_log import custody_events
 from reports.sources.evidence_view import EvidenceView
 from reports.sources.prometheus import load_prometheus_samples
 from reports.sources.stores import SourceData, SourceError, load_store_samples
@@ -209,8 +213,14 @@ def make_report(
     progress: Callable[[str], None] | None = None,
     force: bool = False,
     evidence: EvidenceView | None = None,
+    anchors: Sequence[Anchor] | None = None,
+    custody_event: bool = True,
 ) -> ReportOutcome:
     """Compute the SLA figures of one target over one period and write the report.
+
+    The stores' records are anchored first (`anchors`, which a bundle passes; otherwise a
+    fresh signed checkpoint of the config's own store and the latest stored one of any
+    other): the first page names them and the PDFs carry the proofs against them.
 
     `progress` hears of each step as it starts (a terminal's view of a long report). A
     folder already holding a report is refused before any work, unless `force`. Every read
@@ -228,8 +238,16 @@ def make_report(
     step(f"reading {source}" + ("" if prometheus else " and verifying its chain"))
     with ExitStack() as held_open:
         view = evidence or held_open.enter_context(EvidenceView())
-        return _report(config, target, period, stores, prometheus, out_dir, formats, langs,
-                       view, records_sha256=records_sha256, warn=warn, step=step)  # fmt: skip
+        if anchors is None and prometheus is None:
+            step("signing a checkpoint of the evidence store")
+            anchors = anchor_stores(config, stores, view)[0]
+        outcome = _report(config, target, period, stores, prometheus, out_dir, formats, langs,
+                       view, anchors or [], records_sha256=records_sha256, warn=warn,
+                       step=step)  # fmt: skip
+    if custody_event and prometheus is None:  # a bundle records its zip instead
+        record_made(config, stores, "report", out_dir, outcome.paths, target=target.name,
+                    period=period, warn=warn)  # fmt: skip
+    return outcome
 
 
 def _report(
@@ -242,6 +260,7 @@ def _report(
     formats: set[str],
     langs: set[str],
     evidence: EvidenceView,
+    anchors: Sequence[Anchor],
     *,
     records_sha256: str | None,
     warn: Callable[[str], None] | None,
@@ -268,6 +287,13 @@ def _report(
         )
         fields = msgspec.structs.asdict(figures)
         fields["samples"] = _named_samples(figures.samples, data)
+        signing = DocumentSigning.of(config)
+        if isinstance(signing.signer, str) and config.documents.sign and warn is not None:
+            warn(f"the PDFs are not signed: {signing.signer}")
+        origins: list[dict[str, Any]] | UnsetType = UNSET
+        if prometheus is None:
+            assert isinstance(witnessed, list) and isinstance(trusted_time, list)
+            origins = provenance(anchors, witnessed, trusted_time, period.end_ns)
         report = ReportSummary(
             **fields,
             stores=data.stores,
@@ -277,6 +303,9 @@ def _report(
             witnessed=witnessed,
             complaint_file=complaint,
             sla_source=sla_source,
+            provenance=origins,
+            custody=UNSET if prometheus else custody_events(stores, evidence, target.name),
+            document_signing=signing.facts,
         )
         summary = summary_document(report)
         step(f"writing {', '.join(sorted(formats))} into {out_dir}")
@@ -287,6 +316,7 @@ def _report(
             data.samples,
             records_sha256=records_sha256,
             warn=warn,
+            pdf=signing.parts(summary, anchors, evidence, warn),
         )
     return ReportOutcome(summary, paths, period)
 
@@ -343,6 +373,8 @@ def make_bundle(
             warn=warn,
             progress=progress,
             evidence=evidence,
+            anchors=anchors,
+            custody_event=False,
         )
         step("proving the cited records")
         proofs = prove(records, anchors, outcome.summary, key, warn, evidence)
@@ -359,7 +391,10 @@ def make_bundle(
             proofs=proofs,
             attachments=documents,
             force=force,
+            custody=outcome.summary.get("custody"),
         )
+    record_made(config, stores, "bundle", zip_path, [zip_path], target=target.name,
+                period=period, warn=warn, known_sha256={zip_path: info.sha256})  # fmt: skip
     return outcome, info
 
 

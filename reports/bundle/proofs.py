@@ -164,22 +164,18 @@ def _prove_segment(
         with ExitStack() as held_open:
             view = evidence or held_open.enter_context(EvidenceView())
             store = view.store(anchor.store)
-            size = at.checkpoint.size
-            seqs = sorted(
-                {s for v, s in cited if s <= size and s != last and _vantage(store, s) == v}
-            )
-            tree = leaves(store, size)
-            made = inclusion_proofs(store, [*seqs, last], at, tree)
-            tlog = tlog_proofs(store, _cited_in(store, cited, size), at, tree)
+            held = cited_in(store, cited, at.checkpoint.size)
+            seqs = [s for s in held if s != last]
+            made = cited_proofs(store, at, [*seqs, last], held)
             witnessed = witnessed_checkpoints(store)
     except (StoreError, ProofError, apsw.Error) as exc:
         return {**entry, "problem": f"cannot make the proofs: {exc}"}
     folder = proof_folder(segment_name(segment.member))
     members[folder + CHECKPOINT_FILE] = at.note.encode("utf-8")
     members[folder + PUBLIC_KEY_FILE] = (at.key.encode() + "\n").encode("ascii")
-    for proof in made:
+    for proof in made.inclusion:
         members[f"{folder}seq-{proof['seq']}.json"] = json_bytes(proof)
-    for seq, text in tlog.items():
+    for seq, text in made.tlog.items():
         members[f"{folder}seq-{seq}{TLOG_PROOF_SUFFIX}"] = text.encode("utf-8")
     return {
         **entry,
@@ -194,7 +190,29 @@ def _prove_segment(
     }
 
 
-def _cited_in(store: EvidenceStore, cited: Sequence[tuple[str, int]], size: int) -> list[int]:
+@dataclass(frozen=True)
+class CitedProofs:
+    """Proofs of cited records against one checkpoint: inclusion proofs as JSON (against
+    that checkpoint) and C2SP tlog-proofs (against the newest cosigned one covering each)."""
+
+    inclusion: list[dict[str, Any]]
+    tlog: dict[int, str]
+
+
+def cited_proofs(
+    store: EvidenceStore,
+    at: checkpoints.StoredCheckpoint,
+    inclusion_seqs: Sequence[int],
+    tlog_seqs: Sequence[int],
+) -> CitedProofs:
+    """The proofs of `inclusion_seqs` and `tlog_seqs` (all within `at`'s tree), the tree
+    built once for both: the bundle's proofs/ and the report PDF's embedded files."""
+    tree = leaves(store, at.checkpoint.size)
+    made = inclusion_proofs(store, inclusion_seqs, at, tree)
+    return CitedProofs(made, tlog_proofs(store, tlog_seqs, at, tree))
+
+
+def cited_in(store: EvidenceStore, cited: Sequence[tuple[str, int]], size: int) -> list[int]:
     """The seqs the report cites that this store holds within the checkpoint's tree."""
     return sorted({s for v, s in cited if s <= size and _vantage(store, s) == v})
 

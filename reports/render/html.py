@@ -135,8 +135,12 @@ def render_html(
     daily: pd.DataFrame,
     lang: str = "en",
     warnings: list[str] | None = None,
+    pdf_trusted_time: bool | None = None,
 ) -> str:
     """The whole report as one HTML document in `lang` (en or zh).
+
+    `pdf_trusted_time` is None for the HTML file; for the page a PDF is drawn from, whether
+    that PDF will carry document timestamps (its first page says which, or that it has none).
 
     The complaint file (attached documents, the correspondence timeline) and the citations
     of the SLA terms appear only when the summary has them (see `reports.render.complaint_view`).
@@ -173,6 +177,7 @@ def render_html(
             timeline=list((complaint or {}).get("timeline") or []),
             cite=partial(citation, source, text),
             places=term_places(source, text),
+            pdf_trusted_time=pdf_trusted_time,
         )
     )
 

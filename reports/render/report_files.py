@@ -8,6 +8,11 @@ letters cite its SHA-256, computed from the exact bytes on disk. File names:
     summary.json, incidents.csv, samples.csv,
     report.<lang>.html, report.<lang>.pdf, letter.<lang>.md   (lang: en, zh)
 
+Each PDF is PDF/A-3b and carries, as associated files, summary.json (these very bytes) and
+whatever else `PdfParts.embed` gives (the cited records, checkpoint and proofs); when
+`PdfParts.sign` is given, each is then signed and time-stamped in place. A PDF whose
+timestamps all failed is drawn again saying it has no trusted time, and signed without.
+
 Failures to create or write the output directory become `RenderError`, whose message is one
 line the CLI can print as it is.
 """
@@ -17,8 +22,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +38,8 @@ from reports.render.charts import render_charts
 from reports.render.errors import RenderError, guarded
 from reports.render.html import render_html
 from reports.render.letters import render_letter
-from reports.render.pdf import checked_pdf
+from reports.render.pdf import EmbeddedFile, checked_pdf
+from reports.render.pdf_signing import SigningOutcome
 from reports.render.samples_csv import write_samples_csv
 
 FORMATS: frozenset[str] = frozenset({"json", "html", "pdf", "csv", "letter"})
@@ -56,6 +65,18 @@ INCIDENT_COLUMNS: tuple[str, ...] = (
     "errors",
     "vantages",
 )
+
+
+@dataclass(frozen=True)
+class PdfParts:
+    """What a report's PDFs carry besides their pages, and how they are signed."""
+
+    embed: Callable[[bytes], Sequence[EmbeddedFile]] | None = None
+    """The files each PDF carries, given summary.json's bytes; None: summary.json alone."""
+    sign: Callable[[Path, bool], SigningOutcome] | None = None
+    """Signs a written PDF in place, asking for document timestamps when told to."""
+    timestamped: bool = False
+    """Whether timestamps will be asked for: the first page then names the authorities."""
 
 
 def write_report(
@@ -127,12 +148,16 @@ class ReportWriter:
         *,
         records_sha256: str | None = None,
         warn: Callable[[str], None] | None = None,
+        pdf: PdfParts | None = None,
     ) -> list[Path]:
         """Write everything else and wait for the background jobs; the paths written."""
-        out_dir, formats = self.out_dir, self.formats
+        out_dir, formats, parts = self.out_dir, self.formats, pdf or PdfParts()
         summary_bytes = summary_json_bytes(summary)
         written = [_write(out_dir / "summary.json", summary_bytes)]
         summary_sha256 = hashlib.sha256(summary_bytes).hexdigest()
+        embedded = _embedded(parts, summary_bytes) if "pdf" in formats else []
+        created = datetime.fromisoformat(str(summary["generated_at"]).replace("Z", "+00:00"))
+        redraw: dict[Path, Callable[[], str]] = {}
         if "csv" in formats:
             written.append(guarded(out_dir / "incidents.csv", write_incidents_csv, summary))
         seen_warnings: set[str] = set()
@@ -143,18 +168,58 @@ class ReportWriter:
                     if warn is not None and message not in seen_warnings:
                         warn(message)
                     seen_warnings.add(message)
-                html = render_html(summary, charts.pngs, daily, lang, charts.warnings)
+                draw = partial(render_html, summary, charts.pngs, daily, lang, charts.warnings)
                 if "html" in formats:
-                    written.append(_write(out_dir / f"report.{lang}.html", html.encode("utf-8")))
+                    html = draw().encode("utf-8")
+                    written.append(_write(out_dir / f"report.{lang}.html", html))
                 if "pdf" in formats:
                     pdf_path = out_dir / f"report.{lang}.pdf"
-                    self.later.append(self.background.submit(checked_pdf, html, pdf_path))
+                    page = draw(pdf_trusted_time=parts.timestamped)
+                    job = self.background.submit(checked_pdf, page, pdf_path, embedded, created)
+                    self.later.append(job)
+                    redraw[pdf_path] = partial(draw, pdf_trusted_time=False)
             if "letter" in formats:
                 letter = render_letter(
                     summary, lang, summary_sha256=summary_sha256, records_sha256=records_sha256
                 )
                 written.append(_write(out_dir / f"letter.{lang}.md", letter.encode("utf-8")))
-        return written + [job.result() for job in self.later]
+        done = [job.result() for job in self.later]
+        if parts.sign is not None:
+            for path in done:
+                if path in redraw:
+                    _sign(path, parts, redraw[path], embedded, created, warn)
+        return written + done
+
+
+def _embedded(parts: PdfParts, summary_bytes: bytes) -> list[EmbeddedFile]:
+    if parts.embed is not None:
+        return list(parts.embed(summary_bytes))
+    described = "The figures this report shows"
+    return [EmbeddedFile("summary.json", summary_bytes, "application/json", "Source", described)]
+
+
+def _sign(
+    path: Path,
+    parts: PdfParts,
+    redraw: Callable[[], str],
+    embedded: Sequence[EmbeddedFile],
+    created: datetime,
+    warn: Callable[[str], None] | None,
+) -> None:
+    """Sign one PDF; when every timestamp failed, draw it again saying it has no trusted
+    time (its page must not claim timestamps it lacks) and sign that without asking."""
+    assert parts.sign is not None
+    outcome = parts.sign(path, parts.timestamped)
+    for failure in outcome.failures:
+        if warn is not None:
+            warn(f"{path.name}: {failure}")
+    if parts.timestamped and not outcome.timestamps:
+        if warn is not None:
+            warn(
+                f"{path.name}: no document timestamp could be made; it says it has no trusted time"
+            )
+        checked_pdf(redraw(), path, embedded, created)
+        parts.sign(path, False)
 
 
 def summary_json_bytes(summary: Mapping[str, Any]) -> bytes:
