@@ -29,6 +29,8 @@ from reports.render.method_statement import render_statement_html
 from reports.render.pdf import pdf_available, write_pdf
 from reports.report_text import TEXT
 from reports.sources.method_facts import KIND_LIBRARIES, method_facts
+from reports.sources.stores import load_store_samples
+from tests.month_store import ns, write_month
 
 S = 1_000_000_000
 T0 = 1_790_000_000 * S  # 2026-09-21: fixed, so nothing depends on today's date
@@ -406,3 +408,24 @@ def test_the_statement_pdf_reads_the_version_a_probe_kind_and_the_clock_finding(
         assert "".join(word.split()) in squeezed, word
     pages = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
     assert "A4" in pages.stdout
+
+
+def test_the_report_source_hands_over_the_collector_records_the_facts_need(tmp_path: Path) -> None:
+    config = write_case_config(tmp_path, witnesses=False)
+    write_month(
+        config.store,
+        vantage="office-shanghai",
+        start="2026-09-21T14:00:00",
+        end="2026-09-21T15:00:00",
+        hosts=[("vps1", "ping", "icmp", "target")],
+        down={},
+    )
+    with EvidenceStore.open(config.store) as store:
+        store.append(collector_rounds(unsynced_at=(1,), jump_at=JUMP_AT))
+    since, until = ns("2026-09-21T00:00:00"), ns("2026-09-22T00:00:00")
+    data = load_store_samples([config.store], config, since, until, target="vps1")
+    assert [r["event"] for r in data.collector_records] == ["round"] * 8
+    facts = method_facts(config, {"stores": data.stores}, data.collector_records)
+    assert facts["clock"]["unsynced"] == 1 and facts["clock"]["jumps_total"] == 1
+    assert facts["records"]["stores"][0]["ok"] is True
+    assert facts["records"]["stores"][0]["count"] == 60 + 8

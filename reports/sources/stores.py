@@ -70,6 +70,9 @@ class SourceData:
     stores: list[dict[str, Any]] = field(default_factory=list)
     imported: list[dict[str, Any]] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
+    collector_records: list[dict[str, Any]] = field(default_factory=list)
+    """The period's `collector` records whole (start, stop, heartbeat, round, resumed):
+    the clock state and versions they carry are what the statement of method states."""
 
 
 def sample_frame(parts: Sequence[SampleColumns]) -> pd.DataFrame:
@@ -232,6 +235,7 @@ def load_store_samples(
         stores=stores,
         imported=_imported(samples, imports),
         caveats=[*caveats, *clock_caveats(events)],
+        collector_records=events,
     )
 
 
