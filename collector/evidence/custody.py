@@ -18,7 +18,7 @@ import io
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from collector.config.model import Config
 from collector.core.results import JsonScalar
@@ -104,27 +104,45 @@ def own_store(config: Config, stores: Sequence[Path]) -> Path | None:
     return config.store if any(os.path.realpath(p) == own for p in stores) else None
 
 
+class Span(Protocol):
+    """The period a report or bundle covers, as `reports.sla.period.Period` has it."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def start_ns(self) -> int: ...
+    @property
+    def end_ns(self) -> int: ...
+
+
 def record_made(
     config: Config,
     stores: Sequence[Path],
     event: str,
-    files: Sequence[dict[str, JsonScalar]],
+    made: Path,
+    files: Sequence[Path],
     *,
     target: str,
-    period: str,
-    since_ns: int,
-    until_ns: int,
-    path: Path,
+    period: Span,
     warn: Callable[[str], None] | None,
+    known_sha256: Mapping[Path, str] | None = None,
 ) -> Appended | None:
-    """A report or bundle made from `stores`, recorded in the config's own store (when
-    it is one of them) with every file it wrote and that file's SHA-256."""
+    """A report folder or bundle zip (`made`) written from `stores`, recorded in the
+    config's own store when that is one of them, with each of `files` and its SHA-256
+    (named relative to the folder; `known_sha256` spares hashing a file twice)."""
     store = own_store(config, stores)
     if store is None:
         return None
-    record = custody_record(Stamp.now(), config.vantage, event, target=target, period=period,
-                            since_ns=since_ns, until_ns=until_ns, path=str(path.resolve()),
-                            files=files)  # fmt: skip
+    known = known_sha256 or {}
+    entries = [
+        file_entry(f, f.relative_to(made).as_posix() if made.is_dir() else f.name, known.get(f))
+        for f in files
+        if f.is_file()
+    ]
+    record = custody_record(Stamp.now(), config.vantage, event, target=target,
+                            period=period.label, since_ns=period.start_ns,
+                            until_ns=period.end_ns, path=str(made.resolve()),
+                            files=entries)  # fmt: skip
     return record_custody(store, record, warn)
 
 
@@ -133,6 +151,7 @@ __all__ = [
     "CUSTODY_EVENTS",
     "CUSTODY_TYPES",
     "HashingStream",
+    "Span",
     "file_entry",
     "own_store",
     "record_custody",

@@ -13,6 +13,8 @@ Layout (every path is a zip member; `MANIFEST.sha256` covers all the others)::
     report/...             every file of the report folder (summary.json, HTML, PDF, ...)
     attachments/<sha256>/<name>   the documents of the report's complaint file
                            (`reports.bundle.attachments`), each under its hash
+    custody.json           the custody events of the evidence carried: exports, reports,
+                           bundles, backups, seals, attachments, hand-overs, with hashes
     verify.json            each store's `verify` result, each segment's check and anchor
     verify.py              the standalone checker (`reports.bundle.verify_script`)
     versions.json          the slawitness, SQLite and Python versions that made it
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel
@@ -58,6 +61,9 @@ __all__ = [
     "stage_records",
     "write_bundle",
 ]
+
+CUSTODY_FILE = "custody.json"
+"""Where the bundle lists the custody events of the evidence it carries."""
 
 _MIN_SCANNED_SECRET = 6
 """Shorter secret values are too likely to occur by chance in hashes or prose."""
@@ -87,6 +93,7 @@ def write_bundle(
     folder: str = "report",
     attachments: Mapping[str, Path] | None = None,
     force: bool = False,
+    custody: list[dict[str, Any]] | None = None,
 ) -> BundleInfo:
     """Write the bundle to `zip_path` (atomically) and describe it; an existing file there
     is replaced only with `force`, and never one that is not a regular file.
@@ -94,7 +101,8 @@ def write_bundle(
     `period_end_ns` dates every member; `proofs` are the signed evidence of the segments
     (none: every segment is said to be chained but not anchored). Raises BundleError when
     the config cannot be read, or when a secret value or the private signing key would end
-    up in a member. `attachments` are the documents carried (member name -> stored file).
+    up in a member. `attachments` are the documents carried (member name -> stored file);
+    `custody` the custody events of the evidence carried (`custody.json`, when given).
     """
     needles = [
         (f"the value of a config secret ({s.source})", s.reveal().encode("utf-8"))
@@ -120,6 +128,8 @@ def write_bundle(
     if proofs is not None:
         members.update(proofs.members)
     members.update(attachments or {})
+    if custody is not None:
+        members[CUSTODY_FILE] = json_bytes({"events": custody})
     members["README.txt"] = _readme()
     try:
         members["verify.py"] = verify_script().encode("utf-8")
