@@ -303,7 +303,7 @@ def test_every_probe_kind_has_its_tools_and_its_words() -> None:
                 "+5.000 s",
                 "0.75 s",
                 "Signature",
-                "Every 30 min",
+                "At intervals of 30 min",
             ],
         ),
         (
