@@ -40,6 +40,7 @@ from collector.documents.attachments import AttachError
 from collector.evidence.store import EvidenceStore
 from collector.portable.errors import UsageError
 from collector.proving import checkpoints
+from collector.proving.document_certificate import create_document_certificate
 from collector.running.daemon import Daemon, DaemonSettings
 from collector.running.scheduler import jobs_for
 
@@ -85,7 +86,8 @@ def phase_at(share: float) -> Phase | None:
 
 
 DEMO_FILES = ("slawitness.yml", "slawitness.key", "slawitness.key.pub", "evidence.attachments",
-              "documents", "report", "bundle.zip")  # fmt: skip
+              "slawitness-documents.crt", "slawitness-documents.key", "documents", "report",
+              "bundle.zip")  # fmt: skip
 """What the demo writes into its folder besides the store: a folder holding any of them is
 refused before the demo starts, never written over at its end."""
 
@@ -207,6 +209,7 @@ def collect(
         with EvidenceStore.open(config.store, create=True) as store:
             # a fresh key: a folder already holding slawitness.key was refused above
             key = checkpoints.create_key(config.checkpoints.key, checkpoints.origin(store))
+            create_document_certificate(config.documents, config.vantage)
             settings = DaemonSettings(
                 flush_interval_s=0.5, heartbeat_interval_s=5.0, start_jitter_s=0.0,
                 run_for_s=seconds,

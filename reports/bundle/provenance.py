@@ -68,8 +68,16 @@ def _newest_cosigned(entry: Mapping[str, Any]) -> dict[str, Any] | None:
         "checkpoint_seq": newest["checkpoint_seq"],
         "size": newest["tree_size"],
         "ts_ns": newest["ts_ns"],
-        "cosigners": [{"witness": c["witness"], "time": c["time"]} for c in newest["cosigners"]],
+        "cosigners": [
+            {"witness": c["witness"], "time": _cosigned_at(c.get("timestamp"))}
+            for c in newest["cosigners"]
+        ],
     }
+
+
+def _cosigned_at(timestamp: object) -> str | None:
+    """A cosignature's time (whole seconds since the epoch, as cosignature/v1 signs it)."""
+    return iso_from_ns(timestamp * 1_000_000_000) if isinstance(timestamp, int) else None
 
 
 def _newest_stamped(entry: Mapping[str, Any]) -> dict[str, Any] | None:
