@@ -11,7 +11,7 @@ on stderr, never a failed report.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,9 @@ class DocumentSigning:
 
     config: Config
     signer: DocumentSigner | str
+    silent: set[str] = field(default_factory=set)
+    """Authorities that did not answer for an earlier PDF of this report: not asked again,
+    so a hanging one costs its timeout once, not once per PDF."""
 
     @classmethod
     def of(cls, config: Config) -> DocumentSigning:
@@ -57,15 +60,19 @@ class DocumentSigning:
     def sign(self, path: Path, ask_authorities: bool) -> SigningOutcome:
         """Sign `path` in place; with `ask_authorities`, time-stamped by them too."""
         assert not isinstance(self.signer, str)
-        return sign_pdf(
+        asked = [u for u in authority_urls(self.config) if u not in self.silent]
+        outcome = sign_pdf(
             path,
             self.signer,
-            authority_urls(self.config) if ask_authorities else [],
+            asked if ask_authorities else [],
             reason=SIGNING_REASON,
             location=self.config.vantage,
             timeout=self.config.documents.timeout,
             roots=authority_roots(self.config),
         )
+        if ask_authorities:
+            self.silent.update(set(asked) - {stamp["url"] for stamp in outcome.timestamps})
+        return outcome
 
     def parts(
         self,

@@ -42,6 +42,7 @@ from reports.sla.period import Period, month_period, span_period
 from reports.sla.summary import Incident, ReportSummary, summary_document
 from reports.sources.custody_log import custody_events
 from reports.sources.evidence_view import EvidenceView
+from reports.sources.method_facts import method_facts
 from reports.sources.prometheus import load_prometheus_samples
 from reports.sources.stores import SourceData, SourceError, load_store_samples
 
@@ -307,7 +308,8 @@ def _report(
             custody=UNSET if prometheus else custody_events(stores, evidence, target.name),
             document_signing=signing.facts,
         )
-        summary = summary_document(report)
+        facts = method_facts(config, summary_document(report), data.collector_records)
+        summary = summary_document(msgspec.structs.replace(report, method_statement=facts))
         step(f"writing {', '.join(sorted(formats))} into {out_dir}")
         paths = writer.write(
             summary,

@@ -7,6 +7,7 @@ letters cite its SHA-256, computed from the exact bytes on disk. File names:
 
     summary.json, incidents.csv, samples.csv,
     report.<lang>.html, report.<lang>.pdf, letter.<lang>.md   (lang: en, zh)
+    statement.<lang>.pdf   (the statement of method, with the PDFs, when the summary has it)
 
 Each PDF is PDF/A-3b and carries, as associated files, summary.json (these very bytes) and
 whatever else `PdfParts.embed` gives (the cited records, checkpoint and proofs); when
@@ -38,6 +39,7 @@ from reports.render.charts import render_charts
 from reports.render.errors import RenderError, guarded
 from reports.render.html import render_html
 from reports.render.letters import render_letter
+from reports.render.method_statement import render_statement_html
 from reports.render.pdf import EmbeddedFile, checked_pdf
 from reports.render.pdf_signing import SigningOutcome
 from reports.render.samples_csv import write_samples_csv
@@ -49,7 +51,8 @@ REPORT_FILES: tuple[str, ...] = (
     "incidents.csv",
     "samples.csv",
     *(f"{stem}.{lang}.{ext}" for lang in sorted(LANGS)
-      for stem, ext in (("report", "html"), ("report", "pdf"), ("letter", "md"))),
+      for stem, ext in (("report", "html"), ("report", "pdf"), ("letter", "md"),
+                        ("statement", "pdf"))),
 )  # fmt: skip
 """Every file a report may write: a folder holding any of them holds a report, replaced
 only with --force (`collector.core.output_paths.check_folder_target`)."""
@@ -178,6 +181,8 @@ class ReportWriter:
                     job = self.background.submit(checked_pdf, page, pdf_path, embedded, created)
                     self.later.append(job)
                     redraw[pdf_path] = partial(draw, pdf_trusted_time=False)
+            if "pdf" in formats and summary.get("method_statement"):
+                self._start_statement(summary, lang, summary_sha256, embedded[:1], created)
             if "letter" in formats:
                 letter = render_letter(
                     summary, lang, summary_sha256=summary_sha256, records_sha256=records_sha256
@@ -186,9 +191,24 @@ class ReportWriter:
         done = [job.result() for job in self.later]
         if parts.sign is not None:
             for path in done:
-                if path in redraw:
-                    _sign(path, parts, redraw[path], embedded, created, warn)
+                if path.suffix == ".pdf":
+                    _sign(path, parts, redraw.get(path), embedded, created, warn)
         return written + done
+
+    def _start_statement(
+        self,
+        summary: Mapping[str, Any],
+        lang: str,
+        summary_sha256: str,
+        embedded: Sequence[EmbeddedFile],
+        created: datetime,
+    ) -> None:
+        """The statement of method as its own PDF, carrying summary.json (its facts)."""
+        html = render_statement_html(
+            summary, lang, report_name=f"report.{lang}.pdf", summary_sha256=summary_sha256
+        )
+        path = self.out_dir / f"statement.{lang}.pdf"
+        self.later.append(self.background.submit(checked_pdf, html, path, embedded, created))
 
 
 def _embedded(parts: PdfParts, summary_bytes: bytes) -> list[EmbeddedFile]:
@@ -201,19 +221,19 @@ def _embedded(parts: PdfParts, summary_bytes: bytes) -> list[EmbeddedFile]:
 def _sign(
     path: Path,
     parts: PdfParts,
-    redraw: Callable[[], str],
+    redraw: Callable[[], str] | None,
     embedded: Sequence[EmbeddedFile],
     created: datetime,
     warn: Callable[[str], None] | None,
 ) -> None:
-    """Sign one PDF; when every timestamp failed, draw it again saying it has no trusted
-    time (its page must not claim timestamps it lacks) and sign that without asking."""
+    """Sign one PDF; when every timestamp failed and its page claims them (`redraw`), draw
+    it again saying it has no trusted time and sign that without asking."""
     assert parts.sign is not None
     outcome = parts.sign(path, parts.timestamped)
     for failure in outcome.failures:
         if warn is not None:
             warn(f"{path.name}: {failure}")
-    if parts.timestamped and not outcome.timestamps:
+    if parts.timestamped and not outcome.timestamps and redraw is not None:
         if warn is not None:
             warn(
                 f"{path.name}: no document timestamp could be made; it says it has no trusted time"
