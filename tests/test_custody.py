@@ -78,10 +78,12 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def run_report(config: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def run_report(
+    config: Path, out: Path, *extra: str, formats: str = "json,html,csv"
+) -> subprocess.CompletedProcess[str]:
     done = slawitness("report", "--config", str(config), "--target", "vps1",
                       "--from", "2026-10-01", "--to", "2026-10-04", "--out", str(out),
-                      "--format", "json,html,csv", *extra, timeout=180)  # fmt: skip
+                      "--format", formats, *extra, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done
 
@@ -181,14 +183,21 @@ def test_export_from_a_read_only_store_exports_and_warns(
 
 def test_report_and_bundle_record_their_files_with_their_hashes(case: Path) -> None:
     slawitness("note", "add", "--config", str(case), "--custody", HAND_OVER)
+    backup = case.parent / "copy.db"
+    assert slawitness("backup", "--config", str(case), str(backup)).returncode == 0
     out = case.parent / "report"
-    run_report(case, out)
+    run_report(case, out, formats="json,html,pdf,csv,letter")
     *_, report_event = custody_records(case)
+    listed = json.loads((out / "summary.json").read_text())["custody"]
+    assert [e["event"] for e in listed] == ["hand-over", "backup"]
+    assert listed[1]["files"] == [{"name": "copy.db", "size": None, "sha256": sha256(backup)}]
+    assert listed[1]["detail"]["records"] == listed[1]["seq"] - 1
     assert report_event["event"] == "report" and report_event["target"] == "vps1"
     assert report_event["path"] == str(out.resolve())
     assert report_event["period"] and report_event["since_ns"] < report_event["until_ns"]
     made = {p.relative_to(out).as_posix(): p for p in out.rglob("*") if p.is_file()}
     assert {f["name"] for f in report_event["files"]} == set(made)
+    assert {"report.en.pdf", "report.zh.pdf", "letter.en.md"} <= set(made), "signed PDFs too"
     for entry in report_event["files"]:
         path = made[entry["name"]]
         assert entry == {"name": entry["name"], "size": path.stat().st_size, "sha256": sha256(path)}
@@ -209,7 +218,7 @@ def test_report_and_bundle_record_their_files_with_their_hashes(case: Path) -> N
         manifest = archive.read("MANIFEST.sha256").decode()
         inner = json.loads(archive.read("report/summary.json"))
     assert "  custody.json\n" in manifest
-    assert [e["event"] for e in carried] == ["hand-over", "report", "export"]
+    assert [e["event"] for e in carried] == ["hand-over", "backup", "report", "export"]
     assert carried == inner["custody"]
     assert "bundle" not in [e["event"] for e in carried], "recorded after the zip was made"
 

@@ -52,14 +52,29 @@ def _event(seq: int, record: Mapping[str, Any], store: Path) -> dict[str, Any]:
         "until": _iso(record.get("until_ns")),
         "vantage": record.get("vantage"),
         "files": _files(record),
+        "detail": _detail(record),
     }
     if rtype == "attachment":
-        event["text"] = record.get("note") or record.get("kind")
-    elif rtype == "backup":
-        event["text"] = f"{record.get('records')} records up to seq {record.get('head_seq')}"
-    elif rtype == "seal":
-        event["text"] = f"seq {record.get('first_seq')}-{record.get('last_seq')}"
+        event["text"] = record.get("note")
     return event
+
+
+_DETAIL = {
+    "backup": ("records", "head_seq"),
+    "seal": ("first_seq", "last_seq"),
+    "attachment": ("kind", "date"),
+}
+"""What each other type adds to its event: the records a backup copied or a seal closed,
+the kind and date of an attached document."""
+
+
+def _detail(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A custody record's own `detail` (an export's format and count, a hand-over's
+    ticket), or the fields `_DETAIL` names for the other types."""
+    if record.get("type") == CUSTODY:
+        own = record.get("detail")
+        return dict(own) if isinstance(own, dict) else {}
+    return {key: record.get(key) for key in _DETAIL.get(str(record.get("type")), ())}
 
 
 def _files(record: Mapping[str, Any]) -> list[dict[str, Any]]:
