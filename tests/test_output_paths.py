@@ -80,6 +80,8 @@ def case(tmp_path: Path) -> Case:
     with EvidenceStore.open(folder / "evidence.db") as store:
         key = checkpoints.create_key(folder / "slawitness.key", checkpoints.origin(store))
         checkpoints.write(store, key, "office")
+    # the document certificate, as `init` makes it beside the key: the PDFs are signed
+    assert run("init", "--config", str(folder / "slawitness.yml"), "--key-only")[0] == 0
     return Case(folder, folder / "slawitness.yml")
 
 
