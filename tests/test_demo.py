@@ -222,3 +222,30 @@ def test_without_weasyprint_the_demo_still_bundles_the_rest(
     assert summary_of(copy)["downtime_seconds"] == s["downtime_seconds"]
     check = slawitness("verify-bundle", str(result.bundle_path))
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_demo_makes_court_ready_documents(
+    demo: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    """Signed PDF/A-3b reports carrying their evidence, the statements of method, and the
+    custody log; offline, so the PDFs say they have no trusted time."""
+    done, out = demo
+    assert done.returncode == 0, done.stderr
+    assert "not signed" not in done.stderr, done.stderr
+    folder = out / "report"
+    for name in ("report.en.pdf", "report.zh.pdf", "statement.en.pdf", "statement.zh.pdf"):
+        checked = subprocess.run(["pdfsig", str(folder / name)], capture_output=True, text=True)
+        assert "Signature is Valid." in checked.stdout, name + checked.stdout
+        meta = subprocess.run(["pdfinfo", "-meta", str(folder / name)], capture_output=True,
+                              text=True).stdout  # fmt: skip
+        assert 'pdfaid:part="3"' in meta and 'pdfaid:conformance="B"' in meta, name
+    listed = subprocess.run(["pdfdetach", "-list", str(folder / "report.en.pdf")],
+                            capture_output=True, text=True).stdout  # fmt: skip
+    assert "summary.json" in listed and "records-evidence.jsonl" in listed, listed
+    s = summary_of(out)
+    assert s["provenance"][0]["checkpoint"]["size"] > 0
+    assert s["method_statement"]["collector"]["slawitness"]
+    assert {"attachment"} <= {event["event"] for event in s["custody"]}, s["custody"]
+    page = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(folder / "report.en.pdf"), "-"],
+                          capture_output=True, text=True).stdout  # fmt: skip
+    assert "Where the figures come from" in page and "no trusted time" in " ".join(page.split())
