@@ -13,7 +13,6 @@ from typing import Any
 import yaml
 
 
-
 def _merged_text(folder: Path) -> dict[str, dict[str, Any]]:
     """report_text.yml and each report_text.<part>.yml beside it (one per part of the
     documents: provenance, custody, statement of method...), merged per language; a key

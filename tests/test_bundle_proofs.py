@@ -34,6 +34,7 @@ from collector.portable.bundle_check import MANIFEST, main, verify_bundle, verif
 from collector.portable.bundle_proof_check import NOT_ANCHORED
 from collector.portable.chain import chain_hash
 from collector.proving import checkpoints
+from collector.proving.document_certificate import create_document_certificate
 from reports.bundle.verify_script import BuildError, verify_script
 from reports.report_run import PeriodChoice, make_bundle
 from reports.sla.period import NS
@@ -112,6 +113,8 @@ def _case(folder: Path, *, key: bool, vantage: str = "office") -> Path:
                 down=DOWN)  # fmt: skip
     if key:
         checkpoints.create_key(folder / "slawitness.key", vantage)
+    # the PDFs' certificate, as `init` makes it beside the key
+    create_document_certificate(load_config(folder / "slawitness.yml").documents, vantage)
     return folder
 
 

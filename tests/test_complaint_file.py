@@ -30,6 +30,7 @@ from collector.evidence.records import Stamp, note_record
 from collector.evidence.store import EvidenceStore
 from collector.portable.bundle_check import MANIFEST, verify_bundle
 from collector.proving import checkpoints
+from collector.proving.document_certificate import create_document_certificate
 from reports.report_run import PeriodChoice, make_bundle
 from tests.clirun import slawitness
 from tests.month_store import write_month
@@ -102,6 +103,8 @@ def build(folder: Path, *, key: bool = True, cite: bool = True) -> dict[str, str
                 down=DOWN, notes=[CLAIM_SENT])  # fmt: skip
     if key:
         checkpoints.create_key(folder / "slawitness.key", "office")
+    # the PDFs' certificate, as `init` makes it beside the key
+    create_document_certificate(load_config(folder / "slawitness.yml").documents, "office")
     (folder / "contract.pdf").write_bytes(CONTRACT)
     (folder / "invoice-2026-10.pdf").write_bytes(INVOICE)
     (folder / "invoice-2026-05.pdf").write_bytes(OLD_INVOICE)
