@@ -133,3 +133,19 @@ def test_unknown_letter_language() -> None:
 )
 def test_escape_markdown(raw: str | None, escaped: str) -> None:
     assert escape_markdown(raw) == escaped
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_letter_names_the_checkpoint_and_the_pdf_certificate(lang: str) -> None:
+    checkpoint = {"size": 4321, "root_hash": "ab" * 32, "signed_at": "2026-11-01T00:00:05Z",
+                  "key_sha256": "cd" * 32, "seq": 4322}  # fmt: skip
+    cosigned = {"cosigners": [{"witness": "w1.example", "time": "2026-11-01T00:00:06Z"}]}
+    summary = make_summary(
+        provenance=[{"store": "evidence.db", "checkpoint": checkpoint, "cosigned": cosigned}],
+        document_signing={"certificate_sha256": "ef" * 32, "subject": "CN=slawitness"},
+    )
+    letter = render_letter(summary, lang, summary_sha256="0" * 64)
+    for fact in ("4321", "ab" * 32, "cd" * 32, "ef" * 32, "w1.example"):
+        assert fact in letter, fact
+    unsigned = render_letter(make_summary(), lang, summary_sha256="0" * 64)
+    assert "ef" * 32 not in unsigned and "PAdES" not in unsigned
