@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -36,9 +35,10 @@ from collector.portable.signed_note import VerifierKey
 from collector.proving import checkpoints
 from collector.witnessing.server import RunningWitness, start_witness
 from collector.witnessing.trusted_logs import TrustedLogs
-from tests.clirun import slawitness, write_config
+from tests.clirun import slawitness
 from tests.rig.tsa import LocalTsa
 from tests.test_document_signing import _openssl_verifies_the_document_timestamp, _signatures
+from tests.test_witnessed_evidence import _configure
 
 WITNESS = "w1.witness.example"
 
@@ -55,30 +55,10 @@ def _run(*args: str) -> str:
     return done.stdout + done.stderr
 
 
-def _configure(folder: Path, tsa: LocalTsa) -> Path:
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        closed_port = unused.getsockname()[1]
-    sla = {"uptime": 99.9, "credits": [{"below": 99.9, "credit": 10}], "monthly_fee": 5,
-           "currency": "USD"}  # fmt: skip
-    probe = {"name": "ssh", "kind": "tcp", "port": closed_port, "timeout": "1s"}
-    path = write_config(folder, [{"name": "vps1", "host": "127.0.0.1", "probes": [probe],
-                                  "sla": sla}])  # fmt: skip
-    (folder / "tsa.pem").write_bytes(tsa.roots_pem)
-    data = yaml.safe_load(path.read_text())
-    data["checkpoints"] = {
-        "every": "1s",
-        "timestamping": {"authorities": [{"url": tsa.url, "roots": "tsa.pem"}], "timeout": "2s"},
-    }
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    assert slawitness("init", "--config", str(path), "--key-only").returncode == 0
-    return path
-
-
 @pytest.fixture
 def witnessed(tmp_path: Path, local_tsa: LocalTsa) -> Iterator[tuple[Path, RunningWitness]]:
     """A config whose store holds three rounds of outage, cosigned and time-stamped."""
-    config = _configure(tmp_path, local_tsa)
+    config = _configure(tmp_path, [local_tsa])
     log_key = VerifierKey.parse(
         checkpoints.public_key_path(tmp_path / "slawitness.key").read_text()
     )

@@ -90,7 +90,7 @@ class Setup:
 
 def _configure(folder: Path, tsas: list[LocalTsa]) -> Path:
     """A target that refuses every connection (each round an outage the report cites),
-    checkpoints every second, its authorities at 2 of 2; the signing key made by `init`."""
+    checkpoints every second, all its authorities required; the keys made by `init`."""
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         closed_port = unused.getsockname()[1]
@@ -106,7 +106,7 @@ def _configure(folder: Path, tsas: list[LocalTsa]) -> Path:
     data = yaml.safe_load(path.read_text())
     data["checkpoints"] = {
         "every": "1s",
-        "timestamping": {"at_least": 2, "authorities": authorities, "timeout": "2s"},
+        "timestamping": {"at_least": len(tsas), "authorities": authorities, "timeout": "2s"},
     }
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     assert slawitness("init", "--config", str(path), "--key-only").returncode == 0
