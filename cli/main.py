@@ -57,12 +57,6 @@ from collector.proving.checkpoints import (
     origin,
     public_key_path,
 )
-from collector.proving.document_certificate import (
-    DocumentCertificateError,
-    create_document_certificate,
-    document_certificate_exists,
-    load_document_certificate,
-)
 from collector.running.round import cron_round
 from collector.running.scheduler import jobs_for
 
@@ -171,6 +165,8 @@ def init(
             fail(f"{config_path}: cannot write config: {exc.strerror}", EXIT_USAGE)
         if not no_timestamping:
             _init_public_tsas(config_path.parent / TSA_ROOTS_FOLDER)
+    from collector.proving.document_certificate import document_certificate_exists
+
     config = load(config_path, store_path)
     with EvidenceStore.open(config.store, create=True) as store:
         if not key_only:
@@ -194,6 +190,11 @@ def init(
 def _init_document_certificate(config: Config) -> None:
     """Create the PDFs' signing certificate when the config's is absent; keep one that is
     there (the user's own, or an earlier init's), as the signing key is kept."""
+    from collector.proving.document_certificate import (
+        create_document_certificate,
+        document_certificate_exists,
+    )
+
     documents = config.documents
     if document_certificate_exists(documents):
         where = documents.pkcs12 or documents.certificate
@@ -265,6 +266,11 @@ def check_config(config_path: Path, store_path: Path | None) -> None:
 
 def _check_document_certificate(config: Config) -> None:
     """Who the PDFs will be signed as, or the warning why they will not be."""
+    from collector.proving.document_certificate import (
+        DocumentCertificateError,
+        load_document_certificate,
+    )
+
     if not config.documents.sign:
         say("documents are not signed (documents.sign: false)")
         return

@@ -347,6 +347,8 @@ LAZY_ON_PURPOSE = {
     ("cli", "collector.portable.bundle_check"): "the bundle checks load for verify-bundle only",
     ("cli", "collector.evidence.importer"): "the importer loads for `import` only",
     ("cli", "cli.deploy_files"): "deploy templates load for `init --deploy` only",
+    ("cli", "collector.proving.document_certificate"): "x509 loads for init, check-config:"
+    " check-proof and verify-bundle run where cryptography is not installed",
     ("collector.probes.http", "collector.probes.http_exchange"): "httpx loads with an attempt",
     ("collector.proving.timestamping", "collector.proving.tsa"): "rfc3161-client loads late",
     ("collector.proving.witnessing", "collector.proving.witness_client"): "httpx loads to ask",

@@ -40,6 +40,7 @@ from collector.proving.document_certificate import (
     document_certificate_exists,
     load_document_certificate,
 )
+from collector.proving.tsa import TsaError
 
 if TYPE_CHECKING:
     from asn1crypto import cms
@@ -266,7 +267,7 @@ def _pyhanko_signer(signer: DocumentSigner) -> Any:
     )
 
 
-class UntrustedAnswer(Exception):
+class UntrustedAnswer(TsaError):
     """An authority's token that does not chain to the roots configured for it."""
 
 
