@@ -243,8 +243,8 @@ def make_report(
             step("signing a checkpoint of the evidence store")
             anchors = anchor_stores(config, stores, view)[0]
         outcome = _report(config, target, period, stores, prometheus, out_dir, formats, langs,
-                       view, anchors or [], records_sha256=records_sha256, warn=warn,
-                       step=step)  # fmt: skip
+                          view, anchors or [], records_sha256=records_sha256, warn=warn,
+                          step=step)  # fmt: skip
     if custody_event and prometheus is None:  # a bundle records its zip instead
         record_made(config, stores, "report", out_dir, outcome.paths, target=target.name,
                     period=period, warn=warn)  # fmt: skip
