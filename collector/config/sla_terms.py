@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -50,6 +51,28 @@ class DowntimeRule(_Strict):
     min_duration: Duration = 0.0
     """Outages shorter than this do not count as downtime, as many SLAs say (e.g. `5m`).
     Default `0s`: every down second counts."""
+    granule: Duration | None = None
+    """The contract's measuring interval (`1m` for Google's "Downtime Period" minutes, `5m`
+    for some hosts): the period is cut into granules from its start, and each granule is
+    down or up as a whole (see `granule_down_when`); a granule without samples is no data.
+    `min_duration` then applies to runs of down granules. Whole seconds, at most a day.
+    Unset: every second is judged on its own."""
+    granule_down_when: Literal["all", "any"] = "all"
+    """When a `granule` is down, all of it: `all` (every second its samples cover says down)
+    or `any` (one down second is enough). Default `all`."""
+    starts_at: Literal["outage", "ticket"] = "outage"
+    """When an incident's downtime starts counting: `outage` (its first down second) or
+    `ticket` (the first ticket opened during it: a note about the target with `--ticket`,
+    or the first message from the customer in the attached correspondence, whichever is
+    first), for contracts that exclude "any time before the problem is reported to our
+    support team"; with `ticket` an incident without one counts nothing. Default `outage`."""
+
+    @field_validator("granule")
+    @classmethod
+    def _whole_seconds(cls, value: float | None) -> float | None:
+        if value is not None and (value < 1 or value > 86_400 or not float(value).is_integer()):
+            raise ValueError("must be a whole number of seconds from 1s to 1d")
+        return value
 
 
 class OneOffWindow(_Strict):
@@ -61,11 +84,26 @@ class OneOffWindow(_Strict):
     end: datetime
     """When the window ends, in the same form and after `start`; the seconds in between are
     left out of the SLA period."""
+    announced: datetime | None = None
+    """When the provider announced the window, with a time zone; with `maintenance_notice`
+    set, a window announced less than that ahead of its `start` is not left out. Unset:
+    the `announcement`'s date, else not announced."""
+    announcement: str | None = Field(default=None, pattern=r"^[0-9a-f]{12,64}$")
+    """The SHA-256 (at least its first 12 hex digits) of the attached announcement, as
+    `slawitness attach` printed it; its date proves the notice: an e-mail's Date header,
+    else the attachment's `date` or when it was attached. Unset: `announced` alone."""
+
+    @field_validator("announcement", mode="before")
+    @classmethod
+    def _lower_hex(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _ordered_and_zoned(self) -> OneOffWindow:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("start/end: need a time zone, e.g. 2026-10-25T02:00:00Z")
+        if self.announced is not None and self.announced.tzinfo is None:
+            raise ValueError("announced: needs a time zone, e.g. 2026-10-20T09:00:00Z")
         if self.end <= self.start:
             raise ValueError("end: must be after start")
         return self
@@ -107,6 +145,20 @@ MaintenanceWindow = Annotated[
 ]
 
 
+class ClaimWindow(_Strict):
+    """How long a claim may be filed, and from when that time is counted."""
+
+    days: int = Field(ge=1, le=3660, strict=True)
+    """How many days a claim may still be filed (e.g. `30`)."""
+    counted_from: Literal["period_end", "incident"] = "period_end"
+    """Where the days start: `period_end` (one deadline for the period) or `incident` (each
+    counted incident has its own deadline, counted from its end). Default `period_end`."""
+    business_days: bool = False
+    """Count only Mondays to Fridays in the SLA's `timezone`: the deadline is the same local
+    time that many weekdays later. Public holidays are not known to slawitness and count as
+    business days. Default `false`: calendar days."""
+
+
 class CreditTier(_Strict):
     """Below `below` % uptime, `credit` % of the monthly fee is owed."""
 
@@ -117,9 +169,87 @@ class CreditTier(_Strict):
     """The credit this tier owes, in percent of `monthly_fee`."""
 
 
+class IncidentBucket(_Strict):
+    """One step of a per-incident credit table: an incident lasting at least `at_least`
+    earns `credit` (in the table's `unit`)."""
+
+    at_least: Duration = Field(ge=0)
+    """The shortest counted incident this bucket applies to (`0s`, `10m`, `1h`); an incident
+    earns the bucket with the largest `at_least` it reaches."""
+    credit: Decimal = Field(gt=0, le=MAX_FEE, decimal_places=4)
+    """What an incident in this bucket earns, in the table's `unit`: hours of service
+    (`12`) or percent of `monthly_fee` (`5`)."""
+
+
+class IncidentCredits(_Strict):
+    """A credit per counted incident by how long it lasted, as Vultr's "under 10 minutes:
+    12 hours of service" table; no uptime tier has to be breached for it to be owed."""
+
+    unit: Literal["service_hours", "percent"]
+    """What a bucket's `credit` is: `service_hours` (hours of service, each worth
+    `monthly_fee` divided by the hours of the period, 744 in a 31-day month) or `percent`
+    (of `monthly_fee`)."""
+    buckets: list[IncidentBucket] = Field(min_length=1)
+    """The table, each an `at_least` and the `credit` it earns; no two share an `at_least`,
+    and a longer incident never earns less."""
+
+    @model_validator(mode="after")
+    def _monotone(self) -> IncidentCredits:
+        steps = sorted(self.buckets, key=lambda bucket: bucket.at_least)
+        if len({bucket.at_least for bucket in steps}) != len(steps):
+            raise ValueError("buckets: two buckets share the same 'at_least'")
+        if any(b.credit < a.credit for a, b in pairwise(steps)):
+            raise ValueError("buckets: a longer 'at_least' may not earn a smaller 'credit'")
+        if self.unit == "percent" and steps[-1].credit > 100:
+            raise ValueError("buckets: a credit in percent may be at most 100")
+        return self
+
+
+class Compensation(_Strict):
+    """A multiple of the charges for the downtime itself, per counted incident (UpCloud's
+    "50 times the charges", "10 times the prorated rental")."""
+
+    multiple: Decimal = Field(gt=0, le=10_000, decimal_places=4)
+    """How many times the prorated charges for an incident's counted downtime are owed: the
+    charges are `monthly_fee` times its seconds over the seconds of the period."""
+    at_least: Duration = Field(default=0.0, ge=0)
+    """The shortest counted incident that earns compensation (`5m` for "interruptions over
+    5 minutes"). Default `0s`: every counted incident."""
+    cap_per_incident_percent: Percent | None = Field(default=None, gt=0, le=100)
+    """The most one incident's compensation may be, in percent of `monthly_fee`. Unset: no
+    cap per incident."""
+    cap_per_period_percent: Percent | None = Field(default=None, gt=0, le=100)
+    """The most the period's compensation may add up to, in percent of `monthly_fee`.
+    Unset: no cap per period."""
+
+    @model_validator(mode="after")
+    def _caps_nested(self) -> Compensation:
+        per_incident, per_period = self.cap_per_incident_percent, self.cap_per_period_percent
+        if per_incident is not None and per_period is not None and per_incident > per_period:
+            raise ValueError("cap_per_incident_percent: may not exceed cap_per_period_percent")
+        return self
+
+
+HOURS_PER_MONTH = 730
+"""The hours of an average month (8760 / 12), the divisor of an hourly rate: hourly prices
+are quoted against it, whatever the length of the month being claimed."""
+
+
+class HourlyCredit(_Strict):
+    """The lost time credited at the hourly rate, each incident rounded up (DigitalOcean)."""
+
+    round_up_to: Duration = Field(default=3600.0, gt=0)
+    """Each counted incident's downtime is rounded up to a whole number of these before it
+    is credited (`1h`: nine minutes are credited as an hour). Default `1h`."""
+    rate: Decimal | None = Field(default=None, gt=0, le=MAX_FEE, decimal_places=4)
+    """What one hour is credited at, in `currency`. Unset: `monthly_fee` divided by 730,
+    the hours of an average month, whatever the length of the month claimed."""
+
+
 SlaTerm = Literal[
     "uptime", "downtime", "maintenance", "credits", "monthly_fee", "claim_window_days",
-    "latency_threshold", "loss_threshold",
+    "latency_threshold", "loss_threshold", "incident_credits", "compensation", "hourly_credit",
+    "credit_cap_percent", "claim_requires_ticket", "claim_window", "maintenance_notice",
 ]  # fmt: skip
 """The terms a citation can point at one by one (`sla.source.terms`)."""
 
@@ -190,6 +320,14 @@ class SlaTerms(_Strict):
     claim_window_days: int | None = Field(default=None, ge=1, le=3660, strict=True)
     """How many days after the period ends a claim may still be filed; the report states
     that deadline. Unset: no deadline is stated."""
+    claim_window: ClaimWindow | None = None
+    """The claim window in full: its `days`, whether they count from the period's end or
+    from each incident, and in calendar or business days; `claim_window_days: N` is the
+    shorthand for `{days: N}` (give one or the other). Unset: no deadline is stated."""
+    maintenance_notice: Duration | None = None
+    """How long ahead a one-off maintenance window must be announced to be left out (e.g.
+    `24h`); a window announced later, or with no `announced` time or `announcement`, counts
+    as downtime like any other time. Unset: every window is left out, as announced."""
     confirm_vantages: int = Field(default=1, ge=1, le=1000, strict=True)
     """With stores from several vantages merged, how many vantages must see a second down
     (and their own network up) for it to count against the provider; fewer make it
@@ -200,6 +338,22 @@ class SlaTerms(_Strict):
     loss_threshold: Percent | None = Field(default=None, gt=0, le=100)
     """Successful icmp attempts that lost more than this percentage of their echoes count as
     seconds above the loss threshold, reported apart from downtime. Unset: no threshold."""
+    incident_credits: IncidentCredits | None = None
+    """A credit per counted incident by its duration, in hours of service or percent of
+    `monthly_fee` (`{unit: service_hours, buckets: [{at_least: 0s, credit: 12}, ...]}`).
+    Unset: none."""
+    compensation: Compensation | None = None
+    """A multiple of the prorated charges for each counted incident's downtime, with caps
+    per incident and per period (`{multiple: 50, at_least: 5m}`). Unset: none."""
+    hourly_credit: HourlyCredit | None = None
+    """The counted downtime credited at an hourly rate, each incident rounded up
+    (`{round_up_to: 1h}`). Unset: none."""
+    credit_cap_percent: Percent | None = Field(default=None, gt=0, le=100)
+    """The most all credits of a period (tiers and every remedy above) may add up to, in
+    percent of `monthly_fee`. Unset: no overall cap."""
+    claim_requires_ticket: bool = Field(default=False, strict=True)
+    """Credits are owed only when the customer asks for them in a support ticket: the
+    letter says it is that request, and `status` reminds. Default `false`."""
     source: SlaSource | None = None
     """Where these terms are written: an attached contract (and page) or a web page and the
     date it was read. Unset: the report cites no source."""
@@ -218,8 +372,23 @@ class SlaTerms(_Strict):
         belows = [tier.below for tier in self.credits]
         if len(set(belows)) != len(belows):
             raise ValueError("credits: two tiers share the same 'below'")
-        if self.credits and self.monthly_fee is None:
+        remedies = (self.incident_credits, self.compensation, self.hourly_credit)
+        needs_fee = self.credits or any(r is not None for r in remedies)
+        if (needs_fee or self.credit_cap_percent is not None) and self.monthly_fee is None:
             raise ValueError("monthly_fee: needed to compute the credits")
         if self.monthly_fee is not None and self.currency is None:
             raise ValueError("currency: needed with monthly_fee (e.g. USD)")
+        if self.claim_window is not None and self.claim_window_days is not None:
+            raise ValueError("claim_window: give it or claim_window_days, not both")
+        if self.maintenance_notice is not None and self.maintenance_notice < 0:
+            raise ValueError("maintenance_notice: may not be negative")
         return self
+
+    @property
+    def claim_terms(self) -> ClaimWindow | None:
+        """The claim window, `claim_window_days` read as the shorthand it is."""
+        if self.claim_window is not None:
+            return self.claim_window
+        if self.claim_window_days is not None:
+            return ClaimWindow(days=self.claim_window_days)
+        return None

@@ -5,7 +5,7 @@ period second by second (reports/sla/attribution.py), extending the window past 
 edges until the incidents crossing them are whole, cuts incidents out of it
 (reports/sla/incidents.py), and does the contract's arithmetic exactly: uptime comparisons use
 fractions, so 99.0 % is never "just under" 99.0 because of a float, and money is a Decimal
-rounded half-up to cents.
+rounded half-up to cents (every credit remedy, in reports/sla/credits.py).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from reports.sla.attribution import (
     prepare_samples,
     state_runs,
 )
+from reports.sla.credits import credits_owed
 from reports.sla.degradation import daily_table, latency_summary, loss_summary, measure
 from reports.sla.incidents import find_incidents, iso_second
 from reports.sla.period import NS, Period, maintenance_windows
@@ -92,19 +93,6 @@ def _observe_whole(
         if not (grow_left or grow_right):
             return obs
         left, right = left * (2 if grow_left else 1), right * (2 if grow_right else 1)
-
-
-def _credit(terms: SlaTerms, uptime: Fraction) -> tuple[int | float, str | None]:
-    """The tier with the smallest `below` that the uptime (%) is strictly under."""
-    percent: float = 0
-    for tier in sorted(terms.credits, key=lambda t: t.below):
-        if uptime * 100 < _exact(tier.below):
-            percent = tier.credit
-            break
-    if terms.monthly_fee is None:
-        return _number(percent), None
-    amount = terms.monthly_fee * Decimal(str(percent)) / 100
-    return _number(percent), str(amount.quantize(_CENTS, rounding=ROUND_HALF_UP))
 
 
 def _in_period(frame: pd.DataFrame, period: Period) -> np.ndarray:
@@ -175,7 +163,7 @@ def evaluate(
     conservative = Fraction(eligible - downtime_s, eligible) if eligible else Fraction(1)
     observed_base = eligible - no_data_s
     observed = 1 - Fraction(downtime_s, observed_base) if observed_base else None
-    credit_percent, credit_amount = _credit(terms, conservative)
+    owed = credits_owed(terms, conservative, incidents.listed, period.seconds)
     deg = measure(
         prepared, target.name, period, maintenance, terms.latency_threshold, terms.loss_threshold
     )
@@ -202,8 +190,12 @@ def evaluate(
         uptime_conservative=float(conservative),
         sla_uptime=float(_exact(terms.uptime) / 100),
         breached=conservative < _exact(terms.uptime) / 100,
-        credit_percent=credit_percent,
-        credit_amount=credit_amount,
+        credit_percent=owed.credit_percent,
+        credit_tier=owed.credit_tier,
+        credit_amount=owed.credit_amount,
+        remedies=[remedy.document() for remedy in owed.remedies],
+        credit_capped=owed.credit_capped,
+        claim_requires_ticket=terms.claim_requires_ticket,
         currency=terms.currency,
         monthly_fee=(
             str(terms.monthly_fee.quantize(_CENTS, rounding=ROUND_HALF_UP))

@@ -58,7 +58,17 @@ class SlaFigures(msgspec.Struct, frozen=True, kw_only=True):
     sla_uptime: float
     breached: bool
     credit_percent: int | float
+    credit_tier: dict[str, Any] | None
+    """The uptime tier claimed (`below`, `credit`), or None when no tier applies."""
     credit_amount: str | None
+    """The total owed after every cap: the tier and every remedy below, in `currency`."""
+    remedies: list[dict[str, Any]]
+    """One entry per remedy earned (reports/sla/credits.py): its kind, the incident it is
+    for, the contract's credit in its own unit, the amount and whether a cap cut it."""
+    credit_capped: bool
+    """Whether a cap (per incident, per period or over all credits) reduced what is owed."""
+    claim_requires_ticket: bool
+    """Whether the contract owes credits only once the customer asks in a ticket."""
     currency: str | None
     monthly_fee: str | None
     claim_deadline: str | None
