@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import pairwise
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from collector.config.presets import with_preset
 from collector.probes.base import Duration
 
 PERCENT = "percent"
@@ -357,6 +358,16 @@ class SlaTerms(_Strict):
     source: SlaSource | None = None
     """Where these terms are written: an attached contract (and page) or a web page and the
     date it was read. Unset: the report cites no source."""
+    preset: str | None = None
+    """The provider preset these terms start from (`sla: {preset: vultr, monthly_fee: 24,
+    currency: USD}`; the names are those of `slawitness init --provider`): the preset's terms,
+    cited to the provider's page, and every key given beside it replacing the preset's key of
+    that name whole. Unset: every term is the config's own."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_preset(cls, data: Any) -> Any:
+        return with_preset(data, get_args(SlaTerm))
 
     @field_validator("timezone")
     @classmethod
