@@ -62,6 +62,9 @@ class Remedy:
     unit: RemedyUnit
     amount: Decimal | None
     capped: bool = False
+    multiple: str | None = None
+    """For compensation, how many times the charges it is (`credit` is then the amount
+    before any cap); None for the other kinds."""
 
     def document(self) -> dict[str, Any]:
         """The remedy as summary.json lists it."""
@@ -73,6 +76,7 @@ class Remedy:
             "unit": self.unit,
             "amount": None if self.amount is None else str(self.amount),
             "capped": self.capped,
+            "multiple": self.multiple,
         }
 
 
@@ -149,9 +153,10 @@ def _compensation(
         "compensation",
         incident.start,
         incident.counted_seconds,
-        plain(rule.multiple),
+        str(amount),
         "currency",
         amount,
+        multiple=plain(rule.multiple),
     )
     if rule.cap_per_incident_percent is not None:
         return _capped_at(remedy, to_cents(_percent_of(fee, rule.cap_per_incident_percent)))
