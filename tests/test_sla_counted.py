@@ -33,6 +33,9 @@ def scenario(kind: str, seconds: int) -> tuple[pd.DataFrame, Target]:
         return combine(web, controls_down), make_target()
     if kind == "maintenance":
         return combine(web, control_up()), make_target(maintenance=[WINDOW])
+    if kind == "no_ticket":  # the SLA counts from the ticket, and none was opened
+        ticket_start = {"probes": "any", "min_duration": "5m", "starts_at": "ticket"}
+        return combine(web, control_up()), make_target(downtime=ticket_start)
     # unconfirmed: two vantages must agree, and home sees the target up throughout.
     frame = combine(web, up("home", "vps1", "web"), control_up(), control_up("home"))
     return frame, make_target(confirm_vantages=2)
@@ -49,6 +52,7 @@ CASES = [
     ("maintenance", 1800, False, 0, "maintenance"),
     ("unconfirmed", 120, False, 0, "unconfirmed"),
     ("unconfirmed", 1800, False, 0, "unconfirmed"),
+    ("no_ticket", 1800, False, 0, "no_ticket"),
 ]
 
 
@@ -59,7 +63,8 @@ def test_counted_only_when_seconds_count_against_the_provider(
     frame, target = scenario(kind, seconds)
     s = run_checked(frame, target).summary
     (incident,) = s["incidents"]
-    assert (incident["attribution"], incident["duration_seconds"]) == (kind, seconds)
+    attribution = "provider" if kind == "no_ticket" else kind
+    assert (incident["attribution"], incident["duration_seconds"]) == (attribution, seconds)
     assert incident["counted"] is counted
     assert incident["counted_seconds"] == s["downtime_seconds"] == counted_seconds
     assert incident["not_counted_because"] == reason

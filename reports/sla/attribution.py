@@ -177,6 +177,8 @@ class Observation:
     down_any: np.ndarray
     maintenance: np.ndarray
     down_by_vantage: dict[str, np.ndarray]
+    has_data: np.ndarray
+    """Seconds some sample of the target covers (for a contract's measuring granules)."""
 
 
 def observe(
@@ -217,7 +219,7 @@ def observe(
     np.putmask(state, down_any & (confirming < confirm_vantages), UNCONFIRMED)
     np.putmask(state, down_any & (confirming == 0), LOCAL)
     np.putmask(state, maintenance, MAINTENANCE)
-    return Observation(w0, state, down_any, maintenance, down_by_vantage)
+    return Observation(w0, state, down_any, maintenance, down_by_vantage, data_any)
 
 
 def _local(

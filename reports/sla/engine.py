@@ -10,14 +10,17 @@ rounded half-up to cents (every credit remedy, in reports/sla/credits.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
+import msgspec
 import numpy as np
 import pandas as pd
+from msgspec import UNSET
 
 from collector import __version__
 from collector.config.model import Control, Target
@@ -32,11 +35,15 @@ from reports.sla.attribution import (
     prepare_samples,
     state_runs,
 )
+from reports.sla.claim_window import incident_deadlines, period_deadline
 from reports.sla.credits import credits_owed
 from reports.sla.degradation import daily_table, latency_summary, loss_summary, measure
+from reports.sla.granules import apply_granules
 from reports.sla.incidents import find_incidents, iso_second
+from reports.sla.maintenance_notice import notice_judgements
 from reports.sla.period import NS, Period, maintenance_windows
 from reports.sla.summary import SlaFigures, summary_document
+from reports.sla.tickets import count_from_tickets, ticket_seconds
 
 _FIRST_MARGIN_S = 86_400
 _CENTS = Decimal("0.01")
@@ -67,7 +74,12 @@ def _number(value: float) -> int | float:
 
 
 def _observe_whole(
-    prepared: PreparedSamples, target: Target, terms: SlaTerms, controls: list[str], period: Period
+    prepared: PreparedSamples,
+    target: Target,
+    terms: SlaTerms,
+    controls: list[str],
+    period: Period,
+    counted_windows: frozenset[int] = frozenset(),
 ) -> Observation:
     """Observe the period plus margins, doubling a margin while a down run touches its edge
     and samples exist beyond it, so that edge-crossing incidents keep their full extent."""
@@ -84,7 +96,7 @@ def _observe_whole(
             rule_any=rule == "any",
             controls=controls,
             confirm_vantages=terms.confirm_vantages,
-            windows=maintenance_windows(terms, w0, w1),
+            windows=maintenance_windows(terms, w0, w1, counted_windows),
             w0=w0,
             w1=w1,
         )
@@ -134,16 +146,27 @@ def evaluate(
     period: Period,
     *,
     notes: pd.DataFrame | None = None,
+    messages: Sequence[Mapping[str, Any]] = (),
+    documents: Mapping[str, datetime] | None = None,
     generated_at: datetime | None = None,
 ) -> SlaResult:
-    """Judge one target's samples against its SLA terms over one period."""
+    """Judge one target's samples against its SLA terms over one period.
+
+    `messages` are the attached correspondence's messages as the complaint file's timeline
+    words them (a customer's first message is a ticket under `downtime.starts_at: ticket`);
+    `documents` the attached files' dates by SHA-256 (a maintenance window's
+    `announcement`)."""
     terms = target.sla
     if terms is None:
         raise ValueError(f"target {target.name!r} has no sla terms to evaluate")
     control_names = [c.name for c in controls]
     prepared = prepare_samples(samples, [target.name, *control_names])
-    obs = _observe_whole(prepared, target, terms, control_names, period)
+    windows_judged, counted_windows = notice_judgements(terms, documents or {}, period)
+    obs = _observe_whole(prepared, target, terms, control_names, period, counted_windows)
     rule = terms.downtime.probes
+    if terms.downtime.granule is not None:
+        granule = int(terms.downtime.granule)
+        obs = apply_granules(obs, granule, terms.downtime.granule_down_when, period.start_s)
     incidents = find_incidents(
         obs,
         prepared,
@@ -152,6 +175,19 @@ def evaluate(
         period_s=(period.start_s, period.end_s),
         min_duration=terms.downtime.min_duration,
     )
+    if terms.downtime.starts_at == "ticket":
+        tickets = ticket_seconds(notes, messages, target.name)
+        incidents = count_from_tickets(incidents, obs, tickets, (period.start_s, period.end_s))
+    now_s = int((generated_at or datetime.now(UTC)).timestamp())
+    claim = terms.claim_terms
+    per_incident: list[str | None] = []
+    if claim is not None and claim.counted_from == "incident":
+        per_incident = incident_deadlines(incidents.listed, claim, terms.timezone)
+        listed = [
+            msgspec.structs.replace(incident, claim_deadline=deadline)
+            for incident, deadline in zip(incidents.listed, per_incident, strict=True)
+        ]
+        incidents = replace(incidents, listed=listed)
     a, b = period.start_s - obs.w0, period.end_s - obs.w0
     state = obs.state[a:b]
     maintenance = obs.maintenance[a:b]
@@ -170,11 +206,7 @@ def evaluate(
     frame = prepared.frame
     inside = _in_period(frame, period)
     seen_from = frame["vantage"].to_numpy()[inside & (frame["target"] == target.name).to_numpy()]
-    claim_deadline = (
-        iso_second(period.end_s + terms.claim_window_days * 86_400)
-        if terms.claim_window_days is not None
-        else None
-    )
+    claim_deadline = period_deadline(claim, period.end_s, terms.timezone, per_incident, now_s)
     figures = SlaFigures(
         target=target.name,
         provider=target.provider.model_dump(),
@@ -203,6 +235,10 @@ def evaluate(
             else None
         ),
         claim_deadline=claim_deadline,
+        claim_window=(
+            UNSET if terms.claim_window is None else terms.claim_window.model_dump(mode="json")
+        ),
+        maintenance_windows=UNSET if terms.maintenance_notice is None else windows_judged,
         min_duration_seconds=_number(terms.downtime.min_duration),
         downtime_rule=rule if isinstance(rule, str) else list(rule),
         confirm_vantages=terms.confirm_vantages,
@@ -214,7 +250,7 @@ def evaluate(
         loss=loss_summary(deg, terms.loss_threshold),
         samples=_sources(frame, inside),
         notes=_notes(notes, target.name, period),
-        generated_at=iso_second(int((generated_at or datetime.now(UTC)).timestamp())),
+        generated_at=iso_second(now_s),
         slawitness_version=__version__,
     )
     return SlaResult(

@@ -11,7 +11,9 @@ An incident is `counted` when some of its seconds count against the provider
 few seconds after the target still counts those seconds. Every other incident says why in
 `not_counted_because`: `too_short` when it has provider seconds in the period but lasts less
 than `min_duration`; otherwise the state covering most of its seconds inside the period
-(`local`: your network, `maintenance`, `unconfirmed`), ties going by precedence.
+(`local`: your network, `maintenance`, `unconfirmed`), ties going by precedence; under
+`downtime.starts_at: ticket`, `no_ticket` when no ticket was opened while its provider
+seconds lasted (reports/sla/tickets.py).
 
 An incident cites the records it rests on, so a bundle can prove them one by one:
 `evidence_seqs` holds the seq of its first failing sample of the target and, when there is
@@ -45,7 +47,7 @@ from reports.sla.attribution import (
 from reports.sla.summary import Incident
 
 _PRECEDENCE = (MAINTENANCE, LOCAL, UNCONFIRMED, PROVIDER)
-NOT_COUNTED_REASONS = ("too_short", "local", "maintenance", "unconfirmed")
+NOT_COUNTED_REASONS = ("too_short", "local", "maintenance", "unconfirmed", "no_ticket")
 """Every value `not_counted_because` can take (besides None, for a counted incident); the
 words for each are report_text.yml's `not_counted_because`, the command line's the English."""
 
@@ -88,11 +90,15 @@ class Incidents:
     starts: np.ndarray
     ends: np.ndarray
     counted: np.ndarray
+    counted_starts: np.ndarray | None = None
+    """Where each incident's counted seconds begin, when that is not its start (the first
+    ticket under `downtime.starts_at: ticket`, reports/sla/tickets.py)."""
 
     def counted_mask(self, n: int) -> np.ndarray:
         """True over the seconds of the counted incidents, for an n-second window."""
         keep = self.counted
-        return paint_mask(n, self.starts[keep], self.ends[keep])
+        starts = self.starts if self.counted_starts is None else self.counted_starts
+        return paint_mask(n, starts[keep], self.ends[keep])
 
 
 def find_incidents(

@@ -150,12 +150,18 @@ def _cron_hits(expr: str, zone: ZoneInfo, from_s: int, to_s: int) -> list[int]:
             hits.append(second)
 
 
-def maintenance_windows(terms: SlaTerms, from_s: int, to_s: int) -> np.ndarray:
-    """Merged maintenance windows meeting [from_s, to_s), as an (n, 2) array of seconds."""
+def maintenance_windows(
+    terms: SlaTerms, from_s: int, to_s: int, counted: frozenset[int] = frozenset()
+) -> np.ndarray:
+    """Merged maintenance windows meeting [from_s, to_s), as an (n, 2) array of seconds;
+    `counted` names (by position in `terms.maintenance`) windows that are not left out,
+    announced too late (reports/sla/maintenance_notice.py)."""
     zone = ZoneInfo(terms.timezone)
     starts: list[int] = []
     ends: list[int] = []
-    for window in terms.maintenance:
+    for index, window in enumerate(terms.maintenance):
+        if index in counted:
+            continue
         if isinstance(window, OneOffWindow):
             starts.append(ceil_seconds(datetime_ns(window.start)))
             ends.append(ceil_seconds(datetime_ns(window.end)))

@@ -33,6 +33,12 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True):
     attribution: str
     counted: bool
     not_counted_because: str | None
+    counted_from: str | UnsetType | None = UNSET
+    """Under `downtime.starts_at: ticket`: the first ticket opened during the incident, from
+    which its seconds count (None: there was none)."""
+    claim_deadline: str | UnsetType | None = UNSET
+    """Under a claim window counted from each incident: the last moment this incident may
+    be claimed (None: nothing of it counts, so there is nothing to claim)."""
     vantages: list[str]
     evidence_seqs: list[int]
     evidence_vantages: list[str]
@@ -72,6 +78,13 @@ class SlaFigures(msgspec.Struct, frozen=True, kw_only=True):
     currency: str | None
     monthly_fee: str | None
     claim_deadline: str | None
+    claim_window: dict[str, Any] | UnsetType = UNSET
+    """The claim window in full (`days`, `counted_from`, `business_days`), when the config
+    gives it so (reports/sla/claim_window.py); absent for `claim_window_days`."""
+    maintenance_windows: list[dict[str, Any]] | UnsetType = UNSET
+    """With `maintenance_notice`: each one-off window meeting the period, when it was
+    announced, its notice and whether it is left out, and why not
+    (reports/sla/maintenance_notice.py)."""
     min_duration_seconds: int | float
     downtime_rule: str | list[str]
     confirm_vantages: Any
