@@ -117,9 +117,13 @@ def _lines(item: dict[str, Any], now_ns: int) -> list[str]:
         when = (f"claim by {claim['deadline']} ({claim['days_left']} days left)"
                 if claim["deadline"] else "no claim window in the SLA")  # fmt: skip
         amount = f" = {claim['credit_amount']}" if claim.get("credit_amount") else ""
+        credit = f"{claim['credit_percent']:g}%{amount}"
+        if count := claim.get("incident_remedies"):
+            credit = f"{claim['credit_amount']} from {count} remed{'y' if count == 1 else 'ies'}"
+        ticket = "; ask for it in a support ticket" if claim.get("ticket_required") else ""
         lines.append(
             f"  OPEN CLAIM {claim['period']}: uptime {claim['uptime'] * 100:.3f}%, credit"
-            f" {claim['credit_percent']:g}%{amount}; {when}"
+            f" {credit}{ticket}; {when}"
             f" (mark it filed: slawitness note add --target {item['name']} --claim"
             f" {claim['period']} TEXT)"
         )

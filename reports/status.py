@@ -41,6 +41,11 @@ class OpenClaim:
     deadline: str | None
     """None when the SLA names no claim window (`claim_window_days`)."""
     days_left: int | None
+    incident_remedies: int = 0
+    """How many remedies beyond the uptime tier (per incident, compensation, hourly) the
+    period earned: with any, `credit_amount` is their total, not a tier's percent."""
+    ticket_required: bool = False
+    """The SLA owes the credit only once it is asked for in a support ticket."""
 
 
 @dataclass
@@ -179,9 +184,12 @@ def _open_claims(
         if period.label in claimed:
             continue
         result = _evaluate(config, target, stores, period, now)
-        if result is None or not result.summary["breached"]:
+        if result is None:
             continue
         summary = result.summary
+        incident_remedies = sum(1 for r in summary["remedies"] if r["kind"] != "tier")
+        if not (summary["breached"] or incident_remedies):
+            continue
         deadline = summary.get("claim_deadline")
         left = None
         if deadline:
@@ -191,6 +199,7 @@ def _open_claims(
             OpenClaim(
                 period.label, float(summary["uptime_conservative"]),
                 float(summary["credit_percent"]), summary.get("credit_amount"), deadline, left,
+                incident_remedies, bool(summary["claim_requires_ticket"]),
             )
         )  # fmt: skip
     return found

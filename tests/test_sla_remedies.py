@@ -9,6 +9,8 @@ sum of the listed amounts.
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ from collector.config.loader import ConfigError, load_config
 from reports.render.html import render_html
 from reports.render.letters import render_letter
 from reports.sla.period import month_period, span_period
+from tests.clirun import slawitness, write_config
+from tests.month_store import write_month
 from tests.sla_scenarios import (
     AFTER,
     BEFORE,
@@ -325,6 +329,41 @@ def test_check_config_names_the_key_in_one_line(tmp_path: Path) -> None:
     lines = list(caught.value.stderr_lines())
     assert any("monthly_fee: needed to compute the credits" in line for line in lines), lines
     assert all("\n" not in line for line in lines)
+
+
+def test_status_reminds_that_the_credit_must_be_asked_for_in_a_ticket(tmp_path: Path) -> None:
+    """A two-hour outage last month under a 100 % SLA with per-incident credits: status
+    names the remedy's total and that the contract wants a ticket (the month is whichever
+    came before today, so only the wording is asserted, not the month's hours)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    last_month = (now.replace(day=1) - timedelta(days=1)).replace(day=1, hour=0, minute=0)
+    outage = last_month + timedelta(days=3)
+    stamp = "%Y-%m-%dT%H:%M:%S"
+    write_month(
+        tmp_path / "evidence.db", vantage="office",
+        start=last_month.strftime(stamp), end=(now + timedelta(minutes=1)).strftime(stamp),
+        hosts=[("vps1", "web", "http", "target")],
+        down={"vps1": [(outage.strftime(stamp), (outage + timedelta(hours=2)).strftime(stamp))]},
+    )  # fmt: skip
+    sla = {
+        "uptime": 100, "monthly_fee": 24, "currency": "USD", "claim_requires_ticket": True,
+        "incident_credits": {"unit": "service_hours", "buckets": VULTR_BUCKETS},
+        "claim_window_days": 45,
+    }  # fmt: skip
+    probe = {"name": "web", "kind": "http", "url": "http://127.0.0.1:9/", "timeout": "5s"}
+    config = write_config(
+        tmp_path, [{"name": "vps1", "host": "127.0.0.1", "probes": [probe], "sla": sla}],
+        vantage="office",
+    )  # fmt: skip
+    done = slawitness("status", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if "OPEN CLAIM" in x)
+    assert f"OPEN CLAIM {last_month:%Y-%m}" in line
+    assert "from 1 remedy; ask for it in a support ticket; claim by" in line
+    [item] = json.loads(slawitness("status", "--config", str(config), "--json").stdout)
+    [claim] = item["open_claims"]
+    assert (claim["incident_remedies"], claim["ticket_required"]) == (1, True)
+    assert claim["credit_percent"] == 0 and Decimal(claim["credit_amount"]) > 0
 
 
 # Invariants over random terms and outages in a four-hour period (hours: 4).
