@@ -36,10 +36,13 @@ from cli.base import (
     say,
     store_option,
 )
+from cli.explain import explain_target
+from cli.provider_example import with_provider_sla
 from cli.round_summary import round_lines
 from cli.types import Instant, one_line
-from collector.config.loader import load_config
+from collector.config.loader import load_config, parse_config
 from collector.config.model import Config, Target
+from collector.config.presets import PRESET_NAMES
 from collector.core.durations import format_duration
 from collector.core.output_paths import write_text
 from collector.core.results import JsonScalar
@@ -140,6 +143,13 @@ def cli(quiet: bool, log_level: str) -> None:
     is_flag=True,
     help="Leave trusted time out of the new config (by default: public RFC 3161 TSAs, 2 of n).",
 )
+@click.option(
+    "--provider",
+    type=click.Choice(PRESET_NAMES),
+    default=None,
+    help="Start the target's SLA terms from this provider's preset (its published terms, cited);"
+    " you fill in the monthly fee and currency.",
+)
 def init(
     config_path: Path,
     store_path: Path | None,
@@ -147,11 +157,13 @@ def init(
     deploy: tuple[str, Path] | None,
     key_only: bool,
     no_timestamping: bool,
+    provider: str | None,
 ) -> None:
     """Write a commented example config, create the evidence store and its signing key."""
     if deploy is not None:
         _init_deploy(*deploy, config_path, force)
         return
+    example = None
     if not key_only:
         template = resources.files("collector").joinpath("templates/slawitness.yml")
         text = template.read_text("utf-8")
@@ -159,6 +171,9 @@ def init(
             from collector.proving.public_tsas import config_block
 
             text += config_block(TSA_ROOTS_FOLDER)
+        example = text
+        if provider is not None:
+            text = with_provider_sla(text, provider)
         try:
             write_text(config_path, text, replace=force)
         except OSError as exc:
@@ -167,7 +182,14 @@ def init(
             _init_public_tsas(config_path.parent / TSA_ROOTS_FOLDER)
     from collector.proving.document_certificate import document_certificate_exists
 
-    config = load(config_path, store_path)
+    if provider is not None and example is not None:
+        # the written config waits for the user's fee; the store, key and certificate are
+        # where the example's say, which are the same keys
+        config = parse_config(example, config_path)
+        if store_path is not None:
+            config = config.model_copy(update={"store": store_path})
+    else:
+        config = load(config_path, store_path)
     with EvidenceStore.open(config.store, create=True) as store:
         if not key_only:
             say(f"wrote {config_path}; evidence store {config.store} ({store.count()} records)")
@@ -183,7 +205,12 @@ def init(
         say(f"signing key {key_path} (keep it private); public key {public_key_path(key_path)}:")
         say(f"  {key.verifier().encode()}")
     _init_document_certificate(config)
-    if key is not None and not key_only:
+    if provider is not None and not key_only:
+        say(
+            f"the target's SLA terms are the {provider} preset's: fill in monthly_fee and"
+            " currency, then run: slawitness check-config --explain"
+        )
+    elif key is not None and not key_only:
         say("edit the targets and SLA terms, then run: slawitness check-config")
 
 
@@ -235,7 +262,13 @@ def _init_deploy(kind: str, folder: Path, config_path: Path, force: bool) -> Non
 @cli.command("check-config")
 @config_option
 @store_option
-def check_config(config_path: Path, store_path: Path | None) -> None:
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Also explain each target's SLA terms in plain words, with the clause each comes from"
+    " and what its preset could not encode.",
+)
+def check_config(config_path: Path, store_path: Path | None, explain: bool) -> None:
     """Validate the config and print what it describes."""
     config = load(config_path, store_path)
     say(f"{config_path}: ok")
@@ -262,6 +295,10 @@ def check_config(config_path: Path, store_path: Path | None) -> None:
             if problem is not None:
                 where = f"{config_path}: targets[{index}].sla.source.attachment"
                 announce("check-config", warning=True)(f"{where}: {problem}")
+    if explain:
+        for target in config.targets:
+            for line in explain_target(target):
+                say(line)
 
 
 def _check_document_certificate(config: Config) -> None:

@@ -173,3 +173,27 @@ def _what(key: str) -> str:
     if key != "currency":
         return f"the contract's {key.replace('_', ' ')}, from your own copy of it"
     return "the fee's currency as an ISO 4217 code such as USD or EUR"
+
+
+def example_sla_block(name: str, indent: str) -> list[str]:
+    """The `sla:` lines `slawitness init --provider NAME` writes: the preset, the figures the
+    user must fill in, and as comments where the terms come from and what they leave out."""
+    preset = load_preset(name)
+    inner = indent + "  "
+    lines = [
+        f"{indent}sla:",
+        f"{inner}# {preset.provider}, {preset.service}: the terms of {preset.url}",
+        f"{inner}# as read on {preset.read_on.isoformat()}; pages change: compare before claiming.",
+    ]
+    if preset.not_encoded:
+        lines.append(f"{inner}# Not encoded by the preset (check these by hand):")
+        lines.extend(f"{inner}#   - {line}" for line in preset.not_encoded)
+    lines += [
+        f"{inner}# `slawitness check-config --explain` shows every term in force and its clause;",
+        f"{inner}# a key written here replaces the preset's key of that name.",
+        f"{inner}preset: {name}",
+        *(f'{inner}{key}: "{FILL_IN}"        # {_what(key)}' for key in preset.ask),
+        f'{inner}monthly_fee: "{FILL_IN}"   # {_what("monthly_fee")}',
+        f'{inner}currency: "{FILL_IN}"      # e.g. USD, EUR',
+    ]
+    return lines
