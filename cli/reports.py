@@ -152,6 +152,15 @@ def report(
     _print_outcome(outcome.summary, out)
 
 
+def _credit_words(summary: dict[str, Any]) -> str:
+    """The tier's percent and amount, or with per-incident remedies their total and count."""
+    currency = summary.get("currency") or ""
+    remedies = [r for r in summary.get("remedies") or [] if r.get("kind") != "tier"]
+    if remedies:
+        return f"{summary.get('credit_amount')} {currency} from {len(remedies)} remedies"
+    return f"{summary.get('credit_percent', 0)}% = {summary.get('credit_amount')} {currency}"
+
+
 def _print_outcome(summary: dict[str, Any], where: Path) -> None:
     from reports.sla.incidents import incident_tally
 
@@ -161,8 +170,7 @@ def _print_outcome(summary: dict[str, Any], where: Path) -> None:
         f"{conservative * 100:.3f}% against {summary['sla_uptime'] * 100:g}% "
         f"({'BREACHED' if summary.get('breached') else 'met'}); "
         f"{incident_tally(summary.get('incidents', []))}; "
-        f"credit {summary.get('credit_percent', 0)}% = {summary.get('credit_amount')} "
-        f"{summary.get('currency') or ''}".rstrip()
+        f"credit {_credit_words(summary)}".rstrip()
     )
     if summary.get("claim_deadline"):
         say(f"claim deadline: {summary['claim_deadline']}")

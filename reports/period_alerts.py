@@ -56,12 +56,16 @@ def period_events(config: Config, store_path: str, history: History, now_ns: int
             if not 0 < left <= settings.remind_before or key in history.by_key:
                 continue
             amount = f" ({claim.credit_amount})" if claim.credit_amount else ""
+            credit = f"{claim.credit_percent:g}%{amount}"
+            if claim.incident_remedies:
+                credit = f"{claim.credit_amount} from per-incident remedies"
+            ticket = ", to be asked for in a support ticket" if claim.ticket_required else ""
             events.append(
                 Event(
                     "claim_deadline", target.name, key,
                     f"slawitness: claim {target.name} {claim.period} by {claim.deadline}",
                     f"{target.name} breached its SLA in {claim.period} (uptime"
-                    f" {_percent(claim.uptime)}, credit {claim.credit_percent:g}%{amount}) and"
+                    f" {_percent(claim.uptime)}, credit {credit}{ticket}) and"
                     f" no claim is recorded; the claim window closes {claim.deadline}. File"
                     f" it, then: slawitness note add --target {target.name} --claim"
                     f" {claim.period} TEXT",
