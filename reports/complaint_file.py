@@ -299,3 +299,21 @@ def _utc(text: object) -> datetime | None:
 
 def _iso(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def support_contacts(
+    stores: Sequence[Path], target: Target, evidence: EvidenceView
+) -> tuple[list[dict[str, Any]], dict[str, datetime]]:
+    """What the SLA engine reads from the attachments before the figures exist: every
+    attached e-mail message with its direction (a customer's message is a ticket under
+    `downtime.starts_at: ticket`), and each attached file's date by SHA-256 (a maintenance
+    window's `announcement`): an e-mail's Date header, else its `date`, else when it was
+    attached."""
+    rows = _attachment_rows(stores, target.name, evidence)
+    everything = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+    messages = _messages(rows, *everything, _domain(target.provider.contact))
+    dates: dict[str, datetime] = {}
+    for row in rows:
+        sent = sorted(when for m in row.messages if (when := _utc(m.get("ts"))) is not None)
+        dates.setdefault(row.sha256, sent[0] if sent else _document_day(row))
+    return messages, dates

@@ -32,7 +32,7 @@ from reports.bundle.attachments import carried_attachments
 from reports.bundle.proofs import Anchor, anchor_stores, prove
 from reports.bundle.provenance import provenance
 from reports.bundle.writer import BundleError, BundleInfo, stage_records, write_bundle
-from reports.complaint_file import complaint_file
+from reports.complaint_file import complaint_file, support_contacts
 from reports.pdf_parts import DocumentSigning
 from reports.render.background import background_for
 from reports.render.errors import RenderError
@@ -272,7 +272,10 @@ def _report(
         writer = ReportWriter(out_dir, formats, langs, background)
         writer.start_samples_csv(data.samples)
         step(f"computing the SLA figures from {len(data.samples):,} samples")
-        result = evaluate(data.samples, target, config.controls, period, notes=data.notes)
+        held = stores if prometheus is None else [path for path in stores if path.is_file()]
+        messages, documents = support_contacts(held, target, evidence)
+        result = evaluate(data.samples, target, config.controls, period, notes=data.notes,
+                          messages=messages, documents=documents)  # fmt: skip
         figures = result.figures
         timestamps: list[dict[str, Any]] | UnsetType = UNSET
         trusted_time: list[dict[str, Any]] | UnsetType = UNSET
@@ -282,7 +285,6 @@ def _report(
             witnessed = witnessed_since(stores, period.start_ns, evidence)
             incidents = with_paths(figures.incidents, stores, target.name, period, evidence)
             figures = msgspec.structs.replace(figures, incidents=incidents)
-        held = stores if prometheus is None else [path for path in stores if path.is_file()]
         complaint, sla_source = complaint_file(
             held, target, period, summary_document(figures), evidence
         )

@@ -89,6 +89,7 @@ def render_letter(
             source_member=attachment_member(complaint, (source or {}).get("attachment")),
             source_places=term_places(source, TEXT[lang]),
             list_joiner=TEXT[lang]["list_joiner"],
+            t=TEXT[lang],
         )
     )
     # Optional sections leave runs of blank lines behind; Markdown needs only one.
