@@ -260,3 +260,15 @@ def test_a_report_on_the_upcloud_preset_pays_fifty_times_the_outage(tmp_path: Pa
     ]
     assert summary["credit_amount"] == "100.00"
     assert summary["sla_uptime"] == pytest.approx(1.0) and summary["breached"] is True
+
+
+def test_docs_presets_lists_each_presets_source_terms_and_gaps() -> None:
+    doc = (PRESETS_FOLDER.parent.parent.parent / "docs/presets.md").read_text()
+    for name in PRESET_NAMES:
+        preset = load_preset(name)
+        assert f"## `{name}`: {preset.provider}" in doc
+        assert f"<{preset.url}>, read on {preset.read_on.isoformat()}" in doc
+        for term in preset.terms:
+            assert f"| `{term}` |" in doc
+        for line in [*preset.not_encoded, *preset.not_found]:
+            assert f"- {line}\n" in doc, f"{name}: {line}"
