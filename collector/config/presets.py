@@ -87,12 +87,6 @@ class Preset:
         return {"url": self.url, "read_on": self.read_on, "terms": cited}
 
 
-class PresetError(ValueError):
-    """A preset that cannot be used: unknown, or needing what the user did not give.
-
-    A ValueError, so that pydantic reports it as the `sla` key's one-line problem."""
-
-
 def known_presets() -> str:
     return ", ".join(PRESET_NAMES)
 
@@ -101,7 +95,7 @@ def known_presets() -> str:
 def load_preset(name: str) -> Preset:
     """The preset `name`, read from the package's data files once per process."""
     if name not in PRESET_NAMES:
-        raise PresetError(f"preset: unknown preset {name!r} (known: {known_presets()})")
+        raise ValueError(f"preset: unknown preset {name!r} (known: {known_presets()})")
     path = resources.files("collector.config").joinpath(f"presets/{name}.yml")
     data = yaml.safe_load(path.read_text("utf-8"))
     return _preset_from(name, data)
@@ -131,12 +125,15 @@ def _preset_from(name: str, data: Mapping[str, Any]) -> Preset:
 
 def with_preset(sla: Any, citable: Collection[str]) -> Any:
     """The `sla` mapping with its preset's terms under the user's keys; anything without a
-    `preset` key is returned as it is, for the model to judge."""
+    `preset` key is returned as it is, for the model to judge.
+
+    A preset that cannot be used (unknown, or needing a figure the user did not give) is a
+    ValueError, so that pydantic reports it as one line under the `sla` key."""
     if not isinstance(sla, Mapping) or "preset" not in sla:
         return sla
     name = sla["preset"]
     if not isinstance(name, str):
-        raise PresetError(f"preset: give a preset's name (known: {known_presets()})")
+        raise ValueError(f"preset: give a preset's name (known: {known_presets()})")
     preset = load_preset(name)
     given = {key: value for key, value in sla.items() if key != "preset"}
     merged: dict[str, Any] = {**preset.terms, **given, "preset": name}
@@ -151,16 +148,16 @@ def _require_the_users_figures(preset: Preset, merged: Mapping[str, Any]) -> Non
     is the user's to fill in; say which key and why, in one line."""
     for key in (*preset.ask, *USER_ONLY_KEYS):
         if merged.get(key) == FILL_IN:
-            raise PresetError(f"{key}: fill in {_what(key)} (slawitness init left {FILL_IN})")
+            raise ValueError(f"{key}: fill in {_what(key)} (slawitness init left {FILL_IN})")
     for key in preset.ask:
         if key not in merged:
-            raise PresetError(
+            raise ValueError(
                 f"{key}: the preset {preset.name}'s page does not state it: give {_what(key)}"
             )
     remedies = [term for term in MONEY_REMEDIES if merged.get(term)]
     if remedies and ("monthly_fee" not in merged or "currency" not in merged):
         missing = "monthly_fee" if "monthly_fee" not in merged else "currency"
-        raise PresetError(
+        raise ValueError(
             f"{missing}: the preset {preset.name}'s {remedies[0]} are paid out of the monthly"
             f" fee: give monthly_fee and currency (e.g. sla: {{preset: {preset.name},"
             " monthly_fee: 24, currency: USD})"
