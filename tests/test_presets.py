@@ -6,6 +6,7 @@ terms say, computed by hand."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -208,11 +209,17 @@ OCTOBER = ("2026-09-30T00:00:00", "2026-11-02T00:00:00")
 HOSTS = [("vps1", "ping", "icmp", "target"), ("resolver", "ping", "icmp", "control")]
 
 
-def report(folder: Path, sla: dict[str, Any], down: list[tuple[str, str]]) -> dict[str, Any]:
-    """summary.json of October 2026 for `vps1` under `sla`, with `down` its outages."""
+def report(
+    folder: Path,
+    sla: dict[str, Any],
+    down: list[tuple[str, str]],
+    notes: Sequence[tuple[str, str, str, str]] = (),
+) -> dict[str, Any]:
+    """summary.json of October 2026 for `vps1` under `sla`, with `down` its outages and
+    `notes` the (when, target, ticket, text) notes taken."""
     (folder / "slawitness.yml").write_text(config_text(sla, controls=True))
     write_month(folder / "evidence.db", vantage="office", start=OCTOBER[0], end=OCTOBER[1],
-                hosts=HOSTS, down={"vps1": down})  # fmt: skip
+                hosts=HOSTS, down={"vps1": down}, notes=notes)  # fmt: skip
     out = folder / "report"
     done = slawitness("report", "--target", "vps1", "--period", "2026-10", "--out", str(out),
                       "--format", "json", cwd=folder, timeout=300)  # fmt: skip
@@ -272,3 +279,46 @@ def test_docs_presets_lists_each_presets_source_terms_and_gaps() -> None:
             assert f"| `{term}` |" in doc
         for line in [*preset.not_encoded, *preset.not_found]:
             assert f"- {line}\n" in doc, f"{name}: {line}"
+
+
+def test_a_report_on_the_aws_preset_owes_its_first_tier(tmp_path: Path) -> None:
+    # 10 minutes of October's 2,678,400 s: 99.9776 %, under 99.99 %: 10 % of 40 USD.
+    summary = report(
+        tmp_path,
+        {"preset": "aws-ec2", "monthly_fee": 40, "currency": "USD"},
+        [("2026-10-10T10:00:00", "2026-10-10T10:10:00")],
+    )
+    assert summary["downtime_seconds"] == 600 and summary["breached"] is True
+    assert summary["credit_percent"] == 10 and summary["credit_amount"] == "4.00"
+    # 59 days after the month's end, the shortest "end of the second billing cycle after"
+    assert summary["claim_deadline"] == "2026-12-30T00:00:00Z"
+
+
+def test_a_report_on_the_ovhcloud_preset_counts_from_the_ticket(tmp_path: Path) -> None:
+    # down 10:00-12:00, the ticket opened at 10:40: 80 minutes count, and the claim is due
+    # 60 days after the incident's end
+    summary = report(
+        tmp_path,
+        {"preset": "ovhcloud", "uptime": 99.9},
+        [("2026-10-10T10:00:00", "2026-10-10T12:00:00")],
+        notes=[("2026-10-10T10:40:00", "vps1", "CS-4410", "vps1 unreachable, please check")],
+    )
+    [incident] = summary["incidents"]
+    assert incident["counted_seconds"] == 4_800 and summary["downtime_seconds"] == 4_800
+    assert incident["counted_from"] == "2026-10-10T10:40:00Z"
+    assert incident["claim_deadline"] == "2026-12-09T12:00:00Z"
+    assert summary["remedies"] == [] and summary["credit_amount"] is None
+
+
+def test_a_report_on_the_digitalocean_preset_credits_the_lost_time(tmp_path: Path) -> None:
+    # down 10:00-10:12: the 5-minute intervals 10:00 and 10:05 are down, 10:10 is not (two of
+    # its five samples fail); 10 minutes at 730 USD / 730 h = 1 USD an hour: 0.17 USD.
+    summary = report(
+        tmp_path,
+        {"preset": "digitalocean", "monthly_fee": 730, "currency": "USD"},
+        [("2026-10-10T10:00:00", "2026-10-10T10:12:00")],
+    )
+    assert summary["downtime_seconds"] == 600
+    [remedy] = summary["remedies"]
+    assert (remedy["kind"], remedy["duration_seconds"], remedy["amount"]) == ("hourly", 600, "0.17")
+    assert summary["credit_amount"] == "0.17"
