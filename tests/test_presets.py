@@ -322,3 +322,30 @@ def test_a_report_on_the_digitalocean_preset_credits_the_lost_time(tmp_path: Pat
     [remedy] = summary["remedies"]
     assert (remedy["kind"], remedy["duration_seconds"], remedy["amount"]) == ("hourly", 600, "0.17")
     assert summary["credit_amount"] == "0.17"
+
+
+def test_explain_states_a_configs_own_terms_with_their_citations(tmp_path: Path) -> None:
+    sla = {
+        "uptime": 99.5, "downtime": {"probes": "all", "min_duration": "5m"},
+        "credits": [{"below": 99.5, "credit": 10}], "monthly_fee": 40, "currency": "EUR",
+        "claim_window": {"days": 5, "business_days": True},
+        "source": {"url": "https://host.example/sla", "read_on": "2026-11-02",
+                   "terms": {"credits": "§3 Credits"}},
+    }  # fmt: skip
+    config = tmp_path / "slawitness.yml"
+    config.write_text(config_text(sla))
+    done = slawitness("check-config", "--config", str(config), "--explain")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    start = lines.index(
+        "target vps1: SLA terms from the config (https://host.example/sla, read on 2026-11-02)"
+    )
+    assert lines[start + 1 :] == [
+        "  uptime: 99.5% per calendar month in UTC",
+        "  down: while every probe fails; outages shorter than 5m do not count",
+        "  clock: downtime counts from the outage's first down second",
+        "  exclusions: 0 maintenance windows listed, each left out of the month as announced",
+        "  remedy: tiers of the monthly fee (below 99.5%: 10%); fee 40 EUR",
+        "    [§3 Credits]",
+        "  claim: within 5 business days (Mon-Fri) of the month's end",
+    ]
