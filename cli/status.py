@@ -114,12 +114,16 @@ def _lines(item: dict[str, Any], now_ns: int) -> list[str]:
             " --kind contract FILE"
         )
     for claim in item["open_claims"]:
-        when = (f"claim by {claim['deadline']} ({claim['days_left']} days left)"
+        basis = f"; {claim['deadline_basis']}" if claim.get("deadline_basis") else ""
+        when = (f"claim by {claim['deadline']} ({claim['days_left']} days left{basis})"
                 if claim["deadline"] else "no claim window in the SLA")  # fmt: skip
         amount = f" = {claim['credit_amount']}" if claim.get("credit_amount") else ""
         credit = f"{claim['credit_percent']:g}%{amount}"
-        if count := claim.get("incident_remedies"):
-            credit = f"{claim['credit_amount']} from {count} remed{'y' if count == 1 else 'ies'}"
+        count = len(claim.get("remedies") or [])
+        if count and claim.get("incident_remedies"):
+            granted = " + ".join(claim.get("granted") or [])
+            money = " ".join(filter(None, [claim.get("claimable_amount"), claim.get("currency")]))
+            credit = f"{granted} ({money}) from {count} remed{'y' if count == 1 else 'ies'}"
         ticket = "; ask for it in a support ticket" if claim.get("ticket_required") else ""
         lines.append(
             f"  OPEN CLAIM {claim['period']}: uptime {claim['uptime'] * 100:.3f}%, credit"

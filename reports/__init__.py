@@ -9,7 +9,8 @@ never `cli`:
     bundle    the evidence bundle, the sealed month, the standalone verify.py
 
 At the top level: `report_run` (one report or bundle end to end), `live` and `status` (the
-current period's figures), `period_alerts`, `complaint_file`, `worker_pool` (the processes
+current period's figures, judged with `sla_inputs`: the notes and correspondence the
+report reads too), `period_alerts`, `complaint_file`, `worker_pool` (the processes
 the render and the store scan share) and `report_text` (the fixed words the engine and the
 renderer share).
 """

@@ -3,7 +3,14 @@
 `serve` and `run --listen` expose uptime, objective, downtime and error budget per target so
 a dashboard and the month-end report can never disagree. The figures are recomputed in a
 background thread every `refresh_s` seconds, never per scrape; each refresh reads only the
-records newer than the last one it read and re-evaluates the period in memory.
+records newer than the last one it read and re-evaluates the period in memory, with the notes
+and attached correspondence the report reads too (`reports.sla_inputs`).
+
+Beyond uptime and budget they carry what the contract's remedies give so far: the credit
+owed (after caps, in the fee's currency), how many remedies were earned, and the claim
+deadline the period's open claim must be filed by. Past periods' open claims are
+`slawitness status`'s business and its claim-deadline notification's, not the exporter's:
+re-judging a year of months every minute would cost more than it tells.
 """
 
 from __future__ import annotations
@@ -14,14 +21,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from collector.config.model import Config, Target
 from collector.prometheus.metrics import SlaGauge
-from reports.sla.engine import evaluate
 from reports.sla.period import Period, month_period
+from reports.sla_inputs import evaluate_with_contacts
 from reports.sources.stores import SourceError, load_store_samples
 
 MARGIN_NS = 86_400 * 1_000_000_000
@@ -40,13 +48,14 @@ class _TargetFeed:
         self.target = target
         self.period: Period | None = None
         self.samples = pd.DataFrame()
+        self.notes = pd.DataFrame()
         self.loaded_until_ns = 0
 
     def extend(self, config: Config, stores: Sequence[Path], now_ns: int) -> None:
         assert self.target.sla is not None
         period = current_period(self.target.sla.timezone, now_ns)
         if self.period != period:  # a new month: start over
-            self.period, self.samples = period, pd.DataFrame()
+            self.period, self.samples, self.notes = period, pd.DataFrame(), pd.DataFrame()
             self.loaded_until_ns = period.start_ns - MARGIN_NS
         until = now_ns + 1
         try:
@@ -55,14 +64,18 @@ class _TargetFeed:
             )  # the chain is the report's business; re-verifying every minute is wasted work
         except SourceError:
             return  # nothing new in this slice
-        frames = [f for f in (self.samples, data.samples) if not f.empty]
-        self.samples = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        self.samples = _joined(self.samples, data.samples)
+        self.notes = _joined(self.notes, data.notes)  # tickets, under `starts_at: ticket`
         self.loaded_until_ns = until
 
-    def gauge(self, config: Config) -> SlaGauge | None:
+    def gauge(self, config: Config, stores: Sequence[Path], now_ns: int) -> SlaGauge | None:
         if self.samples.empty or self.period is None or self.target.sla is None:
             return None
-        summary = evaluate(self.samples, self.target, config.controls, self.period).summary
+        notes = None if self.notes.empty else self.notes
+        summary = evaluate_with_contacts(
+            self.samples, notes, config, self.target, stores, self.period, now_ns=now_ns
+        ).summary
+        owed = summary["credit_amount"]
         eligible = summary["period_seconds"] - summary["maintenance_seconds"]
         objective = Fraction(str(self.target.sla.uptime)) / 100
         allowed = float(eligible * (1 - objective))
@@ -72,7 +85,26 @@ class _TargetFeed:
             objective_ratio=float(objective),
             downtime_seconds=float(summary["downtime_seconds"]),
             budget_remaining_seconds=allowed - float(summary["downtime_seconds"]),
+            credit_owed=None if owed is None else float(owed),
+            currency=str(summary.get("currency") or ""),
+            remedies=len(summary["remedies"]),
+            claim_deadline_seconds=open_claim_deadline(summary, now_ns),
         )
+
+
+def _joined(held: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    frames = [f for f in (held, new) if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def open_claim_deadline(summary: dict[str, Any], now_ns: int) -> float | None:
+    """When the period's claim must be filed by (epoch seconds): only once there is
+    something to claim (a breach or a remedy earned) and while the deadline is ahead."""
+    deadline = summary.get("claim_deadline")
+    if not deadline or not (summary["breached"] or summary["remedies"]):
+        return None
+    due = datetime.fromisoformat(str(deadline).replace("Z", "+00:00")).timestamp()
+    return due if due * 1e9 >= now_ns else None
 
 
 class LiveSla:
@@ -94,7 +126,7 @@ class LiveSla:
         gauges = []
         for feed in self._feeds:
             feed.extend(self._config, self._stores, now)
-            gauge = feed.gauge(self._config)
+            gauge = feed.gauge(self._config, self._stores, now)
             if gauge is not None:
                 gauges.append(gauge)
         with self._lock:

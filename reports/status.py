@@ -3,7 +3,13 @@
 The user's questions, in the order they come: is it down right now, since when; how much of
 this month's error budget is left; what did I tell support; and is there a breached month
 whose claim deadline I am about to miss. The figures come from the same engine as the
-month-end report (so the two never disagree), over the current and the claimable months.
+month-end report, with the same notes, tickets and attached correspondence
+(`reports.sla_inputs`), so the two never disagree, over the current and the claimable months.
+
+An open claim names what the contract grants in the contract's units (hours of service, a
+percent of the fee, a multiple of the charges) and the deadline its claim window sets: the
+period's end plus the window, or with `counted_from: incident` the earliest incident whose
+own deadline has not passed, and then only the remedies still claimable.
 """
 
 from __future__ import annotations
@@ -12,18 +18,23 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from collector.alerts.due import deciding_probes, is_down, latest_probe_records
 from collector.config.model import Config, Target
+from collector.config.sla_terms import ClaimWindow
 from collector.documents.attachments import ATTACHMENT, DOCUMENT_KINDS
 from collector.evidence.record_views import NoteView
 from collector.evidence.store import EvidenceStore
 from reports.live import MARGIN_NS, current_period
-from reports.sla.engine import SlaResult, evaluate
+from reports.sla.claim_window import deadline_after
+from reports.sla.credits import plain
+from reports.sla.engine import SlaResult
 from reports.sla.period import Period, month_period
+from reports.sla_inputs import evaluate_with_contacts
 from reports.sources.stores import SourceError, load_store_samples
 
 STALE_INTERVALS = 3
@@ -39,13 +50,25 @@ class OpenClaim:
     credit_percent: float
     credit_amount: str | None
     deadline: str | None
-    """None when the SLA names no claim window (`claim_window_days`)."""
+    """None when the SLA names no claim window (`claim_window_days` or `claim_window`);
+    with `counted_from: incident`, the earliest incident deadline still open."""
     days_left: int | None
     incident_remedies: int = 0
     """How many remedies beyond the uptime tier (per incident, compensation, hourly) the
     period earned: with any, `credit_amount` is their total, not a tier's percent."""
     ticket_required: bool = False
     """The SLA owes the credit only once it is asked for in a support ticket."""
+    granted: list[str] = field(default_factory=list)
+    """What the contract grants, in its units, summed by kind of remedy (`48 hours of
+    service`, `10% of the fee`): what the claim asks for."""
+    claimable_amount: str | None = None
+    """The amount of the remedies still claimable, in `currency` (less than
+    `credit_amount` once some incidents' own deadlines have passed)."""
+    currency: str | None = None
+    deadline_basis: str | None = None
+    """How the deadline is counted: `30 business days from each incident`."""
+    remedies: list[dict[str, Any]] = field(default_factory=list)
+    """The remedies still claimable, as summary.json lists them."""
 
 
 @dataclass
@@ -112,7 +135,9 @@ def _evaluate(
         )  # fmt: skip
     except SourceError:
         return None
-    return evaluate(data.samples, target, config.controls, period, notes=data.notes)
+    return evaluate_with_contacts(
+        data.samples, data.notes, config, target, stores, period, now_ns=now
+    )
 
 
 def _claims(store: EvidenceStore, target: str) -> set[str]:
@@ -172,37 +197,101 @@ def _open_claims(
     """Breached past months whose claim window has not run out and no claim is recorded."""
     assert target.sla is not None
     found = []
-    days = target.sla.claim_window_days
-    window = timedelta(days=days if days is not None else 0)
+    window = target.sla.claim_terms
     month = datetime.fromtimestamp(current.start_ns / 1e9, UTC) + timedelta(days=15)
-    for _ in range(12 if days is not None else 1):  # no window: the month just ended
+    for _ in range(12 if window is not None else 1):  # no window: the month just ended
         month = (month.replace(day=1) - timedelta(days=1)).replace(day=15)
         period = month_period(f"{month.year:04d}-{month.month:02d}", target.sla.timezone)
-        end = datetime.fromtimestamp(period.end_ns / 1e9, UTC)
-        if days is not None and end + window < datetime.fromtimestamp(now / 1e9, UTC):
-            break
+        if window is not None:
+            # an incident may run past the period's end: its own deadline a day later
+            slack = 86_400 if window.counted_from == "incident" else 0
+            if deadline_after(period.end_s + slack, window, target.sla.timezone) < now // 10**9:
+                break
         if period.label in claimed:
             continue
         result = _evaluate(config, target, stores, period, now)
-        if result is None:
-            continue
-        summary = result.summary
-        incident_remedies = sum(1 for r in summary["remedies"] if r["kind"] != "tier")
-        if not (summary["breached"] or incident_remedies):
-            continue
-        deadline = summary.get("claim_deadline")
-        left = None
-        if deadline:
-            due = datetime.fromisoformat(str(deadline).replace("Z", "+00:00"))
-            left = (due - datetime.fromtimestamp(now / 1e9, UTC)).days
-        found.append(
-            OpenClaim(
-                period.label, float(summary["uptime_conservative"]),
-                float(summary["credit_percent"]), summary.get("credit_amount"), deadline, left,
-                incident_remedies, bool(summary["claim_requires_ticket"]),
-            )
-        )  # fmt: skip
+        claim = None if result is None else _open_claim(period.label, result.summary, window, now)
+        if claim is not None:
+            found.append(claim)
     return found
+
+
+def _open_claim(
+    label: str, summary: dict[str, Any], window: ClaimWindow | None, now: int
+) -> OpenClaim | None:
+    """The period's claim if it earned anything and its deadline is still ahead."""
+    incident_remedies = sum(1 for r in summary["remedies"] if r["kind"] != "tier")
+    if not (summary["breached"] or incident_remedies):
+        return None
+    deadline = summary.get("claim_deadline")
+    left = None
+    remedies = list(summary["remedies"])
+    if deadline:
+        due = datetime.fromisoformat(str(deadline).replace("Z", "+00:00"))
+        if due.timestamp() < now / 1e9 and window is not None:
+            return None  # every deadline has passed (per incident: the latest one)
+        left = (due - datetime.fromtimestamp(now / 1e9, UTC)).days
+        if window is not None and window.counted_from == "incident":
+            remedies = _still_claimable(summary, now)
+    currency = summary.get("currency")
+    return OpenClaim(
+        label, float(summary["uptime_conservative"]), float(summary["credit_percent"]),
+        summary.get("credit_amount"), deadline, left, incident_remedies,
+        bool(summary["claim_requires_ticket"]), granted_words(remedies),
+        _total(remedies) if summary.get("credit_amount") is not None else None,
+        currency, None if window is None else basis_words(window), remedies,
+    )  # fmt: skip
+
+
+def _still_claimable(summary: dict[str, Any], now: int) -> list[dict[str, Any]]:
+    """The remedies of incidents whose own deadline is still ahead (a tier, which belongs
+    to no incident, stays while any deadline does)."""
+    open_starts = {
+        str(i["start"]) for i in summary["incidents"]
+        if i.get("claim_deadline") and _epoch(str(i["claim_deadline"])) >= now / 1e9
+    }  # fmt: skip
+    return [
+        r for r in summary["remedies"]
+        if (r["incident_start"] in open_starts) or (r["incident_start"] is None and open_starts)
+    ]  # fmt: skip
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def _total(remedies: Sequence[dict[str, Any]]) -> str:
+    return str(sum((Decimal(str(r["amount"] or 0)) for r in remedies), Decimal("0.00")))
+
+
+_UNIT_WORDS = {
+    ("tier", "percent"): "{credit}% of the fee",
+    ("incident", "percent"): "{credit}% of the fee",
+    ("incident", "service_hours"): "{credit} hours of service",
+    ("hourly", "service_hours"): "{credit} h at the hourly rate",
+    ("compensation", "currency"): "{credit} in compensation",
+}
+"""A remedy kind's grant as the contract words it (the report's remedies table says the
+same, reports/templates/report_text.credits.yml)."""
+
+
+def granted_words(remedies: Sequence[dict[str, Any]]) -> list[str]:
+    """The remedies summed by kind and unit, each in its unit: `36 hours of service`."""
+    sums: dict[tuple[str, str], Decimal] = {}
+    for remedy in remedies:
+        key = (str(remedy["kind"]), str(remedy["unit"]))
+        sums[key] = sums.get(key, Decimal(0)) + Decimal(str(remedy["credit"]))
+    return [
+        _UNIT_WORDS.get(key, "{credit} " + key[1]).format(credit=plain(total))
+        for key, total in sums.items()
+    ]
+
+
+def basis_words(window: ClaimWindow) -> str:
+    """How the claim window counts: `30 business days from each incident`."""
+    kind = "business days" if window.business_days else "days"
+    start = "each incident" if window.counted_from == "incident" else "the period's end"
+    return f"{window.days} {kind} from {start}"
 
 
 def statuses(config: Config, stores: Sequence[Path], now_ns: int) -> list[TargetStatus]:

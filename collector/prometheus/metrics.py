@@ -44,6 +44,9 @@ METRIC_NAMES = SERIES_NAMES | frozenset(
         "slawitness_sla_objective_ratio",
         "slawitness_sla_downtime_seconds",
         "slawitness_sla_error_budget_remaining_seconds",
+        "slawitness_sla_credit_owed",
+        "slawitness_sla_remedies",
+        "slawitness_sla_claim_deadline_timestamp_seconds",
     }
 )
 """Every series name the exporter can serve; the deploy files are checked against it."""
@@ -98,6 +101,16 @@ class SlaGauge:
     objective_ratio: float
     downtime_seconds: float
     budget_remaining_seconds: float
+    credit_owed: float | None = None
+    """The credit owed so far, after every cap, in `currency`; None without a monthly fee
+    (no amount can be known, so no series is shown rather than a 0 that says none is owed)."""
+    currency: str = ""
+    remedies: int = 0
+    """How many remedies (an uptime tier, a credit per incident, compensation, hourly
+    credit) the period has earned so far."""
+    claim_deadline_seconds: float | None = None
+    """When the period's open claim must be filed by; None with nothing to claim yet, no
+    claim window in the SLA, or the deadline passed."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +232,23 @@ def _add_sla(families: _Families, labels: list[str], gauge: SlaGauge) -> None:
         families.gauge(name, doc, ["vantage", "target"]).add_metric(
             labels, float(getattr(gauge, attribute))
         )
+    if gauge.credit_owed is not None:
+        families.gauge(
+            "slawitness_sla_credit_owed",
+            "Credit the SLA owes for the current period so far, after its caps, in currency.",
+            ["vantage", "target", "currency"],
+        ).add_metric([*labels, gauge.currency], gauge.credit_owed)
+    families.gauge(
+        "slawitness_sla_remedies",
+        "Remedies (uptime tier, per incident, compensation, hourly) earned this period so far.",
+        ["vantage", "target"],
+    ).add_metric(labels, float(gauge.remedies))
+    if gauge.claim_deadline_seconds is not None:
+        families.gauge(
+            "slawitness_sla_claim_deadline_timestamp_seconds",
+            "When the current period's open claim must be filed by (earliest still open).",
+            ["vantage", "target"],
+        ).add_metric(labels, gauge.claim_deadline_seconds)
 
 
 def _add_store(families: _Families, vantage: list[str], store: StoreState) -> None:
