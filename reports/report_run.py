@@ -104,11 +104,19 @@ def _load(
     evidence: EvidenceView,
 ) -> SourceData:
     since, until = period.start_ns - MARGIN_NS, period.end_ns + MARGIN_NS
+    zones = None if target.sla is None else target.sla.zones
+    members = [] if zones is None else [name for name in zones.targets if name != target.name]
     if prometheus is not None:
+        if members:
+            raise SourceError(
+                f"target {target.name!r}: an SLA over several targets (sla.zones) is judged"
+                " from the evidence stores; a report from Prometheus reads one target"
+            )
         return load_prometheus_samples(
             prometheus, config, target.name, since, until, require_from_ns=period.start_ns
         )
-    return load_store_samples(stores, config, since, until, target=target.name, evidence=evidence)
+    return load_store_samples(stores, config, since, until, target=target.name,
+                              members=members, evidence=evidence)  # fmt: skip
 
 
 def _named_samples(samples: dict[str, Any], data: SourceData) -> dict[str, Any]:
@@ -275,7 +283,8 @@ def _report(
         held = stores if prometheus is None else [path for path in stores if path.is_file()]
         messages, documents = support_contacts(held, target, evidence)
         result = evaluate(data.samples, target, config.controls, period, notes=data.notes,
-                          messages=messages, documents=documents)  # fmt: skip
+                          messages=messages, documents=documents,
+                          targets=config.targets)  # fmt: skip
         figures = result.figures
         timestamps: list[dict[str, Any]] | UnsetType = UNSET
         trusted_time: list[dict[str, Any]] | UnsetType = UNSET

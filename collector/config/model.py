@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from collector.config.secrets import Secret
-from collector.config.sla_terms import SlaTerms
+from collector.config.sla_terms import SlaGroup, SlaTerms
 from collector.portable.cosignature import CosignerKey
 from collector.portable.signed_note import NoteError
 from collector.probes import KINDS, ProbeSpec
@@ -420,6 +420,9 @@ class Config(_Strict):
                 if host.name in seen:
                     raise ValueError(f"{section}[{index}].name: duplicate name {host.name!r}")
                 seen.add(host.name)
+        for index, target in enumerate(self.targets):
+            if target.sla is not None and target.sla.zones is not None:
+                _check_group(target.sla.zones, [t.name for t in self.targets], index)
         return self
 
     def hosts(self) -> list[Target | Control]:
@@ -437,6 +440,28 @@ class Config(_Strict):
         found: list[Secret] = []
         _collect_secrets(self, found)
         return found
+
+
+def _check_group(group: SlaGroup, names: list[str], index: int) -> None:
+    """A zone group names targets of this config, each once, and can be down as its rule
+    says; the names are only known here, where every target is."""
+    key = f"targets[{index}].sla.zones"
+    if len(group.targets) < 2:
+        raise ValueError(
+            f"{key}.targets: name at least two targets of this config whose SLA this is"
+            " (e.g. zones: {targets: [web-a, web-b]})"
+        )
+    for position, name in enumerate(group.targets):
+        if name not in names:
+            raise ValueError(
+                f"{key}.targets[{position}]: no target named {name!r} (targets: {', '.join(names)})"
+            )
+        if name in group.targets[:position]:
+            raise ValueError(f"{key}.targets[{position}]: {name!r} is named twice")
+    if isinstance(group.down_when, int) and group.down_when > len(group.targets):
+        raise ValueError(
+            f"{key}.down_when: {group.down_when} of {len(group.targets)} targets can never be down"
+        )
 
 
 def _collect_secrets(value: object, found: list[Secret]) -> None:

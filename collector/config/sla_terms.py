@@ -247,10 +247,27 @@ class HourlyCredit(_Strict):
     the hours of an average month, whatever the length of the month claimed."""
 
 
+class SlaGroup(_Strict):
+    """Several targets (instances in different zones) under one SLA that counts a second
+    down only when enough of them are down at once, as multi-zone and region-level SLAs do
+    (AWS EC2's Region-Level SLA, Google's Instances in Multiple Zones, Alibaba's multi-zone
+    ECS). Each member is judged by its own probes and `downtime.probes` rule; the group's
+    `downtime`, maintenance and credits then apply to the combined timeline."""
+
+    targets: list[str] = []
+    """The names of the group's targets in this config, at least two, each once (the target
+    carrying these terms may be one of them). A preset that states the rule leaves them to
+    you: `zones: {targets: [web-a, web-b]}`; the config does not load without them."""
+    down_when: Literal["all"] | Annotated[int, Field(ge=1, strict=True)] = "all"
+    """How many of `targets` must be down in the same second for it to count: `all`, or a
+    number `k` (at least `k` down at once). A second is up when more members are up than
+    could leave `k` down, and no data otherwise. Default `all`."""
+
+
 SlaTerm = Literal[
     "uptime", "downtime", "maintenance", "credits", "monthly_fee", "claim_window_days",
     "latency_threshold", "loss_threshold", "incident_credits", "compensation", "hourly_credit",
-    "credit_cap_percent", "claim_requires_ticket", "claim_window", "maintenance_notice",
+    "credit_cap_percent", "claim_requires_ticket", "claim_window", "maintenance_notice", "zones",
 ]  # fmt: skip
 """The terms a citation can point at one by one (`sla.source.terms`)."""
 
@@ -355,6 +372,10 @@ class SlaTerms(_Strict):
     claim_requires_ticket: bool = Field(default=False, strict=True)
     """Credits are owed only when the customer asks for them in a support ticket: the
     letter says it is that request, and `status` reminds. Default `false`."""
+    zones: SlaGroup | None = None
+    """An SLA over several targets (zones, instances) that counts a second down only when all
+    of them, or `down_when` of them, are down at once (`{targets: [web-a, web-b], down_when:
+    all}`); the report states each member's own downtime too. Unset: this target alone."""
     source: SlaSource | None = None
     """Where these terms are written: an attached contract (and page) or a web page and the
     date it was read. Unset: the report cites no source."""

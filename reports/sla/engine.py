@@ -44,6 +44,16 @@ from reports.sla.maintenance_notice import notice_judgements
 from reports.sla.period import NS, Period, maintenance_windows
 from reports.sla.summary import SlaFigures, summary_document
 from reports.sla.tickets import count_from_tickets, ticket_seconds
+from reports.sla.zones import (
+    Member,
+    ZoneObservation,
+    group_members,
+    members_down,
+    merged_incidents,
+    needed,
+    observe_zones,
+    zones_document,
+)
 
 _FIRST_MARGIN_S = 86_400
 _CENTS = Decimal("0.01")
@@ -80,30 +90,40 @@ def _observe_whole(
     controls: list[str],
     period: Period,
     counted_windows: frozenset[int] = frozenset(),
-) -> Observation:
+    members: Sequence[Member] = (),
+) -> tuple[Observation, ZoneObservation | None]:
     """Observe the period plus margins, doubling a margin while a down run touches its edge
-    and samples exist beyond it, so that edge-crossing incidents keep their full extent."""
+    and samples exist beyond it, so that edge-crossing incidents keep their full extent.
+    With `members` (a zone group), the group's combined window and each member's."""
     rule = terms.downtime.probes
     first, last = prepared.span
     left = right = _FIRST_MARGIN_S
     while True:
         w0 = max(period.start_s - left, min(period.start_s, first))
         w1 = min(period.end_s + right, max(period.end_s, last))
-        obs = observe(
-            prepared,
-            target=target.name,
-            probes=rule if isinstance(rule, list) else None,
-            rule_any=rule == "any",
-            controls=controls,
-            confirm_vantages=terms.confirm_vantages,
-            windows=maintenance_windows(terms, w0, w1, counted_windows),
-            w0=w0,
-            w1=w1,
-        )
+        windows = maintenance_windows(terms, w0, w1, counted_windows)
+        zones = None
+        if terms.zones is not None and members:
+            zones = observe_zones(prepared, members, needed(terms.zones), controls=controls,
+                                  confirm_vantages=terms.confirm_vantages, windows=windows,
+                                  w0=w0, w1=w1)  # fmt: skip
+            obs = zones.combined
+        else:
+            obs = observe(
+                prepared,
+                target=target.name,
+                probes=rule if isinstance(rule, list) else None,
+                rule_any=rule == "any",
+                controls=controls,
+                confirm_vantages=terms.confirm_vantages,
+                windows=windows,
+                w0=w0,
+                w1=w1,
+            )
         grow_left = bool(obs.down_any[0]) and w0 > first
         grow_right = bool(obs.down_any[-1]) and w1 < last
         if not (grow_left or grow_right):
-            return obs
+            return obs, zones
         left, right = left * (2 if grow_left else 1), right * (2 if grow_right else 1)
 
 
@@ -149,20 +169,26 @@ def evaluate(
     messages: Sequence[Mapping[str, Any]] = (),
     documents: Mapping[str, datetime] | None = None,
     generated_at: datetime | None = None,
+    targets: Sequence[Target] = (),
 ) -> SlaResult:
     """Judge one target's samples against its SLA terms over one period.
 
     `messages` are the attached correspondence's messages as the complaint file's timeline
     words them (a customer's first message is a ticket under `downtime.starts_at: ticket`);
     `documents` the attached files' dates by SHA-256 (a maintenance window's
-    `announcement`)."""
+    `announcement`); `targets` the config's targets, whose own downtime rules the members
+    of a zone group (`sla.zones`) are judged by (reports/sla/zones.py)."""
     terms = target.sla
     if terms is None:
         raise ValueError(f"target {target.name!r} has no sla terms to evaluate")
     control_names = [c.name for c in controls]
-    prepared = prepare_samples(samples, [target.name, *control_names])
+    members = [] if terms.zones is None else group_members(terms.zones, targets)
+    hosts = [target.name, *(m.name for m in members), *control_names]
+    prepared = prepare_samples(samples, list(dict.fromkeys(hosts)))
     windows_judged, counted_windows = notice_judgements(terms, documents or {}, period)
-    obs = _observe_whole(prepared, target, terms, control_names, period, counted_windows)
+    obs, zones = _observe_whole(
+        prepared, target, terms, control_names, period, counted_windows, members
+    )
     rule = terms.downtime.probes
     if terms.downtime.granule is not None:
         granule = int(terms.downtime.granule)
@@ -175,6 +201,14 @@ def evaluate(
         period_s=(period.start_s, period.end_s),
         min_duration=terms.downtime.min_duration,
     )
+    if zones is not None:
+        span = (period.start_s, period.end_s)
+        per_member = {
+            m.name: find_incidents(obs, prepared, target=m.name, probes=m.probes,
+                                   period_s=span, min_duration=terms.downtime.min_duration)
+            for m in members
+        }  # fmt: skip
+        incidents = merged_incidents(per_member, members_down(zones, incidents, obs))
     if terms.downtime.starts_at == "ticket":
         tickets = ticket_seconds(notes, messages, target.name)
         incidents = count_from_tickets(incidents, obs, tickets, (period.start_s, period.end_s))
@@ -239,6 +273,11 @@ def evaluate(
             UNSET if terms.claim_window is None else terms.claim_window.model_dump(mode="json")
         ),
         maintenance_windows=UNSET if terms.maintenance_notice is None else windows_judged,
+        zones=(
+            UNSET
+            if zones is None or terms.zones is None
+            else zones_document(terms.zones, zones, (period.start_s, period.end_s))
+        ),
         min_duration_seconds=_number(terms.downtime.min_duration),
         downtime_rule=rule if isinstance(rule, str) else list(rule),
         confirm_vantages=terms.confirm_vantages,

@@ -39,6 +39,8 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True):
     claim_deadline: str | UnsetType | None = UNSET
     """Under a claim window counted from each incident: the last moment this incident may
     be claimed (None: nothing of it counts, so there is nothing to claim)."""
+    zones_down: list[str] | UnsetType = UNSET
+    """Under `sla.zones`: the group's targets that were down during the incident."""
     vantages: list[str]
     evidence_seqs: list[int]
     evidence_vantages: list[str]
@@ -85,6 +87,9 @@ class SlaFigures(msgspec.Struct, frozen=True, kw_only=True):
     """With `maintenance_notice`: each one-off window meeting the period, when it was
     announced, its notice and whether it is left out, and why not
     (reports/sla/maintenance_notice.py)."""
+    zones: dict[str, Any] | UnsetType = UNSET
+    """Under `sla.zones`: the group's `targets`, its `down_when` rule and `per_target`,
+    each member's own `downtime_seconds` and `no_data_seconds` (reports/sla/zones.py)."""
     min_duration_seconds: int | float
     downtime_rule: str | list[str]
     confirm_vantages: Any

@@ -172,6 +172,7 @@ def load_store_samples(
     until_ns: int,
     *,
     target: str | None = None,
+    members: Sequence[str] = (),
     verify: bool = True,
     evidence: EvidenceView | None = None,
 ) -> SourceData:
@@ -184,14 +185,15 @@ def load_store_samples(
     `verify=False` skips the chain check (about 6 s of CPU per million records) for callers that
     refresh often, such as the exporter; each store's entry then has `ok` None.
     `evidence` holds the stores open for the rest of a report; without it each is closed
-    once read.
+    once read. `members` are the other targets of the target's zone group (`sla.zones`),
+    read with it: each must have samples in the window too, or the group cannot be judged.
     """
     if not paths:
         raise SourceError("no evidence store given")
     hosts = (
         None
         if target is None
-        else tuple(dict.fromkeys([target, *(c.name for c in config.controls)]))
+        else tuple(dict.fromkeys([target, *members, *(c.name for c in config.controls)]))
     )
     wanted = SampleFilter(
         since_ns, until_ns, hosts, configured_intervals(config), target, allowance_ns(config)
@@ -217,11 +219,12 @@ def load_store_samples(
     samples = sample_frame(parts)
     if len(paths) > 1:
         samples = _dedupe(samples)
-    if target is not None and not (samples["target"] == target).any():
-        raise SourceError(
-            f"no samples for target {target!r} between {iso_from_ns(since_ns)} and"
-            f" {iso_from_ns(until_ns)} in {', '.join(map(str, paths))}"
-        )
+    for host in [] if target is None else dict.fromkeys([target, *members]):
+        if not (samples["target"] == host).any():
+            raise SourceError(
+                f"no samples for target {host!r} between {iso_from_ns(since_ns)} and"
+                f" {iso_from_ns(until_ns)} in {', '.join(map(str, paths))}"
+            )
     if samples.empty:
         raise SourceError(
             f"no samples between {iso_from_ns(since_ns)} and {iso_from_ns(until_ns)}"
