@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.config.model import Target
+from collector.config.presets import quoted_clauses
 from collector.documents.attachments import (
     ATTACHMENT,
     DOCUMENT_KINDS,
@@ -64,7 +65,7 @@ def complaint_file(
             "timeline": timeline(summary, chosen, notes, (start, end), target.provider.contact),
             "problems": _problems(chosen),
         },
-        _source(source, cited, rows),
+        _source(source, cited, rows, target.sla.preset if target.sla is not None else None),
     )
 
 
@@ -170,12 +171,15 @@ def _problems(rows: Sequence[AttachmentView]) -> list[dict[str, Any]]:
 
 
 def _source(
-    source: Any, cited: str | None, rows: Sequence[AttachmentView]
+    source: Any, cited: str | None, rows: Sequence[AttachmentView], preset: str | None
 ) -> dict[str, Any] | None:
+    """Where the terms come from and, for a preset's page, each cited term's own words
+    (`clauses`: `{term: {where, text}}`, present only for a preset's source), so the report
+    and letters can quote the contract instead of only pointing at it."""
     if source is None:
         return None
     name = next((r.name for r in rows if r.sha256 == cited), None)
-    return {
+    found: dict[str, Any] = {
         "attachment": cited or source.attachment,
         "name": name,
         "page": source.page,
@@ -184,6 +188,9 @@ def _source(
         "terms": dict(source.terms),
         "found": source.attachment is None or cited is not None,
     }
+    if preset is not None:
+        found["clauses"] = quoted_clauses(preset, source.url, source.terms)
+    return found
 
 
 def timeline(

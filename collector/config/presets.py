@@ -87,6 +87,26 @@ class Preset:
         return {"url": self.url, "read_on": self.read_on, "terms": cited}
 
 
+def quoted_clauses(
+    name: str | None, url: str | None, places: Mapping[str, str]
+) -> dict[str, dict[str, str]]:
+    """The preset's words for each term its page is still cited for: `{term: {where, text}}`.
+
+    A clause is quoted only while the terms cite the preset's own page (`url`) and the
+    clause's own place for that term: a term the user replaced, or a source the user gave,
+    is no longer the page's wording, and quoting it would put words in the contract."""
+    if name not in PRESET_NAMES:
+        return {}
+    preset = load_preset(name)
+    if url != preset.url:
+        return {}
+    return {
+        term: {"where": clause.where, "text": clause.text}
+        for term, clause in preset.clauses.items()
+        if places.get(term) == clause.where
+    }
+
+
 def known_presets() -> str:
     return ", ".join(PRESET_NAMES)
 

@@ -10,7 +10,7 @@ for Markdown.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,16 @@ KIND_ORDER: tuple[str, ...] = DOCUMENT_KINDS
 """The order the complaint file is read in: what was agreed, what was paid, what was said."""
 LETTER_KINDS: tuple[str, ...] = ("contract", "invoice", "payment")
 """The documents a letter names: they prove the agreement and that the service was paid for."""
+UPTIME_TERMS: tuple[str, ...] = ("uptime",)
+"""The promise a letter quotes before its figures."""
+REMEDY_TERMS: tuple[str, ...] = (
+    "credits",
+    "incident_credits",
+    "compensation",
+    "hourly_credit",
+    "credit_cap_percent",
+)
+"""The terms a letter quotes beside the credit it asks for: what the contract grants."""
 LETTER_DIRECTIONS: tuple[str, ...] = ("customer", "provider")
 """Messages whose sender is unclear stay out of the letters; the report still lists them."""
 SHORT_HASH = 8
@@ -32,7 +42,8 @@ class Citation:
 
     `where` is the document and place ("contract.pdf, p. 4 §2.1" or a URL), `line` the
     one-line form printed next to a term, `missing` true when the cited attachment is not in
-    the evidence store (the reader must be told: the citation then proves nothing).
+    the evidence store (the reader must be told: the citation then proves nothing), `quote`
+    the term's own words on the page, in the contract's language, when the source has them.
     """
 
     where: str
@@ -40,6 +51,7 @@ class Citation:
     sha256: str | None
     read_on: str | None
     missing: bool
+    quote: str | None = None
 
 
 def format_size(size: int | float | None) -> str:
@@ -87,7 +99,34 @@ def citation(
         line = text["cite_plain"].format(where=where)
     if missing:
         line = text["cite_missing_short"].format(citation=line)
-    return Citation(where=where, line=line, sha256=sha256, read_on=read_on, missing=missing)
+    quote = clause_quote(source, text, term) if term else None
+    return Citation(
+        where=where, line=line, sha256=sha256, read_on=read_on, missing=missing, quote=quote
+    )
+
+
+def clause_quote(
+    source: Mapping[str, Any] | None, text: Mapping[str, Any], term: str
+) -> str | None:
+    """The term's clause as the page words it, between the report language's quotation
+    marks; the words themselves stay in the contract's language, never translated."""
+    clause = ((source or {}).get("clauses") or {}).get(term)
+    if not clause or not clause.get("text"):
+        return None
+    return str(text["cl_quote"]).format(text=clause["text"])
+
+
+def letter_quotes(
+    source: Mapping[str, Any] | None, text: Mapping[str, Any], terms: Sequence[str]
+) -> list[str]:
+    """`Your SLA, §Outage Credits: “Less than 9 minutes: 12 Hours; …”` for each of `terms`
+    the source quotes, in that order, for a letter to hold the provider to its own words."""
+    clauses = (source or {}).get("clauses") or {}
+    return [
+        str(text["cl_letter"]).format(where=clauses[term]["where"], quote=quote)
+        for term in terms
+        if (quote := clause_quote(source, text, term)) is not None
+    ]
 
 
 def term_places(source: Mapping[str, Any] | None, text: Mapping[str, Any]) -> list[str]:

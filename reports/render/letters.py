@@ -19,9 +19,12 @@ from typing import Any
 import jinja2
 
 from reports.render.complaint_view import (
+    REMEDY_TERMS,
+    UPTIME_TERMS,
     attachment_member,
     letter_documents,
     letter_messages,
+    letter_quotes,
     message_files,
     term_places,
 )
@@ -88,6 +91,8 @@ def render_letter(
             source=source,
             source_member=attachment_member(complaint, (source or {}).get("attachment")),
             source_places=term_places(source, TEXT[lang]),
+            uptime_quotes=letter_quotes(source, TEXT[lang], UPTIME_TERMS),
+            remedy_quotes=letter_quotes(source, TEXT[lang], REMEDY_TERMS),
             list_joiner=TEXT[lang]["list_joiner"],
             t=TEXT[lang],
         )
