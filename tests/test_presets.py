@@ -1,12 +1,10 @@
 """Provider presets: every shipped file loads, says where its terms come from and what it
 leaves out; a config starts from one and overrides it; `init --provider` and
-`check-config --explain` use them; and a report on a preset's terms gives the figures those
-terms say, computed by hand."""
+`check-config --explain` use them. A month's report under each preset, with figures computed
+by hand, is in tests/test_preset_scenarios.py."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,6 @@ from collector.config.loader import ConfigError, parse_config
 from collector.config.presets import FILL_IN, PRESET_NAMES, load_preset
 from collector.config.sla_terms import SlaTerms
 from tests.clirun import slawitness
-from tests.month_store import write_month
 
 PING = [{"name": "ping", "kind": "icmp", "interval": "60s", "timeout": "2s"}]
 PRESETS_FOLDER = Path(__file__).resolve().parent.parent / "collector/config/presets"
@@ -205,70 +202,6 @@ def test_explain_names_an_override_as_the_configs_own(tmp_path: Path) -> None:
     assert not lines[uptime + 1].startswith("    ["), "an override has no page clause"
 
 
-OCTOBER = ("2026-09-30T00:00:00", "2026-11-02T00:00:00")
-HOSTS = [("vps1", "ping", "icmp", "target"), ("resolver", "ping", "icmp", "control")]
-
-
-def report(
-    folder: Path,
-    sla: dict[str, Any],
-    down: list[tuple[str, str]],
-    notes: Sequence[tuple[str, str, str, str]] = (),
-) -> dict[str, Any]:
-    """summary.json of October 2026 for `vps1` under `sla`, with `down` its outages and
-    `notes` the (when, target, ticket, text) notes taken."""
-    (folder / "slawitness.yml").write_text(config_text(sla, controls=True))
-    write_month(folder / "evidence.db", vantage="office", start=OCTOBER[0], end=OCTOBER[1],
-                hosts=HOSTS, down={"vps1": down}, notes=notes)  # fmt: skip
-    out = folder / "report"
-    done = slawitness("report", "--target", "vps1", "--period", "2026-10", "--out", str(out),
-                      "--format", "json", cwd=folder, timeout=300)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
-    return summary
-
-
-def test_a_report_on_the_vultr_preset_credits_each_outage_by_its_bucket(tmp_path: Path) -> None:
-    # October has 744 hours; at 31 USD a month an hour of service is worth 31/744 = 1/24 USD.
-    summary = report(
-        tmp_path,
-        {"preset": "vultr", "monthly_fee": 31, "currency": "USD"},
-        [
-            ("2026-10-03T10:00:00", "2026-10-03T10:05:00"),  # 5 min: 12 h = 0.50
-            ("2026-10-10T10:00:00", "2026-10-10T10:30:00"),  # 30 min: 24 h = 1.00
-            ("2026-10-20T10:00:00", "2026-10-20T11:30:00"),  # 90 min: 48 h = 2.00
-        ],
-    )
-    assert summary["downtime_seconds"] == 300 + 1800 + 5400
-    remedies = [r for r in summary["remedies"] if r["kind"] == "incident"]
-    earned = sorted((r["duration_seconds"], r["credit"], r["amount"]) for r in remedies)
-    assert [(d, float(c), a) for d, c, a in earned] == [
-        (300, 12, "0.50"),
-        (1800, 24, "1.00"),
-        (5400, 48, "2.00"),
-    ]
-    assert all(r["unit"] == "service_hours" for r in remedies)
-    assert summary["credit_amount"] == "3.50"  # 84 hours of service
-
-
-def test_a_report_on_the_upcloud_preset_pays_fifty_times_the_outage(tmp_path: Path) -> None:
-    # 744 USD a month over October's 2,678,400 s: one second costs 1/3600 USD, an hour 1 USD.
-    summary = report(
-        tmp_path,
-        {"preset": "upcloud", "monthly_fee": 744, "currency": "USD"},
-        [
-            ("2026-10-03T10:00:00", "2026-10-03T10:03:00"),  # 3 min: under 5 min, nothing
-            ("2026-10-10T10:00:00", "2026-10-10T12:00:00"),  # 2 h: 50 x 2 USD = 100 USD
-        ],
-    )
-    remedies = [r for r in summary["remedies"] if r["kind"] == "compensation"]
-    assert [(r["duration_seconds"], r["amount"], r["capped"]) for r in remedies] == [
-        (7200, "100.00", False)
-    ]
-    assert summary["credit_amount"] == "100.00"
-    assert summary["sla_uptime"] == pytest.approx(1.0) and summary["breached"] is True
-
-
 def test_docs_presets_lists_each_presets_source_terms_and_gaps() -> None:
     doc = (PRESETS_FOLDER.parent.parent.parent / "docs/presets.md").read_text()
     for name in PRESET_NAMES:
@@ -279,49 +212,6 @@ def test_docs_presets_lists_each_presets_source_terms_and_gaps() -> None:
             assert f"| `{term}` |" in doc
         for line in [*preset.not_encoded, *preset.not_found]:
             assert f"- {line}\n" in doc, f"{name}: {line}"
-
-
-def test_a_report_on_the_aws_preset_owes_its_first_tier(tmp_path: Path) -> None:
-    # 10 minutes of October's 2,678,400 s: 99.9776 %, under 99.99 %: 10 % of 40 USD.
-    summary = report(
-        tmp_path,
-        {"preset": "aws-ec2", "monthly_fee": 40, "currency": "USD"},
-        [("2026-10-10T10:00:00", "2026-10-10T10:10:00")],
-    )
-    assert summary["downtime_seconds"] == 600 and summary["breached"] is True
-    assert summary["credit_percent"] == 10 and summary["credit_amount"] == "4.00"
-    # 59 days after the month's end, the shortest "end of the second billing cycle after"
-    assert summary["claim_deadline"] == "2026-12-30T00:00:00Z"
-
-
-def test_a_report_on_the_ovhcloud_preset_counts_from_the_ticket(tmp_path: Path) -> None:
-    # down 10:00-12:00, the ticket opened at 10:40: 80 minutes count, and the claim is due
-    # 60 days after the incident's end
-    summary = report(
-        tmp_path,
-        {"preset": "ovhcloud", "uptime": 99.9},
-        [("2026-10-10T10:00:00", "2026-10-10T12:00:00")],
-        notes=[("2026-10-10T10:40:00", "vps1", "CS-4410", "vps1 unreachable, please check")],
-    )
-    [incident] = summary["incidents"]
-    assert incident["counted_seconds"] == 4_800 and summary["downtime_seconds"] == 4_800
-    assert incident["counted_from"] == "2026-10-10T10:40:00Z"
-    assert incident["claim_deadline"] == "2026-12-09T12:00:00Z"
-    assert summary["remedies"] == [] and summary["credit_amount"] is None
-
-
-def test_a_report_on_the_digitalocean_preset_credits_the_lost_time(tmp_path: Path) -> None:
-    # down 10:00-10:12: the 5-minute intervals 10:00 and 10:05 are down, 10:10 is not (two of
-    # its five samples fail); 10 minutes at 730 USD / 730 h = 1 USD an hour: 0.17 USD.
-    summary = report(
-        tmp_path,
-        {"preset": "digitalocean", "monthly_fee": 730, "currency": "USD"},
-        [("2026-10-10T10:00:00", "2026-10-10T10:12:00")],
-    )
-    assert summary["downtime_seconds"] == 600
-    [remedy] = summary["remedies"]
-    assert (remedy["kind"], remedy["duration_seconds"], remedy["amount"]) == ("hourly", 600, "0.17")
-    assert summary["credit_amount"] == "0.17"
 
 
 def test_explain_states_a_configs_own_terms_with_their_citations(tmp_path: Path) -> None:
