@@ -29,7 +29,7 @@ import pandas as pd
 from collector.config.model import Config, Target
 from collector.prometheus.metrics import SlaGauge
 from reports.sla.period import Period, month_period
-from reports.sla_inputs import evaluate_with_contacts
+from reports.sla_inputs import evaluate_with_contacts, zone_members
 from reports.sources.stores import SourceError, load_store_samples
 
 MARGIN_NS = 86_400 * 1_000_000_000
@@ -60,7 +60,13 @@ class _TargetFeed:
         until = now_ns + 1
         try:
             data = load_store_samples(
-                stores, config, self.loaded_until_ns, until, target=self.target.name, verify=False
+                stores,
+                config,
+                self.loaded_until_ns,
+                until,
+                target=self.target.name,
+                members=zone_members(self.target),
+                verify=False,
             )  # the chain is the report's business; re-verifying every minute is wasted work
         except SourceError:
             return  # nothing new in this slice

@@ -54,7 +54,15 @@ def evaluate_with_contacts(
         messages=messages,
         documents=documents,
         generated_at=at,
+        targets=config.targets,
     )
 
 
-__all__ = ["evaluate_with_contacts"]
+def zone_members(target: Target) -> list[str]:
+    """The other targets of the target's zone group (`sla.zones`), whose samples are read
+    with its own: the group is down only when enough of them are."""
+    zones = None if target.sla is None else target.sla.zones
+    return [] if zones is None else [name for name in zones.targets if name != target.name]
+
+
+__all__ = ["evaluate_with_contacts", "zone_members"]

@@ -34,7 +34,7 @@ from reports.sla.claim_window import deadline_after
 from reports.sla.credits import plain
 from reports.sla.engine import SlaResult
 from reports.sla.period import Period, month_period
-from reports.sla_inputs import evaluate_with_contacts
+from reports.sla_inputs import evaluate_with_contacts, zone_members
 from reports.sources.stores import SourceError, load_store_samples
 
 STALE_INTERVALS = 3
@@ -131,7 +131,7 @@ def _evaluate(
     try:
         data = load_store_samples(
             stores, config, period.start_ns - MARGIN_NS, min(period.end_ns, now) + MARGIN_NS,
-            target=target.name, verify=False,
+            target=target.name, members=zone_members(target), verify=False,
         )  # fmt: skip
     except SourceError:
         return None
