@@ -348,17 +348,17 @@ def test_upcloud_pays_fifty_times_each_interruption_up_to_a_months_fee(tmp_path:
 
 
 def test_alibaba_counts_whole_unavailable_minutes(tmp_path: Path) -> None:
-    # A single failed minute (08:00) is unavailable for that minute: 60 s. 15 minutes on the
-    # 18th: 900 s. 960 s is past the 669.6 s that the user's 99.975 % allows: uptime
-    # 1 - 960/2,678,400 = 99.96416 %. The compensation table was not found.
+    # Three failed minutes (08:00-08:02) are three unavailable minutes: 180 s. 15 minutes on
+    # the 18th: 900 s. 1,080 s is past the 669.6 s that the user's 99.975 % allows: uptime
+    # 1 - 1,080/2,678,400 = 99.95968 %. The compensation table was not found.
     summary = run_report(
         tmp_path,
         {"preset": "alibaba-ecs", "uptime": 99.975},
-        [("2026-10-05T08:00:00", "2026-10-05T08:01:00"),
+        [("2026-10-05T08:00:00", "2026-10-05T08:03:00"),
          ("2026-10-18T16:00:00", "2026-10-18T16:15:00")],
     )  # fmt: skip
-    assert summary["downtime_seconds"] == 960 and summary["breached"] is True
-    assert summary["uptime_conservative"] == pytest.approx(1 - 960 / OCTOBER_SECONDS)
+    assert summary["downtime_seconds"] == 1_080 and summary["breached"] is True
+    assert summary["uptime_conservative"] == pytest.approx(1 - 1_080 / OCTOBER_SECONDS)
     assert summary["remedies"] == [] and summary["credit_amount"] is None
     assert_cites_the_page(summary, "alibaba-ecs")
 
