@@ -55,6 +55,8 @@ def _term_lines(sla: SlaTerms) -> Iterator[tuple[str, str, tuple[str, ...]]]:
     """(label, plain words, the terms whose clauses back them), in the order a claim runs."""
     yield "uptime", f"{sla.uptime:g}% per calendar month in {sla.timezone}", ("uptime",)
     yield "down", _down(sla), ("downtime",)
+    if sla.zones is not None:
+        yield "zones", _zones(sla), ("zones",)
     yield "clock", _clock(sla), ()
     yield "exclusions", _exclusions(sla), ("maintenance", "maintenance_notice")
     yield "remedy", _remedies(sla), ("credits", "incident_credits", "compensation", "hourly_credit")
@@ -83,6 +85,25 @@ def _down(sla: SlaTerms) -> str:
     if rule.min_duration:
         return f"{text}; outages shorter than {format_duration(rule.min_duration)} do not count"
     return f"{text}; every outage counts, however short"
+
+
+def _zones(sla: SlaTerms) -> str:
+    """The group rule (reports/sla/zones.py) in the words of the report."""
+    assert sla.zones is not None
+    group = sla.zones
+    if not group.targets:
+        return (
+            "the preset counts down only while all of your instances in its zones are down"
+            " at once; not applied until you name them (zones: {targets: [web-a, web-b]}):"
+            " this target is judged alone"
+        )
+    count = len(group.targets)
+    k = count if group.down_when == "all" else group.down_when
+    rule = f"all {count}" if group.down_when == "all" else f"at least {k}"
+    return (
+        f"down only while {rule} of {', '.join(group.targets)} are down at once, each by its"
+        f" own probes; up while more than {count - k} are up, otherwise no data"
+    )
 
 
 def _clock(sla: SlaTerms) -> str:

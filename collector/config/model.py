@@ -422,7 +422,9 @@ class Config(_Strict):
                 seen.add(host.name)
         for index, target in enumerate(self.targets):
             if target.sla is not None and target.sla.zones is not None:
-                _check_group(target.sla.zones, [t.name for t in self.targets], index)
+                names = [t.name for t in self.targets]
+                preset = target.sla.preset is not None
+                _check_group(target.sla.zones, names, index, from_preset=preset)
         return self
 
     def hosts(self) -> list[Target | Control]:
@@ -442,10 +444,14 @@ class Config(_Strict):
         return found
 
 
-def _check_group(group: SlaGroup, names: list[str], index: int) -> None:
+def _check_group(group: SlaGroup, names: list[str], index: int, *, from_preset: bool) -> None:
     """A zone group names targets of this config, each once, and can be down as its rule
-    says; the names are only known here, where every target is."""
+    says; the names are only known here, where every target is. A preset's group that the
+    user has not named yet is left unapplied (the target is judged alone, as `check-config
+    --explain` says), so a preset still fits a single instance."""
     key = f"targets[{index}].sla.zones"
+    if not group.targets and from_preset:
+        return
     if len(group.targets) < 2:
         raise ValueError(
             f"{key}.targets: name at least two targets of this config whose SLA this is"

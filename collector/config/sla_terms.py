@@ -257,7 +257,8 @@ class SlaGroup(_Strict):
     targets: list[str] = []
     """The names of the group's targets in this config, at least two, each once (the target
     carrying these terms may be one of them). A preset that states the rule leaves them to
-    you: `zones: {targets: [web-a, web-b]}`; the config does not load without them."""
+    you (`zones: {targets: [web-a, web-b]}`); until you name them the rule is not applied
+    and the target is judged alone, as a single instance."""
     down_when: Literal["all"] | Annotated[int, Field(ge=1, strict=True)] = "all"
     """How many of `targets` must be down in the same second for it to count: `all`, or a
     number `k` (at least `k` down at once). A second is up when more members are up than
