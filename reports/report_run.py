@@ -32,14 +32,14 @@ from reports.bundle.attachments import carried_attachments
 from reports.bundle.proofs import Anchor, anchor_stores, prove
 from reports.bundle.provenance import provenance
 from reports.bundle.writer import BundleError, BundleInfo, stage_records, write_bundle
-from reports.complaint_file import complaint_file, support_contacts
+from reports.complaint_file import complaint_file
 from reports.pdf_parts import DocumentSigning
 from reports.render.background import background_for
 from reports.render.errors import RenderError
 from reports.render.report_files import REPORT_FILES, ReportWriter
-from reports.sla.engine import evaluate
 from reports.sla.period import Period, month_period, span_period
 from reports.sla.summary import Incident, ReportSummary, summary_document
+from reports.sla_inputs import evaluate_with_contacts
 from reports.sources.custody_log import custody_events
 from reports.sources.evidence_view import EvidenceView
 from reports.sources.method_facts import method_facts
@@ -281,10 +281,8 @@ def _report(
         writer.start_samples_csv(data.samples)
         step(f"computing the SLA figures from {len(data.samples):,} samples")
         held = stores if prometheus is None else [path for path in stores if path.is_file()]
-        messages, documents = support_contacts(held, target, evidence)
-        result = evaluate(data.samples, target, config.controls, period, notes=data.notes,
-                          messages=messages, documents=documents,
-                          targets=config.targets)  # fmt: skip
+        result = evaluate_with_contacts(data.samples, data.notes, config, target, held, period,
+                                        evidence=evidence)  # fmt: skip
         figures = result.figures
         timestamps: list[dict[str, Any]] | UnsetType = UNSET
         trusted_time: list[dict[str, Any]] | UnsetType = UNSET
