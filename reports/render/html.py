@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -124,8 +124,11 @@ def template_environment(*, autoescape: bool, **options: Any) -> jinja2.Environm
     return env
 
 
+@cache
 def environment() -> jinja2.Environment:
-    """The Jinja environment for HTML: autoescape on."""
+    """The Jinja environment for HTML: autoescape on. One per process, so a template is
+    compiled once, not for every page a report draws (each language's HTML file, the page
+    its PDF is laid out from, the statement of method)."""
     return template_environment(autoescape=True)
 
 

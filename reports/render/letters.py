@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 import jinja2
@@ -52,8 +53,10 @@ def code_span(value: Any) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+@cache
 def letter_environment() -> jinja2.Environment:
-    """Jinja for Markdown: no HTML autoescape (the `md` filter escapes), strict names."""
+    """Jinja for Markdown: no HTML autoescape (the `md` filter escapes), strict names; one
+    per process, so each letter template is compiled once."""
     env = template_environment(autoescape=False, keep_trailing_newline=True)
     env.filters["md"] = escape_markdown
     env.filters["code"] = code_span
