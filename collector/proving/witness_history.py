@@ -47,11 +47,12 @@ class WitnessState:
     """checkpoint seq -> when the last request for it failed."""
 
 
-def witness_states(store: EvidenceStore) -> dict[str, WitnessState]:
-    """Every witness's state by its encoded key, from one pass over its records."""
+def witness_states(store: EvidenceStore, after_seq: int | None = None) -> dict[str, WitnessState]:
+    """Every witness's state by its encoded key, from one pass over its records (those past
+    `after_seq` only, when given: what was said about the checkpoints from there on)."""
     states: dict[str, WitnessState] = defaultdict(WitnessState)
     kinds = [COSIGNATURE, COSIGNATURE_FAILED, WITNESS_CONFLICT]
-    for item in store.records(types=kinds):
+    for item in store.records(types=kinds, after_seq=after_seq):
         record = item.record
         state = states[str(record.get("key", ""))]
         seq, size, ts_ns = (record.get(k) for k in ("checkpoint_seq", "size", "ts_ns"))
@@ -175,20 +176,23 @@ class WitnessedCheckpoint:
 
 
 def witnessed_checkpoints(
-    store: EvidenceStore, stored: list[StoredCheckpoint], policy: Policy | None
+    found: dict[int, list[StoredCosignature]],
+    stored: list[StoredCheckpoint],
+    policy: Policy | None,
 ) -> list[WitnessedCheckpoint]:
-    """Every checkpoint with its re-checked cosignatures, oldest first."""
-    found = cosigners_by_checkpoint(store, stored)
+    """Every checkpoint with its re-checked cosignatures (`found`), oldest first."""
     return [WitnessedCheckpoint(c, found.get(c.seq, []), policy) for c in stored]
 
 
-def orphan_cosignatures(store: EvidenceStore, stored: list[StoredCheckpoint]) -> list[str]:
+def orphan_cosignatures(
+    found: dict[int, list[StoredCosignature]], stored: list[StoredCheckpoint]
+) -> list[str]:
     """Cosignature records naming no checkpoint of this store: a checkpoint record removed."""
-    found = cosigners_by_checkpoint(store, stored)
+    known = {s.seq for s in stored}
     return [
         f"cosignature seq {c.seq} by witness {c.witness}: {c.problem}"
         for seq, items in found.items()
-        if seq not in {s.seq for s in stored}
+        if seq not in known
         for c in items
     ]
 
@@ -209,11 +213,12 @@ def audit(store: EvidenceStore, settings: Witnesses | None) -> WitnessAudit:
     except StoreCorrupt as exc:  # named by verify's own checkpoint checks as well
         return WitnessAudit([], [f"cannot hold the witnesses to the checkpoints: {exc.problem}"])
     policy = None if settings is None else configured_policy(settings)
-    views = witnessed_checkpoints(store, stored, policy)
+    found = cosigners_by_checkpoint(store, stored)
+    views = witnessed_checkpoints(found, stored, policy)
     cosigned = [v for v in views if v.cosignatures]
     facts = [v.describe() for v in cosigned]
     problems = [line for v in cosigned for line in v.rewrites()]
-    problems += orphan_cosignatures(store, stored)
+    problems += orphan_cosignatures(found, stored)
     problems += [c.describe() for c in conflicts(store)]
     return WitnessAudit(facts, problems)
 
@@ -226,7 +231,10 @@ def status_lines(store: EvidenceStore, settings: Witnesses, recent: int = 3) -> 
     except StoreCorrupt as exc:
         return [f"witnesses: cannot read the checkpoints ({exc.problem}); run slawitness verify"]
     policy = configured_policy(settings)
-    views = witnessed_checkpoints(store, stored[-recent:], policy)
+    recent_stored = stored[-recent:]
+    views = witnessed_checkpoints(
+        cosigners_by_checkpoint(store, recent_stored), recent_stored, policy
+    )
     lines = [f"witnesses: {policy.describe()}"]
     lines += [f"  {view.describe()}" for view in views]
     if views:
