@@ -84,26 +84,29 @@ def step(store: EvidenceStore, settings: Witnesses, vantage: str) -> list[Outcom
     latest = checkpoints.latest(store)
     if latest is None:
         return []
-    states = witness_states(store)
+    # Every round asks; the records about the latest checkpoint, all appended after it, say
+    # whether anything is due, so the whole witness history is read only when something is.
+    about_latest = witness_states(store, after_seq=latest.seq)
     now_ns = Stamp.now().ts_ns
     due = [
-        (server, states.get(server.key, WitnessState()))
+        server
         for server in settings.servers
-        if _due(states.get(server.key, WitnessState()), latest.seq, now_ns, settings.retry)
+        if _due(about_latest.get(server.key, WitnessState()), latest.seq, now_ns, settings.retry)
     ]
     if not due:
         return []
+    states = witness_states(store)
     tree = consistency.leaves(store, latest.checkpoint.size)
     with ThreadPoolExecutor(max_workers=len(due)) as pool:
         futures = [
             pool.submit(
                 _exchange,
                 _Request(server, CosignerKey.parse(server.key), latest, tree),
-                state.cosigned_size,
+                states.get(server.key, WitnessState()).cosigned_size,
                 settings.timeout,
                 vantage,
             )
-            for server, state in due
+            for server in due
         ]
         results = [future.result() for future in futures]
     store.append([record for record, _ in results])
