@@ -92,12 +92,13 @@ class CreditOutcome:
     credit_capped: bool
 
 
-def _exact(percent: float) -> Fraction:
+def exact_percent(percent: float) -> Fraction:
     """A config percentage as written (99.9 means 999/10, not the nearest float)."""
     return Fraction(Decimal(str(percent)))
 
 
-def _number(value: float) -> int | float:
+def as_written(value: float) -> int | float:
+    """A config number as summary.json shows it: `10`, not `10.0`."""
     return int(value) if float(value).is_integer() else float(value)
 
 
@@ -108,10 +109,10 @@ def _percent_of(fee: Decimal, percent: Decimal | float) -> Decimal:
 def _tier(terms: SlaTerms, uptime: Fraction) -> tuple[int | float, dict[str, Any] | None]:
     """The tier with the smallest `below` that the uptime (a fraction) is strictly under."""
     for tier in sorted(terms.credits, key=lambda t: t.below):
-        if uptime * 100 < _exact(tier.below):
-            return _number(tier.credit), {
-                "below": _number(tier.below),
-                "credit": _number(tier.credit),
+        if uptime * 100 < exact_percent(tier.below):
+            return as_written(tier.credit), {
+                "below": as_written(tier.below),
+                "credit": as_written(tier.credit),
             }
     return 0, None
 
@@ -241,4 +242,14 @@ def credits_owed(
     )
 
 
-__all__ = ["CENTS", "CreditOutcome", "Remedy", "cap_together", "credits_owed", "plain", "to_cents"]
+__all__ = [
+    "CENTS",
+    "CreditOutcome",
+    "Remedy",
+    "as_written",
+    "cap_together",
+    "credits_owed",
+    "exact_percent",
+    "plain",
+    "to_cents",
+]

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -36,7 +35,7 @@ from reports.sla.attribution import (
     state_runs,
 )
 from reports.sla.claim_window import incident_deadlines, period_deadline
-from reports.sla.credits import credits_owed
+from reports.sla.credits import as_written, credits_owed, exact_percent, to_cents
 from reports.sla.degradation import daily_table, latency_summary, loss_summary, measure
 from reports.sla.granules import apply_granules
 from reports.sla.incidents import find_incidents, iso_second
@@ -56,7 +55,6 @@ from reports.sla.zones import (
 )
 
 _FIRST_MARGIN_S = 86_400
-_CENTS = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -72,15 +70,6 @@ class SlaResult:
     def summary(self) -> dict[str, Any]:
         """The figures as summary.json holds them (the live view and status read this)."""
         return summary_document(self.figures)
-
-
-def _exact(percent: float) -> Fraction:
-    """A config percentage as written (99.9 means 999/10, not the nearest float)."""
-    return Fraction(Decimal(str(percent)))
-
-
-def _number(value: float) -> int | float:
-    return int(value) if float(value).is_integer() else float(value)
 
 
 def _observe_whole(
@@ -254,8 +243,8 @@ def evaluate(
         downtime_seconds=downtime_s,
         uptime_observed=float(observed) if observed is not None else None,
         uptime_conservative=float(conservative),
-        sla_uptime=float(_exact(terms.uptime) / 100),
-        breached=conservative < _exact(terms.uptime) / 100,
+        sla_uptime=float(exact_percent(terms.uptime) / 100),
+        breached=conservative < exact_percent(terms.uptime) / 100,
         credit_percent=owed.credit_percent,
         credit_tier=owed.credit_tier,
         credit_amount=owed.credit_amount,
@@ -263,11 +252,7 @@ def evaluate(
         credit_capped=owed.credit_capped,
         claim_requires_ticket=terms.claim_requires_ticket,
         currency=terms.currency,
-        monthly_fee=(
-            str(terms.monthly_fee.quantize(_CENTS, rounding=ROUND_HALF_UP))
-            if terms.monthly_fee is not None
-            else None
-        ),
+        monthly_fee=(str(to_cents(terms.monthly_fee)) if terms.monthly_fee is not None else None),
         claim_deadline=claim_deadline,
         claim_window=(
             UNSET if terms.claim_window is None else terms.claim_window.model_dump(mode="json")
@@ -278,7 +263,7 @@ def evaluate(
             if zones is None or terms.zones is None
             else zones_document(terms.zones, zones, (period.start_s, period.end_s))
         ),
-        min_duration_seconds=_number(terms.downtime.min_duration),
+        min_duration_seconds=as_written(terms.downtime.min_duration),
         downtime_rule=rule if isinstance(rule, str) else list(rule),
         confirm_vantages=terms.confirm_vantages,
         controls=control_names,
