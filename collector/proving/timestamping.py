@@ -57,12 +57,17 @@ def _record(rtype: str, stamp: Stamp, vantage: str, **fields: object) -> dict[st
     return {"type": rtype, **stamp.fields(), "vantage": vantage, "target": None, **fields}
 
 
-def _latest_request(store: EvidenceStore, url: str) -> StoredRecord | None:
-    """The authority's latest request: the newest first, so a long history is not read."""
+def _latest_requests(store: EvidenceStore, urls: list[str]) -> dict[str, StoredRecord]:
+    """Each authority's latest request, from one newest-first pass for all of them that
+    stops once every one of `urls` is found."""
+    found: dict[str, StoredRecord] = {}
     for request in store.records(types=[REQUEST], newest_first=True):
-        if request.record.get("url") == url:
-            return request
-    return None
+        url = request.record.get("url")
+        if isinstance(url, str) and url in urls and url not in found:
+            found[url] = request
+            if len(found) == len(urls):
+                break
+    return found
 
 
 def _answered(store: EvidenceStore, request: StoredRecord) -> bool:
@@ -70,9 +75,8 @@ def _answered(store: EvidenceStore, request: StoredRecord) -> bool:
     return any(a.record.get("request_seq") == request.seq for a in answers)
 
 
-def _pending(store: EvidenceStore, url: str) -> StoredRecord | None:
+def _pending(store: EvidenceStore, request: StoredRecord | None) -> StoredRecord | None:
     """The authority's latest request, when no answer to it is stored yet."""
-    request = _latest_request(store, url)
     if request is None or _answered(store, request):
         return None
     return request
@@ -88,14 +92,17 @@ def _retry_due(store: EvidenceStore, request: StoredRecord, now_ns: int) -> bool
 
 
 def queue_request(
-    store: EvidenceStore, settings: Timestamping, vantage: str, now_ns: int, url: str = ""
+    store: EvidenceStore,
+    settings: Timestamping,
+    vantage: str,
+    now_ns: int,
+    url: str,
+    last: StoredRecord | None,
 ) -> StoredRecord | None:
-    """Append a request to the authority at `url` (default: the first) for the latest
-    checkpoint, when its last request is `every` old."""
+    """Append a request to the authority at `url` for the latest checkpoint, when its last
+    request (`last`) is `every` old."""
     from collector.proving.tsa import timestamp_request
 
-    url = url or settings.sources[0].url
-    last = _latest_request(store, url)
     if last is not None:
         ts_ns = last.record.get("ts_ns")
         if isinstance(ts_ns, int) and now_ns - ts_ns < settings.every * 1e9:
@@ -126,9 +133,12 @@ def step_each(store: EvidenceStore, settings: Timestamping, vantage: str) -> lis
     now_ns = Stamp.now().ts_ns
     outcomes: dict[str, Outcome] = {}
     due: list[tuple[TsaAuthority, StoredRecord]] = []
+    latest = _latest_requests(store, [authority.url for authority in settings.sources])
     for authority in settings.sources:
-        url = authority.url
-        request = _pending(store, url) or queue_request(store, settings, vantage, now_ns, url)
+        url, last = authority.url, latest.get(authority.url)
+        request = _pending(store, last) or queue_request(
+            store, settings, vantage, now_ns, url, last
+        )
         if request is None:
             outcomes[url] = Outcome(None, None, "no timestamp due", url)
         elif not _retry_due(store, request, now_ns):
