@@ -1,7 +1,8 @@
 """The exporter's SLA series and `status` follow the contract's terms as the report does.
 
 A real Prometheus server scrapes `slawitness serve` over a store with a 12-minute outage
-under Vultr-like credits per incident, and reads the hand-computed credit; `status` and the
+under Vultr-like credits per incident, and reads the hand-computed credit (promtool lints the
+same exposition); `status` and the
 report agree on an SLA whose downtime starts at the ticket, the ticket being a customer's
 e-mail attached with `slawitness attach`.
 """
@@ -18,6 +19,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from cli.status import _lines
@@ -27,6 +29,7 @@ from tests.clirun import slawitness
 from tests.exporter_process import exporter
 from tests.month_store import write_month
 from tests.rig.prometheus import PrometheusServer, sample_values
+from tests.test_exporter import promtool_check_metrics
 from tests.test_report_cli import CONFIG
 from tests.test_sla_remedies import VULTR_BUCKETS
 
@@ -83,6 +86,8 @@ def test_prometheus_reads_the_credit_owed_for_a_vultr_like_outage(
         assert sample_values(deadline) == [due]
         downtime = server.query('slawitness_sla_downtime_seconds{target="vps1"}')
         assert sample_values(downtime) == [720.0]
+        checked = promtool_check_metrics(httpx.get(url + "/metrics").text)
+        assert checked.returncode == 0 and checked.stdout + checked.stderr == "", checked
 
 
 # October 2026 (31 days, 2,678,400 s): down Saturday the 10th 10:00-12:00, the customer's
