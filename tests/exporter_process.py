@@ -15,12 +15,34 @@ import httpx
 
 from tests.rig.prometheus import free_port
 
+FAKETIME_LIBRARY = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
+"""Debian's libfaketime (package faketime), for an exporter whose clock the test fixes."""
+
+
+def clock_at(moment: str) -> dict[str, str]:
+    """The environment that starts a child's wall clock at `moment` ("2026-10-15 12:00:00",
+    UTC), running on from there; its monotonic clock is left alone."""
+    if not FAKETIME_LIBRARY.is_file():
+        raise RuntimeError(f"{FAKETIME_LIBRARY} is missing: apt-get install faketime")
+    return {
+        "LD_PRELOAD": str(FAKETIME_LIBRARY),
+        "FAKETIME": f"@{moment}",
+        "TZ": "UTC",
+        "DONT_FAKE_MONOTONIC": "1",
+    }
+
 
 @contextmanager
 def exporter(
-    verb: str, config: Path, *extra: str, scheme: str = "http", verify: object = True
+    verb: str,
+    config: Path,
+    *extra: str,
+    scheme: str = "http",
+    verify: object = True,
+    env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Start `slawitness VERB --listen` on a free loopback port; yield its base URL.
+    `env` adds to the child's environment (e.g. `clock_at`).
 
     On leaving, the process is stopped with SIGTERM and must exit cleanly.
     """
@@ -41,7 +63,7 @@ def exporter(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     url = f"{scheme}://127.0.0.1:{port}"
     try:

@@ -26,7 +26,7 @@ from cli.status import _lines
 from collector.config.loader import load_config
 from reports.status import statuses
 from tests.clirun import slawitness
-from tests.exporter_process import exporter
+from tests.exporter_process import clock_at, exporter
 from tests.month_store import write_month
 from tests.rig.prometheus import PrometheusServer, sample_values
 from tests.test_exporter import promtool_check_metrics
@@ -53,10 +53,11 @@ def test_prometheus_reads_the_credit_owed_for_a_vultr_like_outage(
 ) -> None:
     """12 minutes down an hour ago: Vultr's 10-59 minute bucket, 24 hours of service at
     24 USD a month, so 24 x 24 / (the month's hours) USD; the claim is due 30 days after
-    the incident ends."""
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    start = max(now - timedelta(hours=3), now.replace(day=1, hour=0, minute=0))
-    outage = max(now - timedelta(hours=1), start + timedelta(minutes=5))
+    the incident ends. The exporter judges its own current month, so its clock is fixed
+    in October 2026, whatever today is."""
+    now = datetime(2026, 10, 15, 12, 0, tzinfo=UTC)
+    start = now - timedelta(hours=3)
+    outage = now - timedelta(hours=1)
     config = _config(tmp_path, {
         "uptime": 100, "timezone": "UTC", "monthly_fee": 24, "currency": "USD",
         "downtime": {"probes": "any", "min_duration": "5m"},
@@ -72,7 +73,7 @@ def test_prometheus_reads_the_credit_owed_for_a_vultr_like_outage(
     hours = calendar.monthrange(outage.year, outage.month)[1] * 24
     owed = (Decimal(24) * 24 / hours).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     due = (outage + timedelta(minutes=12, days=30)).timestamp()
-    with exporter("serve", config) as url:
+    with exporter("serve", config, env=clock_at(now.strftime("%Y-%m-%d %H:%M:%S"))) as url:
         job = {"job_name": "slawitness", "static_configs": [{"targets": [url.split("//")[1]]}]}
         server: PrometheusServer = prometheus_factory([job])
         [credit] = server.wait_for(
