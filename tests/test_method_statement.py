@@ -48,9 +48,14 @@ class Case:
     store: Path
 
 
+@pytest.fixture(autouse=True)
+def _statement_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The secret the case's http probe header names, set for each test and then removed."""
+    monkeypatch.setenv("STATEMENT_TOKEN", HEADER_SECRET)
+
+
 def write_case_config(folder: Path, *, witnesses: bool) -> Config:
     """A config with every probe kind, a control, SLA thresholds and trusted time."""
-    os.environ["STATEMENT_TOKEN"] = HEADER_SECRET
     web = {
         "name": "web",
         "kind": "http",
