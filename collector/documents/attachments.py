@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from collector.core.file_digest import sha256_of_file
 from collector.core.partial_files import PartialFileError, claim_temporary, sweep
 from collector.evidence.records import Stamp
 from collector.evidence.store import EvidenceStore, StoredRecord
@@ -70,13 +71,8 @@ def folder_of(store: str | os.PathLike[str]) -> Path:
     return folder if folder != path else path.with_name(path.name + FOLDER_SUFFIX)
 
 
-def sha256_of(path: Path) -> str:
-    """The file's SHA-256, read in chunks; OSError when it cannot be read."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+sha256_of = sha256_of_file
+"""The file's SHA-256, read in chunks; OSError when it cannot be read."""
 
 
 def media_type(head: bytes, name: str) -> str:

@@ -14,12 +14,12 @@ checked against its hash.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import apsw
 
+from collector.core.file_digest import sha256_of_file
 from collector.core.output_paths import OutputPathError, placing
 from collector.documents.attachments import ATTACHMENT, AttachError, copy_folder
 from collector.evidence.records import Stamp
@@ -73,14 +73,6 @@ def _copy(source: EvidenceStore, dest: Path) -> None:
         raise BackupError(f"{dest}: cannot write the backup: {exc.strerror}") from None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def backup(store: EvidenceStore, dest: Path, vantage: str) -> BackupInfo:
     """Copy `store` to `dest` (which must not exist), verify the copy, record the backup."""
     _copy(store, dest)
@@ -99,7 +91,7 @@ def backup(store: EvidenceStore, dest: Path, vantage: str) -> BackupInfo:
         copied, problems = copy_folder(store.path, dest, digests)
     except AttachError as exc:
         raise BackupError(f"{dest}: cannot copy the attachments: {exc}") from None
-    info = BackupInfo(dest, report.count, report.head_seq, report.head_hash, _sha256(dest),
+    info = BackupInfo(dest, report.count, report.head_seq, report.head_hash, sha256_of_file(dest),
                       copied, tuple(problems))  # fmt: skip
     store.append([
         {

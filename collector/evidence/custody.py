@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from collector.config.model import Config
+from collector.core.file_digest import sha256_of_file
 from collector.core.results import JsonScalar
 from collector.evidence.records import Stamp, custody_record
 from collector.evidence.store import Appended, EvidenceStore
@@ -43,11 +44,7 @@ def file_entry(
     """A made file as a custody record names it: `name`, `size` and `sha256` (computed
     from the file unless the maker already knows it)."""
     if sha256 is None:
-        digest = hashlib.sha256()
-        with path.open("rb") as stream:
-            for chunk in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(chunk)
-        sha256 = digest.hexdigest()
+        sha256 = sha256_of_file(path)
     return {"name": name or path.name, "size": path.stat().st_size, "sha256": sha256}
 
 
