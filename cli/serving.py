@@ -119,7 +119,7 @@ def serve_store(
         live = _live_sla(config)
         live.start()
         follower = StoreFollower(config, reader, live.gauges)
-        probes = LoopThread()
+        probes = LoopThread(config.probing.icmp_rate)
         try:
             runner = ProbeOnDemand(config, writer, probes.submit, probes.env)
             server = ExporterServer(listen, follower.snapshot, runner, web_config)

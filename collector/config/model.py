@@ -30,6 +30,7 @@ from collector.portable.signed_note import NoteError
 from collector.probes import KINDS, ProbeSpec
 from collector.probes.base import Duration, PositiveDuration
 from collector.probes.net.resolve import HostName
+from collector.probes.net.send_pacing import DEFAULT_ICMP_RATE
 
 DEFAULT_CONFIG = "slawitness.yml"
 _NAME = r"^[A-Za-z0-9_.-]+$"
@@ -327,6 +328,17 @@ class Attachments(_Strict):
     100 MiB."""
 
 
+class Probing(_Strict):
+    """How the collector puts its probes on the wire, whatever targets they go to."""
+
+    icmp_rate: int = Field(default=DEFAULT_ICMP_RATE, ge=1, le=100_000, strict=True)
+    """Echo requests sent per second at most, across every ICMP probe of a round or of the
+    daemon, evenly spaced (as `fping -i`): 10,000 targets pinged once each leave over about
+    10 seconds instead of flooding the link at once and being dropped by the next hop's rate
+    limit. An echo waiting its turn is not yet sent: its timeout and its RTT start when it
+    leaves. There is no unpaced setting. Default 1000 (1 ms apart)."""
+
+
 class Exporter(_Strict):
     """The `/metrics` and `/probe` server of `slawitness serve` and `slawitness run --listen`."""
 
@@ -405,6 +417,8 @@ class Config(_Strict):
     attachments: Attachments = Attachments()
     """Contract, invoices and correspondence attached as evidence. Default: files up to
     100 MiB."""
+    probing: Probing = Probing()
+    """How probes are sent. Default: at most 1000 ICMP echo requests a second."""
     exporter: Exporter = Exporter()
     """How `serve` and `run --listen` answer Prometheus. Default: `/probe` runs each probe at
     most once per nine tenths of its interval."""

@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from collector.core.durations import format_duration, parse_duration
 from collector.core.results import Result
+from collector.probes.net.send_pacing import DEFAULT_ICMP_RATE
 
 DEFAULT_INTERVAL_S = 60.0
 """A probe's `interval` when the config gives none; `collector.proving.record_dates` also takes
@@ -99,6 +100,9 @@ class ProbeEnv:
     A kind asks for what it shares (one ICMP socket, one SSL context) by key; the env
     creates it once and closes it when the run ends. Adding a kind never touches this class.
     """
+
+    icmp_rate: int = DEFAULT_ICMP_RATE
+    """Echo requests a second the run's ICMP engines send at most (`probing.icmp_rate`)."""
 
     def __post_init__(self) -> None:
         self._resources: dict[str, Any] = {}

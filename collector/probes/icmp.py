@@ -53,10 +53,10 @@ class IcmpSpec(ProbeSpec):
 
 
 async def _engine(env: ProbeEnv, family: int) -> IcmpEngine:
-    """The run's engine for `family`, created on first use."""
+    """The run's engine for `family`, created on first use, paced at the run's rate."""
 
     async def start() -> IcmpEngine:
-        return await IcmpEngine.start(family)
+        return await IcmpEngine.start(family, env.icmp_rate)
 
     return await env.shared("icmp6" if family == socket.AF_INET6 else "icmp4", start)
 

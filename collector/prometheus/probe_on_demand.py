@@ -66,9 +66,9 @@ class ProbeOnDemand:
 class LoopThread:
     """An event loop in a thread, with the probe resources of `slawitness serve`."""
 
-    def __init__(self) -> None:
+    def __init__(self, icmp_rate: int) -> None:
         self.loop = asyncio.new_event_loop()
-        self.env = ProbeEnv()
+        self.env = ProbeEnv(icmp_rate=icmp_rate)
         self._thread = threading.Thread(target=self.loop.run_forever, name="probes", daemon=True)
         self._thread.start()
 

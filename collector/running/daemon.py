@@ -94,7 +94,7 @@ class Daemon:
         self._pending.append(
             collector_record("start", Stamp.now(), vantage, probes=len(self.jobs), mode="daemon")
         )
-        env = ProbeEnv()
+        env = ProbeEnv(icmp_rate=self.config.probing.icmp_rate)
         stop_exporter = self.exporter(loop, env) if self.exporter is not None else None
         tasks = [asyncio.create_task(self._probe_loop(job, env)) for job in self.jobs]
         tasks.append(asyncio.create_task(self._heartbeat_loop()))

@@ -53,7 +53,7 @@ def cron_round(
 
     A `StoreError` from the append or any step is raised after the textfile is written."""
     started = Stamp.now()
-    attempts = asyncio.run(run_round_once(jobs))
+    attempts = asyncio.run(run_round_once(jobs, icmp_rate=config.probing.icmp_rate))
     records = round_records(config, attempts, started, len(jobs), store.path)
     free = free_bytes(store.path)
     if free < LOW_SPACE_BYTES:

@@ -19,6 +19,7 @@ from collector.evidence.records import ProbeIdentity, Stamp, probe_record
 from collector.portable.errors import UsageError
 from collector.probes import KINDS, ProbeEnv, ProbeSpec
 from collector.probes.base import DEADLINE_GRACE_S
+from collector.probes.net.send_pacing import DEFAULT_ICMP_RATE
 
 DEFAULT_CONCURRENCY = 512
 
@@ -98,10 +99,13 @@ async def run_round(
 
 
 async def run_round_once(
-    jobs: Sequence[Job], concurrency: int = DEFAULT_CONCURRENCY
+    jobs: Sequence[Job],
+    concurrency: int = DEFAULT_CONCURRENCY,
+    icmp_rate: int = DEFAULT_ICMP_RATE,
 ) -> list[Attempt]:
-    """A round with its own resources (one ICMP socket, one TLS set-up), closed afterwards."""
-    env = ProbeEnv()
+    """A round with its own resources (one ICMP socket, one TLS set-up), closed afterwards;
+    its echo requests leave at most `icmp_rate` a second (`probing.icmp_rate`)."""
+    env = ProbeEnv(icmp_rate=icmp_rate)
     try:
         return await run_round(jobs, env, concurrency)
     finally:

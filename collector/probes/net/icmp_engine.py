@@ -18,6 +18,10 @@ arrived, so a busy event loop does not inflate the RTT). That clock is CLOCK_REA
 the send time is `time.time_ns()` read right before `sendto`. A monotonic RTT is measured
 alongside; if a wall-clock step makes the kernel RTT negative or longer than the monotonic
 one, the monotonic RTT is used instead.
+
+Pacing: the engine sends at most `rate` echo requests a second, spaced evenly across every
+caller (`collector.probes.net.send_pacing`); an echo waiting its turn is not yet sent, so its
+timeout and its RTT both start when it actually leaves.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import os
 import socket
 import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from collector.probes.net.icmp_packets import (
@@ -42,6 +46,7 @@ from collector.probes.net.icmp_packets import (
     parse_ipv4_datagram,
     parse_sent_echo,
 )
+from collector.probes.net.send_pacing import DEFAULT_ICMP_RATE, SendPacer
 
 # Linux socket option numbers the socket module does not export.
 _SO_RCVBUFFORCE = 33
@@ -75,7 +80,8 @@ class EchoOutcome:
 
     `rtt_ns` is the RTT the engine stands by (kernel receive timestamp when usable);
     `user_rtt_ns` is the RTT measured in user space on the monotonic clock, kept so the
-    benchmark can show what the kernel timestamp gains.
+    benchmark can show what the kernel timestamp gains. `sent_ns` is when the request left
+    (perf_counter ns, the pacer's clock), None if it never did: what shows the pacing held.
     """
 
     status: EchoStatus
@@ -83,6 +89,7 @@ class EchoOutcome:
     user_rtt_ns: int | None = None
     message: str = ""
     errno: int | None = None
+    sent_ns: int | None = None
 
 
 @dataclass
@@ -150,8 +157,12 @@ def _configure(sock: socket.socket, family: int, datagram: bool) -> None:
 class IcmpEngine:
     """Sends echoes for every probe of a run over one socket and matches what comes back."""
 
-    def __init__(self, family: int, sock: socket.socket, datagram: bool) -> None:
+    def __init__(
+        self, family: int, sock: socket.socket, datagram: bool, rate: float = DEFAULT_ICMP_RATE
+    ) -> None:
         self.family = family
+        self.rate = rate
+        """Echo requests a second this engine sends at most."""
         self.datagram = datagram
         self._sock = sock
         self._loop = asyncio.get_running_loop()
@@ -160,13 +171,17 @@ class IcmpEngine:
         self._seqs = itertools.cycle(range(65536))
         self._in_flight: dict[int, _InFlight] = {}
         self._closed = False
+        self._pacer = SendPacer(rate)
         self._loop.add_reader(sock.fileno(), self._on_readable)
 
     @classmethod
-    async def start(cls, family: int = socket.AF_INET) -> IcmpEngine:
-        """Open the family's socket and start reading it in the running loop."""
+    async def start(
+        cls, family: int = socket.AF_INET, rate: float = DEFAULT_ICMP_RATE
+    ) -> IcmpEngine:
+        """Open the family's socket and start reading it in the running loop; at most
+        `rate` echo requests leave it a second."""
         sock, datagram = open_icmp_socket(family)
-        return cls(family, sock, datagram)
+        return cls(family, sock, datagram, rate)
 
     @property
     def in_flight(self) -> int:
@@ -174,7 +189,8 @@ class IcmpEngine:
         return len(self._in_flight)
 
     async def echo(self, address: str, timeout: float, payload_size: int = 56) -> EchoOutcome:
-        """Send one echo to `address` (an IP literal of this family) and await its fate."""
+        """Send one echo to `address` (an IP literal of this family) when its turn comes,
+        and await its fate for `timeout` from then."""
         if self._closed:
             return EchoOutcome(EchoStatus.SEND_FAILED, message="ICMP engine is closed")
         if len(self._in_flight) >= 65536:
@@ -190,18 +206,26 @@ class IcmpEngine:
         packet = build_echo_request(self.family, self.ident, seq, payload)
         target = (address, 0, 0, 0) if self.family == socket.AF_INET6 else (address, 0)
         try:
-            await self._send(entry, packet, target, timeout)
+            async with self._pacer.turn():
+                if self._closed:
+                    self._in_flight.pop(seq, None)
+                    return EchoOutcome(EchoStatus.SEND_FAILED, message="ICMP engine is closed")
+                await self._send(entry, packet, target, timeout)
         except OSError as exc:
             self._in_flight.pop(seq, None)
             return EchoOutcome(
                 EchoStatus.SEND_FAILED, message=f"sendto: {exc.strerror or exc!r}", errno=exc.errno
             )
+        except BaseException:
+            self._in_flight.pop(seq, None)  # cancelled while waiting for its turn
+            raise
         if not entry.future.done():
             entry.timer = self._loop.call_later(timeout, self._expire, entry)
         try:
-            return await entry.future
+            outcome = await entry.future
         finally:
             self._forget(entry)
+        return replace(outcome, sent_ns=entry.sent_mono_ns)
 
     async def _send(
         self, entry: _InFlight, packet: bytes, target: tuple[str | int, ...], timeout: float
@@ -217,12 +241,12 @@ class IcmpEngine:
         """
         for attempt in range(3):
             self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            entry.sent_wall_ns, entry.sent_mono_ns = time.time_ns(), time.perf_counter_ns()
+            entry.sent_wall_ns, entry.sent_mono_ns = time.time_ns(), self._pacer.stamp()
             try:
                 self._sock.sendto(packet, target)
                 return
             except BlockingIOError:
-                entry.sent_wall_ns, entry.sent_mono_ns = time.time_ns(), time.perf_counter_ns()
+                entry.sent_wall_ns, entry.sent_mono_ns = time.time_ns(), self._pacer.stamp()
                 await asyncio.wait_for(self._loop.sock_sendto(self._sock, packet, target), timeout)
                 return
             except OSError:
