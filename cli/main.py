@@ -17,7 +17,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -46,6 +46,8 @@ from collector.config.presets import PRESET_NAMES
 from collector.core.durations import format_duration
 from collector.core.output_paths import write_text
 from collector.core.results import JsonScalar
+from collector.diagnostics import detached
+from collector.diagnostics.claims import Claim
 from collector.documents.attachments import cited_problem
 from collector.evidence.custody import HashingStream, record_custody
 from collector.evidence.export import write_csv, write_jsonl
@@ -354,9 +356,33 @@ def probe(
     jobs = jobs_for(config, target)
     writer = None if textfile is None else functools.partial(_write_textfile, textfile, config)
     with EvidenceStore.open(config.store, create=True) as store:
-        attempts = cron_round(config, store, jobs, writer)
+        attempts = cron_round(config, store, jobs, writer, _detached_diagnoser(config_path, config))
     for line in round_lines(attempts):
         say(line)
+
+
+def _detached_diagnoser(config_path: Path, config: Config) -> Callable[[list[Claim]], None]:
+    """The round's traces in a process of their own, which `probe` does not wait for."""
+
+    def start(claims: list[Claim]) -> None:
+        seqs = [c.due_seq for c in claims if c.due_seq is not None]
+        detached.start(config_path, config.store, min(seqs), max(seqs))
+
+    return start
+
+
+@cli.command("diagnose-due", hidden=True)
+@config_option
+@store_option
+@click.option("--seqs", required=True, help="The diagnosis_due records to trace, FIRST-LAST.")
+def diagnose_due(config_path: Path, store_path: Path | None, seqs: str) -> None:
+    """Trace a cron round's due diagnoses (started by `probe`, detached from it)."""
+    first, _, last = seqs.partition("-")
+    if not (first.isdigit() and last.isdigit()):
+        fail(f"--seqs: expected FIRST-LAST, got {seqs!r}", EXIT_USAGE)
+    config = load(config_path, store_path)
+    with EvidenceStore.open(config.store) as store:
+        detached.diagnose_due(config, store, int(first), int(last))
 
 
 def _write_textfile(

@@ -54,9 +54,17 @@ def _config(folder: Path, net: RoutedNet, **diagnose: object) -> Path:
     return path
 
 
-def _diagnoses(folder: Path) -> list[dict]:
-    with EvidenceStore.open(folder / "evidence.db", readonly=True) as store:
-        return [r.record for r in store.records(types=["diagnosis"])]
+def _diagnoses(folder: Path, timeout: float = 90) -> list[dict]:
+    """The diagnoses, once every due one has its record (a cron round's traces are done by a
+    detached process after `probe` has exited)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with EvidenceStore.open(folder / "evidence.db", readonly=True) as store:
+            due = list(store.records(types=["diagnosis_due"]))
+            found = [r.record for r in store.records(types=["diagnosis"])]
+        if len(found) >= len(due) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
 
 
 def _wait_for_a_diagnosis(folder: Path, timeout: float) -> None:
@@ -110,6 +118,7 @@ def test_a_flapping_host_gets_one_diagnosis_per_interval(
     routed_net.drop_forward("edge", routed_net.target)
     for _ in range(3):
         assert slawitness("probe", "--config", str(config)).returncode == 0
+        _diagnoses(tmp_path)
         routed_net.heal("edge")
         assert slawitness("probe", "--config", str(config)).returncode == 0
         routed_net.drop_forward("edge", routed_net.target)
@@ -171,6 +180,7 @@ def test_the_report_shows_where_the_path_stopped(tmp_path: Path, routed_net: Rou
     assert slawitness("probe", "--config", str(config)).returncode == 0
     routed_net.drop_forward("edge", routed_net.target)
     assert slawitness("probe", "--config", str(config)).returncode == 0
+    assert _diagnoses(tmp_path), "traced while the path was still broken"
     routed_net.heal("edge")
     assert slawitness("probe", "--config", str(config)).returncode == 0
     now = datetime.now(UTC)

@@ -217,6 +217,15 @@ class Diagnostics(_Strict):
     host cannot flood the store. Default: 10 minutes."""
     count: int = Field(default=3, ge=1, le=20, strict=True)
     """Probes per hop in each trace. Default: 3."""
+    concurrency: int = Field(default=16, ge=1, le=256, strict=True)
+    """How many failing targets are traced at once (each an `mtr` process, its controls
+    traced one after another within it). Default: 16."""
+    budget: PositiveDuration | None = None
+    """How long a round's diagnoses may take, counted from the round's decision of which
+    targets are due: a trace still running then is cut short, and a due target not yet
+    traced is recorded as not traced, so traces never pile up behind the next round.
+    Cron rounds only: the daemon queues each target once and cuts its traces short when it
+    stops. Default: a third of the shortest probe interval, at most 20 seconds."""
     resolver: str | None = None
     """IPv4 address (and :port) of the DNS server asked for the fresh resolution of a failing
     target's name, e.g. a public resolver in another network. Default: the system's."""

@@ -6,6 +6,11 @@ traces the path to the target and to each control (`mtr --report --json`, from D
 mtr-tiny, or `collector.diagnostics.traceroute` where mtr is not installed), resolves the target's
 name afresh, and appends one chained `diagnosis` record that names the failing attempt.
 At most one diagnosis per target per `every`, so a flapping host cannot flood the store.
+Which failing targets are due, and in what order they are traced, is
+`collector.diagnostics.claims` and `collector.diagnostics.queue`: the traces never hold a
+round back. Every due diagnosis ends in one record whose `status` says what became of it:
+"traced", "cut short" (its budget ran out, or the collector stopped, while it traced) or
+"not traced" (it never got its turn), with the `reason`.
 
 Hops are stored as [address or null, loss in ppm, average RTT in ns or null]: the record
 format allows no floats. `path_verdict` reads a diagnosis back: after which hop the target's
@@ -20,17 +25,18 @@ import json
 import shutil
 import socket
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from collector.config.model import Config, Control, Target
+from collector.diagnostics.cancel import Cancel
 from collector.diagnostics.traceroute import traceroute
 from collector.evidence.records import Stamp
-from collector.evidence.store import EvidenceStore
 
 DIAGNOSIS = "diagnosis"
 TRACE_TIMEOUT_S = 30.0
+TRACED, CUT_SHORT, NOT_TRACED = "traced", "cut short", "not traced"
 
 
 @dataclass(frozen=True)
@@ -61,36 +67,47 @@ def _is_address(host: str) -> bool:
     return True
 
 
-def trace(to: str, role: str, host: str, count: int, ip_version: str = "auto") -> Trace:
+def trace(
+    to: str, role: str, host: str, count: int, ip_version: str = "auto",
+    cancel: Cancel | None = None,
+) -> Trace:  # fmt: skip
     """The path to `host`: by mtr (`count` probes per hop, numeric, one attempt), or by our
-    own ICMP traceroute when mtr is not installed."""
+    own ICMP traceroute when mtr is not installed. A trace `cancel` cuts short has the error
+    "cut short (REASON)"."""
+    cancel = cancel or Cancel(float("inf"))
     mtr = shutil.which("mtr")
     if mtr is None:
-        return _own_trace(to, role, host, count, ip_version)
+        return _own_trace(to, role, host, count, ip_version, cancel)
     family = {"4": ["-4"], "6": ["-6"]}.get(str(ip_version), [])
     command = [mtr, "--report", "--json", "-n", "-c", str(count), "-i", "0.2", "-G", "1",
                *family, host]  # fmt: skip
     try:
-        done = subprocess.run(command, capture_output=True, text=True,
-                              timeout=TRACE_TIMEOUT_S, check=False)  # fmt: skip
-        hubs = json.loads(done.stdout)["report"]["hubs"]
+        done = cancel.run(command, TRACE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         return Trace(to, role, host, error=f"mtr took longer than {TRACE_TIMEOUT_S:g} s")
+    if done is None:
+        return Trace(to, role, host, error=f"cut short ({cancel.reason})")
+    stdout, stderr, returncode = done
+    try:
+        hubs = json.loads(stdout)["report"]["hubs"]
     except (ValueError, KeyError, TypeError):
-        message = " ".join((done.stderr or done.stdout).split())[:200]
-        return Trace(to, role, host, error=f"mtr failed: {message or done.returncode}")
+        message = " ".join((stderr or stdout).split())[:200]
+        return Trace(to, role, host, error=f"mtr failed: {message or returncode}")
     hops = tuple(_hop(hub) for hub in hubs)
     reached = bool(hops) and hops[-1][0] is not None and hops[-1][1] < 1_000_000
     return Trace(to, role, host, hops, reached and _same(hops[-1][0], host), tool="mtr")
 
 
-def _own_trace(to: str, role: str, host: str, count: int, ip_version: str) -> Trace:
+def _own_trace(to: str, role: str, host: str, count: int, ip_version: str, cancel: Cancel) -> Trace:
     family = {"4": socket.AF_INET, "6": socket.AF_INET6}.get(str(ip_version), 0)
     try:
         address = str(socket.getaddrinfo(host, None, family, socket.SOCK_RAW)[0][4][0])
-        hops, reached = traceroute(address, count)
+        hops, reached = traceroute(address, count, stopped=cancel.cut)
     except OSError as exc:
         return Trace(to, role, host, error=f"traceroute failed: {exc.strerror or exc}",
+                     tool="traceroute")  # fmt: skip
+    if cancel.reason is not None:
+        return Trace(to, role, host, tuple(hops), error=f"cut short ({cancel.reason})",
                      tool="traceroute")  # fmt: skip
     return Trace(to, role, host, tuple(hops), reached, tool="traceroute")
 
@@ -144,55 +161,55 @@ def _probe_of(host: Target | Control) -> str:
     return str(getattr(host.probes[0], "ip_version", "auto")) if host.probes else "auto"
 
 
+def _attempt_fields(attempt: Mapping[str, object], attempt_seq: int | None) -> dict[str, object]:
+    return {"seq": attempt_seq, "probe": attempt.get("probe"), "ts_ns": attempt.get("ts_ns"),
+            "error": attempt.get("error")}  # fmt: skip
+
+
 def diagnose(
-    config: Config, target: Target, attempt: Mapping[str, object], attempt_seq: int | None
-) -> dict[str, object]:
+    config: Config, target: Target, attempt: Mapping[str, object], attempt_seq: int | None,
+    cancel: Cancel | None = None, due_seq: int | None = None,
+) -> dict[str, object]:  # fmt: skip
     """A `diagnosis` record for a failing attempt of `target`: its path, the controls'
-    paths, and a fresh resolution of its name."""
+    paths, and a fresh resolution of its name. Cut short by `cancel`, it keeps the paths
+    traced so far, and the one under way has the error "cut short (REASON)"."""
+    cancel = cancel or Cancel(float("inf"))
     stamp = Stamp.now()
     count = config.diagnostics.count
     hosts: list[tuple[Target | Control, str]] = [(target, "target")]
     hosts += [(control, "control") for control in config.controls]
-    traces = [trace(h.name, role, h.host, count, _probe_of(h)) for h, role in hosts]
-    found_dns = resolve_now(target.host, _probe_of(target), config.diagnostics.resolver)
+    traces = []
+    for host, role in hosts:
+        if cancel.cut():
+            break
+        traces.append(trace(host.name, role, host.host, count, _probe_of(host), cancel))
+    found_dns = None
+    if not cancel.cut():
+        found_dns = resolve_now(target.host, _probe_of(target), config.diagnostics.resolver)
     took_ms = (Stamp.now().mono_ns - stamp.mono_ns) // 1_000_000
     return {
         "type": DIAGNOSIS, **stamp.fields(), "vantage": config.vantage, "target": target.name,
-        "attempt": {"seq": attempt_seq, "probe": attempt.get("probe"),
-                    "ts_ns": attempt.get("ts_ns"), "error": attempt.get("error")},
+        "attempt": _attempt_fields(attempt, attempt_seq),
         "paths": [t.as_record() for t in traces],
         "dns": found_dns,
         "took_ms": took_ms,
+        "status": TRACED if cancel.reason is None else CUT_SHORT,
+        "reason": cancel.reason,
+        "due_seq": due_seq,
     }  # fmt: skip
 
 
-def due(store: EvidenceStore, target: str, every_s: float, now_ns: int) -> bool:
-    """No diagnosis of `target` within the last `every_s`: the rate limit."""
-    for row in store.records(target=target, types=[DIAGNOSIS], newest_first=True, limit=1):
-        ts_ns = row.record.get("ts_ns")
-        return not isinstance(ts_ns, int) or now_ns - ts_ns >= every_s * 1e9
-    return True
-
-
-def diagnose_failures(
-    store: EvidenceStore, config: Config, appended: Sequence[tuple[int, Mapping[str, object]]]
-) -> int:
-    """After a batch is stored: diagnose each target with a failing attempt in it, when due.
-    Returns how many diagnoses were appended."""
-    if not config.diagnostics.enabled:
-        return 0
-    targets = {t.name: t for t in config.targets}
-    failing: dict[str, tuple[int, Mapping[str, object]]] = {}
-    for seq, record in appended:
-        name = record.get("target")
-        if record.get("type") == "probe" and record.get("ok") is False and name in targets:
-            failing.setdefault(str(name), (seq, record))
-    written = 0
-    for name, (seq, record) in failing.items():
-        if due(store, name, config.diagnostics.every, Stamp.now().ts_ns):
-            store.append([diagnose(config, targets[name], record, seq)])
-            written += 1
-    return written
+def not_traced(
+    config: Config, target: str, attempt: Mapping[str, object], attempt_seq: int | None,
+    reason: str, due_seq: int | None,
+) -> dict[str, object]:  # fmt: skip
+    """The `diagnosis` record of a due diagnosis that never got its turn ("budget": the
+    round's time ran out first; "stopping": the collector stopped first)."""
+    return {
+        "type": DIAGNOSIS, **Stamp.now().fields(), "vantage": config.vantage, "target": target,
+        "attempt": _attempt_fields(attempt, attempt_seq), "paths": [], "dns": None,
+        "took_ms": 0, "status": NOT_TRACED, "reason": reason, "due_seq": due_seq,
+    }  # fmt: skip
 
 
 def path_verdict(diagnosis: Mapping[str, Any]) -> dict[str, object] | None:

@@ -15,6 +15,7 @@ import os
 import select
 import socket
 import time
+from collections.abc import Callable
 
 from collector.probes.net.icmp_packets import (
     IcmpMessage,
@@ -70,9 +71,12 @@ def _probe_hop(
     return (who, loss, average), kind
 
 
-def traceroute(address: str, count: int = 3, timeout_s: float = 1.0) -> tuple[list[Hop], bool]:
+def traceroute(
+    address: str, count: int = 3, timeout_s: float = 1.0,
+    stopped: Callable[[], bool] | None = None,
+) -> tuple[list[Hop], bool]:  # fmt: skip
     """The hops to `address` (a literal), and whether it answered; OSError without a raw
-    socket."""
+    socket. `stopped` is asked before each hop: true ends the trace there (cut short)."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     proto = socket.IPPROTO_ICMPV6 if family == socket.AF_INET6 else socket.IPPROTO_ICMP
     ident = int.from_bytes(os.urandom(2), "big")
@@ -80,6 +84,8 @@ def traceroute(address: str, count: int = 3, timeout_s: float = 1.0) -> tuple[li
     silent = 0
     with socket.socket(family, socket.SOCK_RAW, proto) as sock:
         for ttl in range(1, MAX_HOPS + 1):
+            if stopped is not None and stopped():
+                break
             hop, kind = _probe_hop(sock, family, address, ttl, ident, count, timeout_s)
             hops.append(hop)
             if kind is MessageKind.REPLY:

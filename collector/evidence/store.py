@@ -284,9 +284,27 @@ class EvidenceStore:
                 " free some space and the next append resumes",
             ) from exc
 
-    def _append_rows(self, rows: list[tuple[int, str, str | None, bytes]]) -> list[Appended]:
-        appended: list[Appended] = []
+    def append_decided(
+        self, decide: Callable[[], Sequence[Mapping[str, object]]]
+    ) -> list[tuple[Appended, Mapping[str, object]]]:
+        """Append what `decide` returns, deciding inside the same write transaction: what it
+        reads through this store cannot change before its records land, so two processes
+        deciding at once (overlapping cron rounds) never both decide the same thing."""
+        if self.readonly:
+            raise StoreReadOnly(self.path, "store was opened read-only; cannot append")
         with self._append_lock, self._boundary(), self._transaction("BEGIN IMMEDIATE"):
+            records = list(decide())
+            rows = [record_columns(record) for record in records]
+            return list(zip(self._insert_rows(rows), records, strict=True))
+
+    def _append_rows(self, rows: list[tuple[int, str, str | None, bytes]]) -> list[Appended]:
+        with self._append_lock, self._boundary(), self._transaction("BEGIN IMMEDIATE"):
+            return self._insert_rows(rows)
+
+    def _insert_rows(self, rows: list[tuple[int, str, str | None, bytes]]) -> list[Appended]:
+        """Chain and insert, inside the caller's write transaction."""
+        appended: list[Appended] = []
+        if rows:
             head = self.head()
             seq, prev = (0, GENESIS) if head is None else (head.seq, _raw_hash(self.path, head))
             inserts = []

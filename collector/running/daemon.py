@@ -1,7 +1,8 @@
 """`slawitness run`: every probe at its own interval, batched appends, start/stop/heartbeats.
 
-Each probe keeps its own schedule, anchored to the monotonic clock so it never drifts, with a
-random start offset so a hundred probes do not fire in the same millisecond. Records are
+Each probe keeps its own schedule, anchored to the monotonic clock so it never drifts, on the
+slots its identity's hash fixes within its interval (`collector.running.phase`), so the
+probes are spread evenly over the interval and a restart does not move them. Records are
 appended about once a second in one transaction, off the event loop. When the store cannot
 take a batch (disk full, locked for too long), the batch is kept and retried: a probe that
 ran is never silently dropped. The start, stop and heartbeat records let a report tell
@@ -14,30 +15,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import signal
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from collector.alerts.notify import PeriodEvents, notify_later
 from collector.config.model import Config
-from collector.diagnostics.capture import diagnose_failures
+from collector.diagnostics.claims import claim_due
+from collector.diagnostics.queue import DiagnosisQueue
 from collector.evidence.ballast import full_since, resumed
 from collector.evidence.records import Stamp, collector_record
 from collector.evidence.store import EvidenceStore
 from collector.evidence.store_errors import StoreError, StoreFull
 from collector.portable.signed_note import SigningKey
 from collector.probes import ProbeEnv
+from collector.probes.base import DEADLINE_GRACE_S
 from collector.proving import checkpoints
 from collector.proving.record_dates import FLUSH_INTERVAL_S
 from collector.running.observer import RunObserver
+from collector.running.phase import wait_for_slot_s
 from collector.running.round import Stored, failing_attempts, seal_when_due, stored_pairs
 from collector.running.scheduler import Job, attempt
 
 Exporter = Callable[[asyncio.AbstractEventLoop, ProbeEnv], Callable[[], None]]
 """Starts an exporter beside the daemon (given its loop and probe resources); returns its stop."""
 
-START_JITTER_S = 5.0
 _LOG = logging.getLogger("slawitness.run")
 
 
@@ -47,7 +51,9 @@ class DaemonSettings:
 
     flush_interval_s: float = FLUSH_INTERVAL_S
     heartbeat_interval_s: float = 60.0
-    start_jitter_s: float = START_JITTER_S
+    start_at_once: bool = False
+    """Run every probe's first attempt at start instead of at its phase slot (the demo,
+    which lasts seconds); later attempts keep the interval from there."""
     run_for_s: float | None = None
     """Stop by itself after this long (the demo); None runs until a signal."""
 
@@ -76,7 +82,9 @@ class Daemon:
         # read once, then kept up to date: no file lookup on every flush
         self._disk_was_full = full_since(self.store.path) is not None
         self.stop_reason = "stopped"
-        self._diagnosing: asyncio.Task[None] | None = None
+        self._first_round_over = 0.0  # on the loop's clock; set when the run starts
+        self._diagnoses: DiagnosisQueue | None = None
+        self._claiming: set[asyncio.Task[None]] = set()
 
     def request_stop(self, reason: str) -> None:
         """Ask the loops to finish; the stop record says why."""
@@ -94,9 +102,23 @@ class Daemon:
         self._pending.append(
             collector_record("start", Stamp.now(), vantage, probes=len(self.jobs), mode="daemon")
         )
+        if self.config.diagnostics.enabled:
+            self._diagnoses = DiagnosisQueue(self.config, self._diagnosed(loop))
         env = ProbeEnv(icmp_rate=self.config.probing.icmp_rate)
         stop_exporter = self.exporter(loop, env) if self.exporter is not None else None
-        tasks = [asyncio.create_task(self._probe_loop(job, env)) for job in self.jobs]
+        starts = self._first_starts(loop.time())
+        # every probe has run once (and its attempt ended) by then: the first checkpoint's look
+        self._first_round_over = max(
+            (
+                at + job.spec.attempt_budget() + DEADLINE_GRACE_S
+                for job, at in zip(self.jobs, starts, strict=True)
+            ),
+            default=loop.time(),
+        )
+        tasks = [
+            asyncio.create_task(self._probe_loop(job, env, at))
+            for job, at in zip(self.jobs, starts, strict=True)
+        ]
         tasks.append(asyncio.create_task(self._heartbeat_loop()))
         if self.signing_key is not None:
             tasks.append(asyncio.create_task(self._checkpoint_loop(self.signing_key)))
@@ -109,8 +131,10 @@ class Daemon:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await env.aclose()
-            if self._diagnosing is not None:  # a trace under way finishes and is stored
-                await asyncio.gather(self._diagnosing, return_exceptions=True)
+            await asyncio.gather(*self._claiming, return_exceptions=True)
+            if self._diagnoses is not None:  # cut short and not traced: seconds, not minutes
+                await asyncio.to_thread(self._diagnoses.stop)
+                await asyncio.sleep(0)  # the records the threads handed over are pending now
             self._pending.append(
                 collector_record("stop", Stamp.now(), vantage, reason=self.stop_reason)
             )
@@ -118,10 +142,21 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
 
-    async def _probe_loop(self, job: Job, env: ProbeEnv) -> None:
+    def _first_starts(self, now: float) -> list[float]:
+        """Each job's first attempt on the loop's clock (`now`): its next phase slot, read
+        once from the wall clock; from there the schedule follows the monotonic clock."""
+        if self.settings.start_at_once:
+            return [now] * len(self.jobs)
+        wall_ns, vantage = time.time_ns(), self.config.vantage
+        return [
+            now + wait_for_slot_s(wall_ns, vantage, job.host.name, job.spec.name, job.spec.interval)
+            for job in self.jobs
+        ]
+
+    async def _probe_loop(self, job: Job, env: ProbeEnv, first_start: float) -> None:
         loop = asyncio.get_running_loop()
         interval = job.spec.interval
-        next_start = loop.time() + random.uniform(0, min(interval, self.settings.start_jitter_s))
+        next_start = first_start
         while not self._stop.is_set():
             await self._sleep_until(next_start)
             if self._stop.is_set():
@@ -154,10 +189,9 @@ class Daemon:
         """
         loop = asyncio.get_running_loop()
         every = self.config.checkpoints.every
-        # the first look once every probe has run and been flushed once: a new store's
-        # first checkpoint then covers its first round
-        settle = self.settings.start_jitter_s + 2 * self.settings.flush_interval_s
-        await self._sleep_until(loop.time() + settle)
+        # the first look once every probe has run and been flushed once (up to an interval
+        # after start): a new store's first checkpoint then covers its first round
+        await self._sleep_until(self._first_round_over + 2 * self.settings.flush_interval_s)
         while not self._stop.is_set():
             try:
                 written = await asyncio.to_thread(self._checkpoint_if_due, key)
@@ -211,19 +245,39 @@ class Daemon:
         self._diagnose(stored_pairs(appended, batch))
         notify_later(self.config, self.store.path, batch, self.period_events)
 
-    def _diagnose(self, stored: Stored) -> None:
-        """Trace the paths of the batch's failing targets in the background: a trace takes
-        seconds, and neither the flushes nor the probes wait for it. One at a time."""
-        failing = failing_attempts(stored)
-        if not failing or not self.config.diagnostics.enabled or self._stop.is_set():
-            return
-        if self._diagnosing is not None and not self._diagnosing.done():
-            return  # the next failing batch asks again; the rate limit lives in the store
-        self._diagnosing = asyncio.create_task(asyncio.to_thread(self._diagnose_now, failing))
+    def _diagnosed(self, loop: asyncio.AbstractEventLoop) -> Callable[[dict[str, object]], None]:
+        """Where the queue's threads hand each outcome: the next batch, on the loop's thread."""
 
-    def _diagnose_now(self, failing: Stored) -> None:
+        def sink(record: dict[str, object]) -> None:
+            loop.call_soon_threadsafe(self._pending.append, record)
+
+        return sink
+
+    def _diagnose(self, stored: Stored) -> None:
+        """Claim the batch's failing targets that are due, off the loop, and queue them: a
+        trace takes seconds, and neither the flushes nor the probes wait for it. A target
+        already queued or being traced is not claimed again."""
+        queue = self._diagnoses
+        if queue is None or self._stop.is_set():
+            return
+        failing = [
+            (s, r) for s, r in failing_attempts(stored) if not queue.busy(str(r.get("target")))
+        ]
+        if failing:
+            self._background(asyncio.to_thread(self._diagnose_now, queue, failing))
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._claiming.add(task)
+        task.add_done_callback(self._claiming.discard)
+
+    def _diagnose_now(self, queue: DiagnosisQueue, failing: Stored) -> None:
         try:
             with EvidenceStore.open(self.store.path) as store:
-                diagnose_failures(store, self.config, failing)
+                claims = claim_due(store, self.config, failing)
         except StoreError as exc:
-            _LOG.warning("slawitness run: cannot store a diagnosis: %s", exc)
+            _LOG.warning("slawitness run: cannot claim a diagnosis: %s", exc)
+            return
+        # no budget here: the queue holds each target once, so it cannot pile up behind the
+        # next round as cron rounds would, and a stop cuts it short in seconds
+        queue.put(claims, float("inf"))

@@ -1,12 +1,15 @@
 """A round's records on their way into the store, and the steps that follow each append.
 
 Every append of probe records is followed by the same steps, in this order: the disk-full
-marker is cleared (the append proved there is room again), failing targets are diagnosed, a
-checkpoint is signed and then a trusted timestamp asked for when either is due, the user is
-notified of what changed, and the round's series are written for node_exporter. A cron round
-(`slawitness probe`) takes them one after another in `cron_round`. The daemon takes the same
-steps from here but spreads them out so no probe ever waits: diagnoses run in the background,
-checkpoints and timestamps on their own connection (`seal_when_due`), notifications batched.
+marker is cleared (the append proved there is room again), the failing targets due a diagnosis
+are claimed (`collector.diagnostics.claims`) and handed to a diagnoser that the round does
+not wait for (`slawitness probe` starts a detached process: the traces take minutes where the
+probes take seconds), a checkpoint is signed and then a trusted timestamp asked for when
+either is due, the user is notified of what changed, and the round's series are written for
+node_exporter. A cron round (`slawitness probe`) takes them one after another in
+`cron_round`. The daemon takes the same steps from here but spreads them out so no probe ever
+waits: diagnoses through its own queue in the background, checkpoints and timestamps on their
+own connection (`seal_when_due`), notifications batched.
 
 A step that fails never loses the round: the records are appended first, and a store that
 refuses a later step still gets the textfile written (saying the append failed) before the
@@ -22,7 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from collector.alerts.notify import notify_round
 from collector.config.model import Config
-from collector.diagnostics.capture import diagnose_failures
+from collector.diagnostics.claims import Claim, claim_due
+from collector.diagnostics.queue import run_claims
 from collector.evidence.ballast import LOW_SPACE_BYTES, free_bytes, full_since, resumed
 from collector.evidence.records import Stamp, collector_record
 from collector.evidence.store import Appended, EvidenceStore
@@ -37,6 +41,9 @@ TextfileWriter = Callable[[Sequence[Mapping[str, object]], EvidenceStore, bool],
 """Writes a round's series (its records, the store after the append, whether the append and
 its steps succeeded). Injected by the CLI, which owns the exporter's metric families."""
 
+Diagnoser = Callable[[list[Claim]], None]
+"""Traces a round's claims, outside the round (the CLI starts a detached process)."""
+
 KeySource = Callable[[], SigningKey | None]
 """The signing key, asked for only when a checkpoint is due; None signs nothing."""
 
@@ -47,11 +54,14 @@ _LOG = logging.getLogger("slawitness.probe")
 
 
 def cron_round(
-    config: Config, store: EvidenceStore, jobs: Sequence[Job], textfile: TextfileWriter | None
-) -> list[Attempt]:
+    config: Config, store: EvidenceStore, jobs: Sequence[Job], textfile: TextfileWriter | None,
+    diagnoser: Diagnoser | None = None,
+) -> list[Attempt]:  # fmt: skip
     """One cron round: every job once, appended with its round record, then every step.
 
-    A `StoreError` from the append or any step is raised after the textfile is written."""
+    The round's claims go to `diagnoser`; without one they are traced here, within the
+    budget, before the round returns. A `StoreError` from the append or any step is raised
+    after the textfile is written."""
     started = Stamp.now()
     attempts = asyncio.run(run_round_once(jobs, icmp_rate=config.probing.icmp_rate))
     records = round_records(config, attempts, started, len(jobs), store.path)
@@ -61,7 +71,9 @@ def cron_round(
     try:
         appended = store.append(records)
         resumed(store.path)
-        diagnose_failures(store, config, stored_pairs(appended, records))
+        claims = claim_due(store, config, stored_pairs(appended, records))
+        if claims:
+            (diagnoser or functools.partial(_diagnose_here, config, store))(claims)
         seal_when_due(config, store, functools.partial(_key_for_cron, config))
         notify_round(config, store)
     except StoreError:
@@ -119,6 +131,15 @@ def seal_when_due(
     if config.witnesses is not None:
         witness_step(store, config.witnesses, config.vantage)
     return written
+
+
+def _diagnose_here(config: Config, store: EvidenceStore, claims: list[Claim]) -> None:
+    def sink(record: dict[str, object]) -> None:
+        store.append([record])
+
+    queue = run_claims(config, claims, sink)
+    queue.drain()
+    queue.stop()
 
 
 def _key_for_cron(config: Config) -> SigningKey | None:
