@@ -211,7 +211,7 @@ def collect(
             key = checkpoints.create_key(config.checkpoints.key, checkpoints.origin(store))
             create_document_certificate(config.documents, config.vantage)
             settings = DaemonSettings(
-                flush_interval_s=0.5, heartbeat_interval_s=5.0, start_jitter_s=0.0,
+                flush_interval_s=0.5, heartbeat_interval_s=5.0, start_at_once=True,
                 run_for_s=seconds,
             )  # fmt: skip
             daemon = Daemon(config, store, jobs_for(config), settings=settings, signing_key=key)
