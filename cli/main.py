@@ -359,6 +359,10 @@ def probe(
         attempts = cron_round(config, store, jobs, writer, _detached_diagnoser(config_path, config))
     for line in round_lines(attempts):
         say(line)
+    if config.remote_write:
+        from collector.prometheus.remote_write_runner import ship_after_round
+
+        ship_after_round(config, announce("probe", warning=True))
 
 
 def _detached_diagnoser(config_path: Path, config: Config) -> Callable[[list[Claim]], None]:

@@ -39,6 +39,7 @@ from collector.running.daemon import Daemon
 from collector.running.scheduler import jobs_for
 
 if TYPE_CHECKING:
+    from collector.prometheus.remote_write_runner import RemoteWriteThread
     from reports.live import LiveSla
 
 
@@ -88,12 +89,26 @@ def run_daemon(
         period_events=period_events,
     )
     announce(f"{len(daemon.jobs)} probes, store {config.store}")
+    shipper = _remote_writer(config, announce)
     try:
         asyncio.run(daemon.run())
     finally:
+        if shipper is not None:
+            shipper.stop()
         if live is not None:
             live.stop()
     return daemon
+
+
+def _remote_writer(config: Config, announce: Callable[[str], None]) -> RemoteWriteThread | None:
+    """The shipper to `remote_write` receivers, started; protobuf loads only with one."""
+    if not config.remote_write:
+        return None
+    from collector.prometheus.remote_write_runner import RemoteWriteThread
+
+    shipper = RemoteWriteThread(config, announce)
+    shipper.start()
+    return shipper
 
 
 def _none() -> list[SlaGauge]:

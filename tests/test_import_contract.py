@@ -339,6 +339,10 @@ def test_no_import_cycle_between_packages() -> None:
 LAZY_ON_PURPOSE = {
     ("cli", "reports"): "the report stack (pandas, matplotlib) stays off the cron path",
     ("cli", "cli.serving"): "prometheus_client loads only for a textfile or the exporter",
+    ("cli", "collector.prometheus.remote_write_runner"): "protobuf and cramjam load only"
+    " for a config with remote_write",
+    ("collector.prometheus.remote_write", "collector.prometheus.remote_write_proto"): "protobuf"
+    " loads on the first shipment, not when the config is read",
     ("cli", "cli.demo"): "the demo's servers and the report stack load for `demo` only",
     ("cli", "collector.prometheus.web_config"): "bcrypt and pydantic's TLS models: exporter",
     ("cli", "collector.proving.timestamping"): "the RFC 3161 client loads for timestamps only",

@@ -29,6 +29,7 @@ from collector.portable.cosignature import CosignerKey
 from collector.portable.signed_note import NoteError
 from collector.probes import KINDS, ProbeSpec
 from collector.probes.base import Duration, PositiveDuration
+from collector.probes.http_spec import BasicAuth
 from collector.probes.net.resolve import HostName
 from collector.probes.net.send_pacing import DEFAULT_ICMP_RATE
 
@@ -348,6 +349,33 @@ class Probing(_Strict):
     leaves. There is no unpaced setting. Default 1000 (1 ms apart)."""
 
 
+class RemoteWrite(_Strict):
+    """One Prometheus-compatible store the collector copies its probe series to (remote
+    write 1.0). The evidence store stays the source of truth: the copy is for dashboards
+    and for `report --prometheus` across a fleet of collectors."""
+
+    url: str = Field(pattern=r"^https?://[^\s/]+")
+    """The receiver's write endpoint, e.g. `http://vm:8428/api/v1/write` (VictoriaMetrics)
+    or `http://prometheus:9090/api/v1/write` (Prometheus with
+    `--web.enable-remote-write-receiver`)."""
+    basic_auth: BasicAuth | None = None
+    """HTTP basic credentials for the receiver; the password is a secret. Default: none."""
+    bearer_token: Secret | None = None
+    """A bearer token for the receiver, a secret (best given as `${ENV_VAR}` or `{file:
+    PATH}`). Default: none."""
+    timeout: PositiveDuration = Field(default=30.0, le=600.0)
+    """How long one request may take; a cron round ships for at most this long after it has
+    probed, and never fails because the receiver is slow or down. Default: 30 s."""
+    batch: int = Field(default=5000, ge=1, le=100_000, strict=True)
+    """Samples per request at most. Default: 5000."""
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> RemoteWrite:
+        if self.basic_auth is not None and self.bearer_token is not None:
+            raise ValueError("give basic_auth or bearer_token, not both")
+        return self
+
+
 class Exporter(_Strict):
     """The `/metrics` and `/probe` server of `slawitness serve` and `slawitness run --listen`."""
 
@@ -431,6 +459,12 @@ class Config(_Strict):
     exporter: Exporter = Exporter()
     """How `serve` and `run --listen` answer Prometheus. Default: `/probe` runs each probe at
     most once per nine tenths of its interval."""
+    remote_write: list[RemoteWrite] = []
+    """Prometheus-compatible stores (VictoriaMetrics, Prometheus, Mimir, Thanos Receive) each
+    probe attempt is copied to, as `probe_success` and blackbox_exporter's other series with
+    the attempt's own timestamp, labelled vantage, target, probe, kind and role. Shipping
+    resumes from a position file beside the store (`STORE.remote-write.json`). Default:
+    none."""
     documents: Documents = Documents()
     """How the report's PDFs are signed and timestamped. Default: signed with the certificate
     `slawitness init` makes, timestamped by the checkpoints' authorities."""
