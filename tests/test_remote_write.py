@@ -143,3 +143,48 @@ def test_down_receiver_loses_nothing_and_restart_resumes(
     points = receiver.points(start - S, start + 200 * S)
     assert [p[0] for p in points] == [(start + i * 10 * S) // 1_000_000 for i in range(10)]
     assert [p[1] for p in points].count(0.0) == 1
+
+
+def test_report_source_reads_every_vantage_raw_as_the_stores_merge(tmp_path: Path) -> None:
+    """Two vantages remote-write to one VictoriaMetrics: `--prometheus` gives the same
+    samples (time, vantage, result) as the two stores merged, at fixed past dates."""
+    if shutil.which("victoria-metrics") is None:
+        pytest.skip("victoria-metrics is not installed")
+    from collector.config.model import Config
+    from reports.sources.prometheus import load_prometheus_samples
+    from reports.sources.stores import load_store_samples
+
+    config = Config.model_validate({"vantage": "office", "targets": [{
+        "name": "vps1", "host": "127.0.0.1",
+        "probes": [{"name": "ssh", "kind": "tcp", "port": 22, "interval": "10s"}]}]})  # fmt: skip
+    t0 = 1_790_000_000 * S + 5_000_000
+    receiver = Receiver("victoria-metrics", tmp_path, free_port())
+    receiver.start()
+    try:
+        stores = []
+        for vantage, down in (("office", range(20, 40)), ("home", range(30, 50))):
+            identity = ProbeIdentity(vantage, "vps1", "ssh", "tcp", "target")
+            records = [
+                probe_record(identity, Stamp(t0 + i * 10 * S, 0),
+                             Result.failure(ErrorClass.TIMEOUT, "x") if i in down
+                             else Result(ok=True, latency_ns=1), 1_000)
+                for i in range(200)
+            ]  # fmt: skip
+            path = tmp_path / f"{vantage}.db"
+            with EvidenceStore.create(path) as store:
+                store.append(records)
+                assert ship(store, RemoteWrite(url=receiver.write_url)).error is None
+            stores.append(path)
+        httpx.get(f"{receiver.base}/internal/force_flush", timeout=10)
+        since, until = t0 - 60 * S, t0 + 2000 * S
+        merged = load_store_samples(stores, config, since, until, target="vps1").samples
+        fleet = load_prometheus_samples(receiver.base, config, "vps1", since, until).samples
+    finally:
+        receiver.stop()
+    columns = ["ts_ns", "vantage", "ok"]
+
+    def rows(frame):  # type: ignore[no-untyped-def]
+        return sorted(map(tuple, frame[columns].astype(str).values.tolist()))
+
+    assert len(fleet) == 400
+    assert rows(fleet) == rows(merged)

@@ -1,5 +1,8 @@
 """Samples from a Prometheus server, for users who already run blackbox_exporter.
 
+Without any `prometheus:` selector in the config, the engine is read as a fleet's:
+every vantage's remote-written series, raw (`reports.sources.prometheus_fleet`).
+
 Each probe or control probe may name its series (`prometheus: 'probe_success{...}'`). The
 series is read with range queries whose step is the probe's interval, so one returned point
 is one sample standing for one interval, and a step with no point is no data. Prometheus
@@ -23,6 +26,7 @@ import httpx
 
 from collector.config.model import Config, Control, Target
 from collector.evidence.export import iso_from_ns
+from reports.sources.prometheus_fleet import FLEET_CAVEAT, check_fleet_reach, fleet_parts
 from reports.sources.sample_columns import SampleColumns
 from reports.sources.stores import (
     SourceData,
@@ -67,6 +71,8 @@ def load_prometheus_samples(
         raise SourceError(f"target {target!r} is not in the config")
     hosts: list[Target | Control] = [host, *config.controls]
     selected = [(h, p) for h in hosts for p in h.probes if p.prometheus]
+    if not selected:
+        return _fleet_samples(url, config, hosts, since_ns, until_ns, client, require_from_ns)
     if not any(h is host for h, _ in selected):
         raise SourceError(
             f"no probe of target {target!r} names its Prometheus series"
@@ -89,6 +95,31 @@ def load_prometheus_samples(
         notes=empty_notes(),
         events=empty_events(),
         caveats=[LOOKBACK_CAVEAT],
+    )
+
+
+def _fleet_samples(
+    url: str,
+    config: Config,
+    hosts: list[Target | Control],
+    since_ns: int,
+    until_ns: int,
+    client: httpx.Client | None,
+    require_from_ns: int | None,
+) -> SourceData:
+    """No probe names a series: read every vantage's remote-written `probe_success`."""
+    own = client if client is not None else httpx.Client(timeout=REQUEST_TIMEOUT_S)
+    try:
+        parts = fleet_parts(own, url, config, hosts, since_ns, until_ns)
+    finally:
+        if client is None:
+            own.close()
+    check_fleet_reach(url, parts, hosts[0].name, require_from_ns or since_ns)
+    return SourceData(
+        samples=sample_frame(parts),
+        notes=empty_notes(),
+        events=empty_events(),
+        caveats=[FLEET_CAVEAT],
     )
 
 
