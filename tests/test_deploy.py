@@ -107,6 +107,17 @@ def test_docker_compose_and_its_prometheus_config_validate(tmp_path: Path, confi
     )
 
 
+def test_fleet_compose_validates_and_points_grafana_at_its_engine() -> None:
+    compose = tool("docker-compose", "docker-compose")
+    where = SOURCE / "fleet"
+    done = subprocess.run(
+        [compose, "-f", str(where / "docker-compose.yml"), "config", "-q"],
+        capture_output=True, text=True, cwd=where,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "url: http://victoriametrics:8428" in (where / "grafana-datasource.yml").read_text()
+
+
 def test_deploy_files_are_never_overwritten_silently(tmp_path: Path, config: Path) -> None:
     folder = deploy("cron", tmp_path / "cron", config)
     before = (folder / "slawitness.cron").read_text()
