@@ -49,7 +49,9 @@ def test_create_stamps_the_file(fresh_store: EvidenceStore) -> None:
         triggers = {
             r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='trigger'")
         }
-    assert triggers == {"records_no_update", "records_no_delete"}
+    assert triggers == {
+        "records_no_update", "records_no_delete", "blocks_no_update", "blocks_no_delete"
+    }  # fmt: skip
     assert fresh_store.head() is None and fresh_store.count() == 0
     assert fresh_store.verify().ok
 

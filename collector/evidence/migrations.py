@@ -59,6 +59,34 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX records_type_seq ON records(type, seq);",
         readers_need_it=False,
     ),
+    Migration(
+        3,
+        "add blocks (closed days compressed); records may move into a block, nothing else",
+        """
+        CREATE TABLE blocks(
+            first_seq INTEGER PRIMARY KEY,
+            last_seq INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            min_ts_ns INTEGER NOT NULL,
+            max_ts_ns INTEGER NOT NULL,
+            prev_hash BLOB NOT NULL,
+            last_hash BLOB NOT NULL,
+            anchors BLOB NOT NULL,
+            targets TEXT NOT NULL,
+            types TEXT NOT NULL,
+            codec TEXT NOT NULL,
+            data BLOB NOT NULL
+        );
+        CREATE TRIGGER blocks_no_update BEFORE UPDATE ON blocks
+        BEGIN SELECT RAISE(ABORT, 'evidence blocks are append-only: UPDATE refused'); END;
+        CREATE TRIGGER blocks_no_delete BEFORE DELETE ON blocks
+        BEGIN SELECT RAISE(ABORT, 'evidence blocks are append-only: DELETE refused'); END;
+        DROP TRIGGER records_no_delete;
+        CREATE TRIGGER records_no_delete BEFORE DELETE ON records
+        WHEN NOT EXISTS (SELECT 1 FROM blocks WHERE OLD.seq BETWEEN first_seq AND last_seq)
+        BEGIN SELECT RAISE(ABORT, 'evidence records are append-only: DELETE refused'); END;
+        """,
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -23,6 +23,7 @@ Every failure leaves this module as one of these, its message one line naming th
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -36,8 +37,11 @@ from types import TracebackType
 from typing import Any, NamedTuple, Self
 
 import apsw
+import msgspec
 
 from collector.evidence.ballast import keep_ballast, release_ballast
+from collector.evidence.block_reads import BlockReader, check_block, json_value, record_matches
+from collector.evidence.blocks import Block, BlockDamaged
 from collector.evidence.clock_check import ClockJump, ClockWatch
 from collector.evidence.fast_verify import first_break_fast
 from collector.evidence.migrations import (
@@ -47,6 +51,7 @@ from collector.evidence.migrations import (
     stored_version,
     upgrade,
 )
+from collector.evidence.newest_first import newest_first_merge
 from collector.evidence.store_errors import (
     BUSY_TIMEOUT_MS,
     JOURNAL_SIZE_LIMIT,
@@ -62,6 +67,7 @@ from collector.evidence.store_errors import (
 )
 from collector.portable.chain import GENESIS, chain_hash, record_columns
 
+_DECODE = msgspec.json.Decoder(dict[str, Any]).decode
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -163,6 +169,8 @@ class EvidenceStore:
 
     def __init__(self, path: str, conn: apsw.Connection, readonly: bool) -> None:
         self.path, self.readonly, self._conn = path, readonly, conn
+        self.blocks = BlockReader(conn)
+        """The records compaction moved into blocks (`collector.evidence.compaction`)."""
         self._append_lock = threading.Lock()
         """One connection, one transaction at a time: the daemon appends from a worker
         thread while `/probe` appends from the HTTP server's threads."""
@@ -218,6 +226,8 @@ class EvidenceStore:
             if not may_initialize:
                 raise NotAStore(self.path, "not a slawitness evidence store (empty database)")
         if not self.readonly:
+            if may_initialize and not tables:  # only before the first table, and before WAL
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             if self._scalar("PRAGMA journal_mode") != "wal":
                 self._switch_to_wal()
             conn.execute("PRAGMA synchronous=FULL")
@@ -322,7 +332,10 @@ class EvidenceStore:
             row = self._conn.execute(
                 "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1"
             ).fetchone()
-        return None if row is None else Appended(row[0], row[1])
+            if row is None:
+                last = self.blocks.last()
+                return None if last is None else Appended(last[0], last[1].hex())
+        return Appended(row[0], row[1])
 
     def latest(self, rtype: str) -> StoredRecord | None:
         """The last record of type `rtype` (by seq), or None."""
@@ -331,11 +344,22 @@ class EvidenceStore:
                 "SELECT seq, hash, payload FROM records WHERE type = ? ORDER BY seq DESC LIMIT 1",
                 (rtype,),
             )
-        return None if row is None else StoredRecord(row[0], row[1], json.loads(row[2]))
+            if row is None:
+                for block in self.blocks.blocks(types=[rtype], descending=True):
+                    for seq, payload, digest in reversed(list(self._block_rows(block))):
+                        record = json.loads(payload)
+                        if record.get("type") == rtype:
+                            return StoredRecord(seq, digest, record)
+                return None
+        return StoredRecord(row[0], row[1], json.loads(row[2]))
 
     def hashes(self, after_seq: int, upto_seq: int) -> Iterator[tuple[int, str]]:
         """(seq, stored hash) of after_seq < seq <= upto_seq in seq order: the Merkle leaves."""
         with self._boundary():
+            for block in self.blocks.blocks(after_seq=after_seq, upto_seq=upto_seq):
+                for seq, _, digest in self._block_rows(block):
+                    if after_seq < seq <= upto_seq:
+                        yield seq, digest
             yield from self._conn.execute(
                 "SELECT seq, hash FROM records WHERE seq > ? AND seq <= ? ORDER BY seq",
                 (after_seq, upto_seq),
@@ -345,6 +369,10 @@ class EvidenceStore:
         """The payload bytes and hash of `seq` exactly as stored (for proofs)."""
         with self._boundary():
             row = self._row("SELECT payload, hash FROM records WHERE seq = ?", (seq,))
+            block = self.blocks.containing(seq) if row is None else None
+            if block is not None:
+                payloads, hashes = self._decoded(block)
+                return payloads[seq - block.first_seq], hashes[seq - block.first_seq].hex()
         if row is None or not isinstance(row[0], bytes) or not isinstance(row[1], str):
             raise StoreCorrupt(self.path, f"seq {seq} is missing or malformed")
         return row[0], row[1]
@@ -352,7 +380,7 @@ class EvidenceStore:
     def count(self) -> int:
         """How many records the store holds."""
         with self._boundary():
-            return int(self._scalar("SELECT count(*) FROM records"))
+            return int(self._scalar("SELECT count(*) FROM records")) + self.blocks.count()
 
     def meta(self) -> dict[str, str]:
         """The store's identity: store_id, created_ns, application, schema_version."""
@@ -381,9 +409,26 @@ class EvidenceStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
+        filters = (since_ns, until_ns, target, types)
         with self._boundary():
-            for seq, digest, payload in self._conn.execute(sql, params):
-                yield StoredRecord(seq, digest, json.loads(payload))
+            raw = (
+                StoredRecord(seq, digest, json.loads(payload))
+                for seq, digest, payload in self._conn.execute(sql, params)
+            )
+            blocks = self.blocks.blocks(
+                since_ns=since_ns, until_ns=until_ns, target=target, types=types,
+                after_seq=after_seq, descending=newest_first,
+            )  # fmt: skip
+
+            def decoded(block: Block) -> Iterator[StoredRecord]:
+                return self._block_records(block, filters, after_seq)
+
+            found = (
+                newest_first_merge(raw, blocks, decoded)
+                if newest_first
+                else itertools.chain((r for b in blocks for r in decoded(b)), raw)
+            )
+            yield from itertools.islice(found, limit)
 
     def fields(
         self,
@@ -406,7 +451,16 @@ class EvidenceStore:
         where, params = _filters(since_ns, until_ns, target, types, None)
         extracts = ", ".join("json_extract(CAST(payload AS TEXT), ?)" for _ in names)
         sql = f"SELECT seq, {extracts} FROM records WHERE {where} ORDER BY seq"
+        filters = (since_ns, until_ns, target, types)
         with self._boundary():
+            blocks = self.blocks.blocks(
+                since_ns=since_ns, until_ns=until_ns, target=target, types=types
+            )
+            for block in blocks:
+                for seq, payload, _ in self._block_rows(block):
+                    record = _DECODE(payload)
+                    if record_matches(record, *filters):
+                        yield (seq, *(json_value(record.get(n)) for n in names))
             paths: list[object] = [f"$.{n}" for n in names]
             yield from self._conn.execute(sql, [*paths, *params])
 
@@ -442,7 +496,10 @@ class EvidenceStore:
         with self._boundary():
             count, head_seq = self._row("SELECT count(*), max(seq) FROM records")
             head_hash = self._scalar("SELECT hash FROM records WHERE seq = ?", (head_seq,))
-        return count, head_seq, head_hash
+            last = self.blocks.last() if head_seq is None else None
+            if last is not None:
+                head_seq, head_hash = last[0], last[1].hex()
+        return count + self.blocks.count(), head_seq, head_hash
 
     def check_range(
         self,
@@ -459,13 +516,33 @@ class EvidenceStore:
         """
         prev_hash, expected_seq = GENESIS, 1
         where, params = "1", list[object]()
+        lo, hi = -1 if first_seq is None else first_seq, 2**63 - 1 if end_seq is None else end_seq
         with self._boundary():
+            blocks = self.blocks.blocks(
+                after_seq=None if first_seq is None else first_seq - 1,
+                upto_seq=None if end_seq is None else end_seq - 1,
+            )
+            for index, block in enumerate(blocks):
+                if index == 0 and first_seq is not None:  # from the stored hash before it
+                    before = self._before(block.first_seq)
+                    if before is not None and isinstance(before[1], str):
+                        return before[0], before[1]  # a raw row there with a malformed hash
+                    if before is not None and isinstance(before[0], bytes):
+                        prev_hash, expected_seq = before[0], before[1]
+                bad, prev_hash = check_block(block, prev_hash, expected_seq, (lo, hi), on_record)
+                if bad is not None:
+                    return bad
+                expected_seq = block.last_seq + 1
+                first_seq = None if first_seq is None else max(first_seq, expected_seq)
             if first_seq is not None:
                 where, params = "seq >= ?", [first_seq]
                 before = self._row(
                     "SELECT seq, hash FROM records WHERE seq < ? ORDER BY seq DESC LIMIT 1",
                     (first_seq,),
                 )
+                last = self.blocks.last(below=first_seq)
+                if last is not None and (before is None or before[0] < last[0]):
+                    prev_hash, expected_seq, before = last[1], last[0] + 1, None
                 if before is not None:
                     try:
                         prev_hash = _raw_hash(self.path, Appended(*before))
@@ -483,6 +560,144 @@ class EvidenceStore:
             return first_break_fast(
                 rows, prev_hash=prev_hash, expected_seq=expected_seq, on_record=on_record
             )
+
+    def raw_rows(self, first_seq: int, limit: int) -> list[tuple[Any, ...]]:
+        """Up to `limit` raw rows (seq, ts_ns, type, target, payload, hash) from first_seq on,
+        in seq order: what compaction encodes and then holds its block to."""
+        with self._boundary():
+            return list(
+                self._conn.execute(
+                    "SELECT seq, ts_ns, type, target, payload, hash FROM records"
+                    " WHERE seq >= ? ORDER BY seq LIMIT ?",
+                    (first_seq, limit),
+                )
+            )
+
+    def stored_rows(self, first_seq: int, last_seq: int) -> Iterator[tuple[Any, ...]]:
+        """(seq, ts_ns, type, target, payload, hash) of first_seq..last_seq as the `records`
+        table holds them, block records included (their columns read from the payload,
+        their hashes recomputed): what a bundle's segment and snapshot carry."""
+        with self._boundary():
+            for block in self.blocks.blocks(after_seq=first_seq - 1, upto_seq=last_seq):
+                for seq, payload, digest in self._block_rows(block):
+                    if first_seq <= seq <= last_seq:
+                        record = _DECODE(payload)
+                        ts_ns, rtype = record.get("ts_ns"), record.get("type")
+                        yield seq, ts_ns, rtype, record.get("target"), payload, digest
+            yield from self._conn.execute(
+                "SELECT seq, ts_ns, type, target, payload, hash FROM records"
+                " WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                (first_seq, last_seq),
+            )
+
+    def records_table_sql(self) -> str | None:
+        """The `CREATE TABLE records` statement, for copies that define it exactly as here."""
+        with self._boundary():
+            return self._scalar(
+                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'records'"
+            )
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """One read transaction around several reads, so they see one state of the store."""
+        with self._boundary(), self._transaction("BEGIN"):
+            yield
+
+    def first_raw(self) -> tuple[int, int] | None:
+        """(seq, ts_ns) of the first record not in a block."""
+        with self._boundary():
+            return self._row("SELECT seq, ts_ns FROM records ORDER BY seq LIMIT 1")
+
+    def raw_ts(self, seq: int) -> int | None:
+        with self._boundary():
+            return self._scalar("SELECT ts_ns FROM records WHERE seq = ?", (seq,))
+
+    def move_into_block(self, block: Block) -> bool:
+        """Insert `block` and delete the raw rows it holds, in one write transaction; False
+        (nothing done) when those rows are no longer all raw (another compaction won).
+
+        The caller has checked the block against the rows; the schema refuses the DELETE
+        of any row no block covers, so a row can only ever leave `records` into a block."""
+        if self.readonly:
+            raise StoreReadOnly(self.path, "store was opened read-only; cannot compact")
+        with self._append_lock, self._boundary(), self._transaction("BEGIN IMMEDIATE"):
+            raw = self._scalar(
+                "SELECT count(*) FROM records WHERE seq BETWEEN ? AND ?",
+                (block.first_seq, block.last_seq),
+            )
+            overlap = self._scalar(
+                "SELECT count(*) FROM blocks WHERE first_seq <= ? AND last_seq >= ?",
+                (block.last_seq, block.first_seq),
+            )
+            if raw != block.count or overlap:
+                return False
+            self._conn.execute(
+                "INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    block.first_seq, block.last_seq, block.count, block.min_ts_ns,
+                    block.max_ts_ns, block.prev_hash, block.last_hash, block.anchors,
+                    block.targets, block.types, block.codec, block.data,
+                ),
+            )  # fmt: skip
+            self._conn.execute(
+                "DELETE FROM records WHERE seq BETWEEN ? AND ?", (block.first_seq, block.last_seq)
+            )
+            if self._conn.changes() != block.count:
+                raise StoreCorrupt(self.path, "compaction deleted an unexpected number of rows")
+        return True
+
+    def release_free_pages(self) -> None:
+        """Give the pages compaction freed back to the file system (a store created with
+        auto_vacuum=INCREMENTAL; in an older one they are reused by later appends)."""
+        with self._append_lock, self._boundary():
+            self._conn.execute("PRAGMA incremental_vacuum")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def vacuum(self) -> None:
+        """SQLite's VACUUM: rewrites the file compactly, once, and turns incremental
+        auto_vacuum on for an old store (needs free space of the file's size)."""
+        with self._append_lock, self._boundary():
+            self._conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _before(self, seq: int) -> tuple[bytes, int] | tuple[int, str] | None:
+        """(hash, seq + 1) of the record stored before `seq`, None at the start, or the
+        problem of a raw row there whose hash is malformed."""
+        row = self._row(
+            "SELECT seq, hash FROM records WHERE seq < ? ORDER BY seq DESC LIMIT 1", (seq,)
+        )
+        last = self.blocks.last(below=seq)
+        if last is not None and (row is None or row[0] < last[0]):
+            return last[1], last[0] + 1
+        if row is None:
+            return None
+        try:
+            return _raw_hash(self.path, Appended(*row)), row[0] + 1
+        except StoreCorrupt:
+            return row[0], f"seq {row[0]}: malformed hash"
+
+    def _decoded(self, block: Block) -> tuple[list[bytes], list[bytes]]:
+        try:
+            return self.blocks.decoded(block)
+        except BlockDamaged as exc:
+            raise StoreCorrupt(
+                self.path, f"block {block.first_seq}-{block.last_seq} is damaged ({exc});"
+                " run slawitness verify",
+            ) from None  # fmt: skip
+
+    def _block_rows(self, block: Block) -> Iterator[tuple[int, bytes, str]]:
+        payloads, hashes = self._decoded(block)
+        for offset, (payload, digest) in enumerate(zip(payloads, hashes, strict=True)):
+            yield block.first_seq + offset, payload, digest.hex()
+
+    def _block_records(
+        self, block: Block, filters: tuple[Any, ...], after_seq: int | None
+    ) -> Iterator[StoredRecord]:
+        for seq, payload, digest in self._block_rows(block):
+            record = _DECODE(payload)
+            if (after_seq is None or seq > after_seq) and record_matches(record, *filters):
+                yield StoredRecord(seq, digest, record)
 
     def connection(self) -> apsw.Connection:
         """The SQLite connection, for SQLite's online backup API (`documents.backup`) only."""

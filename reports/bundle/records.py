@@ -21,6 +21,7 @@ the collecting machine are none of the reader's business (nor needed for any che
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -32,17 +33,17 @@ from pathlib import Path
 import apsw
 
 from collector.evidence.store import EvidenceStore
+from collector.evidence.store_errors import StoreError
 from collector.portable.bundle_check import check_segment
 from collector.portable.chain import GENESIS
 from reports.bundle.errors import BundleError
-from reports.bundle.snapshot import read_only_uri, write_snapshot
+from reports.bundle.snapshot import write_snapshot
 from reports.sources.evidence_view import EvidenceView
 
 _NEEDED_TYPES = ("collector", "import")
 """Record types needed whatever their target. An import record is also needed, whatever its
 time, when records in the window came from the file it describes."""
 _NO_LIMIT = 2**63 - 1
-_READ_ONLY = apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,12 @@ def stage_records(
     for index, store in enumerate(stores):
         limit = limits[index] if index < len(limits) else None
         staged = staging / f"records-{index}.jsonl"
-        entry, vantage = _export_segment(
-            store, staged, list(hosts), (window_start_ns, window_end_ns), limit, evidence
-        )
-        member = _records_member(vantage or store.stem, taken)
         snapshot = staging / f"records-{index}.sqlite"
-        _snapshot(store, snapshot, entry)
+        entry, vantage = _export_segment(
+            store, staged, snapshot, list(hosts), (window_start_ns, window_end_ns), limit,
+            evidence,
+        )  # fmt: skip
+        member = _records_member(vantage or store.stem, taken)
         taken[member] = staged
         members[member] = staged
         members[snapshot_member(member)] = snapshot
@@ -120,15 +121,15 @@ def snapshot_member(member: str) -> str:
     return f"records/{segment_name(member)}.sqlite"
 
 
-def _snapshot(store: Path, out: Path, entry: dict[str, object]) -> None:
+def _snapshot(opened: EvidenceStore, out: Path, entry: dict[str, object]) -> None:
     first, last = entry["first_seq"], entry["last_seq"]
     try:
         write_snapshot(
-            store, out, first if isinstance(first, int) else None,
+            opened, out, first if isinstance(first, int) else None,
             last if isinstance(last, int) else None,
         )  # fmt: skip
     except (apsw.Error, ValueError) as exc:
-        raise BundleError(f"{store}: cannot write the SQLite snapshot ({exc})") from None
+        raise BundleError(f"{opened.path}: cannot write the SQLite snapshot ({exc})") from None
 
 
 def _records_member(base: str, taken: dict[str, Path | bytes]) -> str:
@@ -144,76 +145,60 @@ def _records_member(base: str, taken: dict[str, Path | bytes]) -> str:
 def _export_segment(
     store: Path,
     out: Path,
+    snapshot: Path,
     hosts: list[str],
     window: tuple[int, int],
     limit: int | None,
     evidence: EvidenceView | None,
 ) -> tuple[dict[str, object], str | None]:
-    """Write the store's contiguous segment to `out`; its chain.json entry and its vantage.
-
-    The store is opened through EvidenceStore first so a missing file or a non-store is
-    reported the usual way; the rows are then read raw, in one read snapshot, because the
-    bundle must carry the payload bytes exactly as they were hashed.
-    """
-    if evidence is not None:
-        store_id = evidence.store(store).meta().get("store_id")
-    else:
-        with EvidenceStore.open(store, readonly=True) as opened:
+    """Write the store's contiguous segment to `out` and `snapshot`, in one read snapshot
+    of the store; its chain.json entry and its vantage. The payloads go exactly as they
+    were hashed (records kept in blocks as decoded, byte for byte)."""
+    with contextlib.ExitStack() as stack:
+        if evidence is not None:
+            opened = evidence.store(store)
+        else:
+            opened = stack.enter_context(EvidenceStore.open(store, readonly=True))
+        with opened.read_snapshot():
             store_id = opened.meta().get("store_id")
-    try:
-        conn = apsw.Connection(read_only_uri(store), flags=_READ_ONLY)
-    except apsw.Error as exc:
-        raise BundleError(f"{store}: cannot open the evidence store ({exc})") from None
-    try:
-        conn.execute("BEGIN")
-        entry, vantage = _export_rows(conn, out, hosts, window, limit)
-        conn.execute("COMMIT")
-    except apsw.Error as exc:
-        raise BundleError(f"{store}: cannot read the evidence store ({exc})") from None
-    finally:
-        conn.close()
+            entry, vantage = _export_rows(opened, out, hosts, window, limit)
+            _snapshot(opened, snapshot, entry)
     return {"store": store.name, "vantage": vantage, "store_id": store_id, **entry}, vantage
 
 
 def _export_rows(
-    conn: apsw.Connection, out: Path, hosts: list[str], window: tuple[int, int], limit: int | None
+    opened: EvidenceStore,
+    out: Path,
+    hosts: list[str],
+    window: tuple[int, int],
+    limit: int | None,
 ) -> tuple[dict[str, object], str | None]:
     start_ns, end_ns = window
-    needed = (
-        "ts_ns >= ? AND ts_ns < ? AND (target IS NULL"
-        f" OR target IN ({','.join('?' * len(hosts))})"
-        f" OR type IN ({','.join('?' * len(_NEEDED_TYPES))}))"
-    )
-    params = (start_ns, end_ns, *hosts, *_NEEDED_TYPES)
-    imports = (
-        f"type = 'import' AND {_field('file_sha256')} IN (SELECT substr({_field('origin')}, 8)"
-        f" FROM records WHERE {needed} AND {_field('origin')} LIKE 'import:%')"
-    )
-    bounds = conn.execute(
-        f"SELECT min(seq), max(seq) FROM records WHERE (({needed}) OR ({imports})) AND seq <= ?",
-        (*params, *params, _NO_LIMIT if limit is None else limit),
-    )
-    first, last = bounds.fetchone() or (None, None)
-    if first is None:
+    top = _NO_LIMIT if limit is None else limit
+    wanted, first, last = set(hosts), None, None
+    vantages, origins = set(), set()
+    names = ("target", "type", "origin", "vantage")
+    for seq, target, rtype, origin, vantage in opened.fields(
+        names, since_ns=start_ns, until_ns=end_ns
+    ):
+        if seq > top or not (target is None or target in wanted or rtype in _NEEDED_TYPES):
+            continue
+        first, last = seq if first is None else first, seq
+        vantages.add(vantage)
+        if isinstance(origin, str) and origin.startswith("import:"):
+            origins.add(origin[len("import:") :])
+    for seq, sha256 in opened.fields(["file_sha256"], types=["import"]):
+        if seq <= top and sha256 in origins:
+            first = seq if first is None else min(first, seq)
+            last = seq if last is None else max(last, seq)
+    if first is None or last is None:
         out.write_bytes(b"")
         empty = {"first_seq": None, "last_seq": None, "prev_hash": None, "last_hash": None}
         return {**empty, "records": 0}, None
-    vantages = {
-        row[0]
-        for row in conn.execute(
-            f"SELECT DISTINCT {_field('vantage')} FROM records"
-            f" WHERE seq BETWEEN ? AND ? AND {needed}",
-            (first, last, *params),
-        )
-        if isinstance(row[0], str)
-    }
-    prev = GENESIS.hex() if first == 1 else _stored_hash(conn, first - 1)
+    prev = GENESIS.hex() if first == 1 else _stored_hash(opened, first - 1)
     count, last_hash = 0, None
     with out.open("wb") as stream:
-        for seq, digest, payload in conn.execute(
-            "SELECT seq, hash, payload FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq",
-            (first, last),
-        ):
+        for seq, _, _, _, payload, digest in opened.stored_rows(first, last):
             stream.write(_record_line(seq, digest, payload))
             count, last_hash = count + 1, str(digest)
     entry = {
@@ -223,18 +208,15 @@ def _export_rows(
         "last_hash": last_hash,
         "records": count,
     }
-    return entry, vantages.pop() if len(vantages) == 1 else None
+    named = {v for v in vantages if isinstance(v, str)}
+    return entry, named.pop() if len(named) == 1 else None
 
 
-def _field(name: str) -> str:
-    """SQL for one top-level field of a record's payload (NULL where it is not JSON)."""
-    text = "CAST(payload AS TEXT)"
-    return f"(CASE WHEN json_valid({text}) THEN json_extract({text}, '$.{name}') END)"
-
-
-def _stored_hash(conn: apsw.Connection, seq: int) -> str | None:
-    row = conn.execute("SELECT hash FROM records WHERE seq = ?", (seq,)).fetchone()
-    return row[0] if row is not None and isinstance(row[0], str) else None
+def _stored_hash(opened: EvidenceStore, seq: int) -> str | None:
+    try:
+        return opened.raw(seq)[1]
+    except StoreError:
+        return None
 
 
 def _record_line(seq: int, digest: object, payload: object) -> bytes:

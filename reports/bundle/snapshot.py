@@ -4,9 +4,10 @@ A reader who would rather query the evidence than parse JSON lines gets
 `records/<name>.sqlite`: the store's `records` rows from the segment's first to its last seq,
 byte for byte, in a table defined exactly as the store defines it, and a `meta` table naming
 the store, the seq range, the stored hash before the first record and the store's schema
-version. It is made in one read transaction of the store (ATTACH read-only, INSERT ...
-SELECT, COMMIT), so it is consistent however busy the collector is, and never by copying the
-live file, which in WAL mode is not complete on its own. The new file is in rollback-journal
+version. It is made inside one read transaction of the store, through the store's readers
+(records kept in blocks come out as the rows they were), so it is consistent however busy
+the collector is, and never by copying the live file, which in WAL mode is not complete on
+its own. The new file is in rollback-journal
 (DELETE) mode, so the one file is the whole database. `collector.portable.snapshot_check` holds it
 against the JSONL.
 """
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import apsw
 
+from collector.evidence.store import EvidenceStore
+from collector.evidence.store_errors import StoreError
 from collector.portable.chain import GENESIS
 
 _CREATE_RECORDS = re.compile(r"^\s*CREATE\s+TABLE\s+\"?records\"?\s*\(", re.IGNORECASE)
@@ -35,35 +38,31 @@ def read_only_uri(store: Path) -> str:
     return uri + "?mode=ro"
 
 
-def write_snapshot(store: Path, out: Path, first: int | None, last: int | None) -> None:
+def write_snapshot(store: EvidenceStore, out: Path, first: int | None, last: int | None) -> None:
     """Write the store's records first..last (none when first is None) into the new file
-    `out`; apsw.Error when the store cannot be read, ValueError when it is not a store."""
+    `out`, inside the caller's read snapshot of the store; StoreError when the store cannot
+    be read, apsw.Error when `out` cannot be written, ValueError when it is not a store.
+    Records compaction moved into blocks are written as the rows they were."""
     flags = apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE | apsw.SQLITE_OPEN_URI
     conn = apsw.Connection(os.fspath(out), flags=flags)
     try:
         conn.execute("PRAGMA journal_mode=DELETE")
-        conn.execute("ATTACH ? AS store", (read_only_uri(store),))
         conn.execute("BEGIN")
-        row = conn.execute(
-            "SELECT sql FROM store.sqlite_schema WHERE type = 'table' AND name = 'records'"
-        ).fetchone()
-        if row is None or not isinstance(row[0], str) or not _CREATE_RECORDS.match(row[0]):
+        create = store.records_table_sql()
+        if not isinstance(create, str) or not _CREATE_RECORDS.match(create):
             raise ValueError("it has no records table")
-        conn.execute(row[0])
+        conn.execute(create)
         conn.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        source = dict(conn.execute("SELECT key, value FROM store.meta"))
+        source = store.meta()
         meta = {
             "store_id": source.get("store_id"),
             "source_schema_version": source.get("schema_version"),
         }
         if first is not None and last is not None:
-            conn.execute(
-                "INSERT INTO main.records SELECT * FROM store.records"
-                " WHERE seq BETWEEN ? AND ? ORDER BY seq",
-                (first, last),
+            conn.executemany(
+                "INSERT INTO main.records VALUES (?, ?, ?, ?, ?, ?)", store.stored_rows(first, last)
             )
-            before = conn.execute("SELECT hash FROM store.records WHERE seq = ?", (first - 1,))
-            prev = GENESIS.hex() if first == 1 else (before.fetchone() or (None,))[0]
+            prev = GENESIS.hex() if first == 1 else _stored_hash(store, first - 1)
             meta.update(first_seq=str(first), last_seq=str(last), prev_hash=prev)
         conn.executemany(
             "INSERT INTO meta VALUES (?, ?)", [(k, v) for k, v in sorted(meta.items()) if v]
@@ -71,3 +70,11 @@ def write_snapshot(store: Path, out: Path, first: int | None, last: int | None) 
         conn.execute("COMMIT")
     finally:
         conn.close()
+
+
+def _stored_hash(store: EvidenceStore, seq: int) -> str | None:
+    """The stored hash of `seq`, None when it is missing or damaged (the check says so)."""
+    try:
+        return store.raw(seq)[1]
+    except StoreError:
+        return None
