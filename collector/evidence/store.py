@@ -650,7 +650,8 @@ class EvidenceStore:
         """Give the pages compaction freed back to the file system (a store created with
         auto_vacuum=INCREMENTAL; in an older one they are reused by later appends)."""
         with self._append_lock, self._boundary():
-            self._conn.execute("PRAGMA incremental_vacuum")
+            for _ in self._conn.execute("PRAGMA incremental_vacuum"):  # a page a step
+                pass
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def vacuum(self) -> None:
