@@ -3,6 +3,11 @@
 The scheduler is the probe boundary. A probe is written never to raise, but an evidence tool
 cannot rely on that: whatever escapes, or overruns its deadline, is turned into a Result
 here, so one broken probe never costs another target's record.
+
+An attempt's deadline is the target's time, not the collector's: it does not run while the
+attempt waits for the concurrency gate (taken before the attempt starts) or for its first
+paced ICMP send (`HeldDeadline`). Once something of the attempt is on the wire it runs, so an
+attempt still never outlives its budget by more than the grace from then.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collector.evidence.records import ProbeIdentity, Stamp, probe_record
 from collector.portable.errors import UsageError
 from collector.probes import KINDS, ProbeEnv, ProbeSpec
 from collector.probes.base import DEADLINE_GRACE_S
-from collector.probes.net.send_pacing import DEFAULT_ICMP_RATE
+from collector.probes.net.send_pacing import DEFAULT_ICMP_RATE, turn_watcher
 
 DEFAULT_CONCURRENCY = 512
 
@@ -59,6 +64,35 @@ class UnknownTarget(ValueError, UsageError):
     """`--target` named a host the config does not have."""
 
 
+class HeldDeadline:
+    """An attempt's deadline, held while its first send waits for a pacing turn.
+
+    In a round of 10,000 targets, an echo may queue behind hundreds of paced sends; were that
+    wait counted, an answering target would be cut off and recorded as a timeout. The clock
+    stops when the first send starts waiting and restarts, with what was left, when that turn
+    is over. Later sends of the same attempt (its second echo, say) no longer hold it: by then
+    the attempt is on the wire and the grace covers their queueing.
+    """
+
+    def __init__(self, deadline: asyncio.Timeout) -> None:
+        self._deadline = deadline
+        self._left: float | None = None
+        self._started = False
+
+    def waiting(self) -> None:
+        when = self._deadline.when()
+        if self._started or self._left is not None or when is None:
+            return
+        self._left = when - asyncio.get_running_loop().time()
+        self._deadline.reschedule(None)
+
+    def done(self) -> None:
+        if self._started or self._left is None:
+            return
+        self._started = True
+        self._deadline.reschedule(asyncio.get_running_loop().time() + self._left)
+
+
 def jobs_for(config: Config, target: str | None = None) -> list[Job]:
     """Every probe of every host, or of one named host."""
     hosts = config.hosts()
@@ -75,8 +109,12 @@ async def attempt(job: Job, env: ProbeEnv) -> Attempt:
     stamp = Stamp.now()
     probe = KINDS[job.spec.kind].probe
     try:
-        async with asyncio.timeout(job.spec.attempt_budget() + DEADLINE_GRACE_S):
-            result = await probe(job.host.host, job.spec, env)
+        async with asyncio.timeout(job.spec.attempt_budget() + DEADLINE_GRACE_S) as deadline:
+            watching = turn_watcher.set(HeldDeadline(deadline))
+            try:
+                result = await probe(job.host.host, job.spec, env)
+            finally:
+                turn_watcher.reset(watching)
     except TimeoutError:
         result = Result.failure(ErrorClass.TIMEOUT, "attempt overran its deadline")
     except Exception as exc:  # the probe boundary: a bug in a probe is still recorded

@@ -11,6 +11,11 @@ before `sendto`, see `stamp`), not from when its turn was granted, so a send del
 busy event loop never lets the next one follow it closer than the gap. A send that waits
 its turn only starts its echo's timeout once it has left, so pacing never turns a queued
 echo into a lost one.
+
+The same holds one level up: the scheduler's deadline for a whole attempt must not run while
+the attempt's first echo waits in this queue (that wait is the collector's, not the
+target's). A turn tells the `turn_watcher` of the running context when it starts waiting and
+when its send is done, so whoever owns the deadline can hold it meanwhile.
 """
 
 from __future__ import annotations
@@ -19,9 +24,24 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Protocol
 
 DEFAULT_ICMP_RATE = 1000
 """Echo requests per second one engine sends at most: fping's `-i 1` (1 ms apart)."""
+
+
+class TurnWatcher(Protocol):
+    """Told when a send of the current context starts waiting for its turn and when that
+    turn is over (the packet sent, or the send given up)."""
+
+    def waiting(self) -> None: ...
+
+    def done(self) -> None: ...
+
+
+turn_watcher: ContextVar[TurnWatcher | None] = ContextVar("turn_watcher", default=None)
+"""The watcher of the attempt running in this context; tasks a probe creates inherit it."""
 
 
 class SendPacer:
@@ -37,13 +57,20 @@ class SendPacer:
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         """Hold the sending turn: entered no sooner than one gap after the last send."""
-        async with self._turns:
-            while self._last_send_ns is not None:
-                wait_ns = self._last_send_ns + self.gap_ns - time.perf_counter_ns()
-                if wait_ns <= 0:
-                    break
-                await asyncio.sleep(wait_ns / 1e9)
-            yield
+        watcher = turn_watcher.get()
+        if watcher is not None:
+            watcher.waiting()
+        try:
+            async with self._turns:
+                while self._last_send_ns is not None:
+                    wait_ns = self._last_send_ns + self.gap_ns - time.perf_counter_ns()
+                    if wait_ns <= 0:
+                        break
+                    await asyncio.sleep(wait_ns / 1e9)
+                yield
+        finally:
+            if watcher is not None:
+                watcher.done()
 
     def stamp(self) -> int:
         """The send time of a packet about to leave (perf_counter ns), remembered as the
