@@ -4,16 +4,13 @@ Run as root from the repository root:
 `python bench/scale.py [--targets 10000] [--http 1000] [--silent-percent 1]
 [--daemon-minutes 3] [--quick]`.
 
-A namespace behind one veth and one route answers on every target address (an AnyIP local
-route on its loopback), drops echo requests and TCP SYNs to a silent share of them, and
-serves HTTP with a large accept backlog. Printed: one table of each figure, its goal and
-PASS/FAIL. Nothing leaves the host: every address probed belongs to the namespace.
+The targets are the addresses of `scale_rig`'s namespace (a silent share of them drops echo
+requests and SYNs). Printed: one table of each figure, its goal and PASS/FAIL.
 """
 
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import os
 import secrets
@@ -26,149 +23,16 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from scale_rig import Rig, target_addresses, write_config
+
 ROOT = Path(__file__).resolve().parent.parent
-TARGET_NET = ipaddress.ip_network("10.201.0.0/18")
-LINK_PREFIX = "10.202.77"
-HTTP_PORT = 8080
 INTERVAL_S = 60
 CLI = [sys.executable, "-m", "cli"]
-ICMP_PROBE = "    probes: [{name: ping, kind: icmp, count: 1, timeout: 1s, interval: 60s}]"
-HTTP_OPTIONS = "timeout: 2s, interval: 60s"
-
-HTTP_SERVER = f"""
-import asyncio
-RESPONSE = b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok"
-async def answer(reader, writer):
-    try:
-        await reader.readuntil(b"\\r\\n\\r\\n")
-        writer.write(RESPONSE)
-        await writer.drain()
-    except Exception:
-        pass
-    finally:
-        writer.close()
-async def main():
-    server = await asyncio.start_server(answer, "0.0.0.0", {HTTP_PORT}, backlog=4096)
-    async with server:
-        await server.serve_forever()
-asyncio.run(main())
-"""
-"""Answers 200 at once on every address of the namespace (bound to 0.0.0.0, AnyIP)."""
 
 
-def run(*args: str, stdin: str | None = None) -> str:
-    done = subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=60)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout
-
-
-@dataclass
-class Rig:
-    """The namespace, its link, the route to the targets and the HTTP server process."""
-
-    namespace: str
-    host_link: str
-    targets: list[str]
-    silent: set[str]
-    server: subprocess.Popen[bytes] | None = None
-
-    def build(self) -> None:
-        if "10.201." in run("ip", "-4", "route", "show", "table", "all"):
-            raise RuntimeError("10.201.0.0/18 is already routed here; is another scale rig up?")
-        ns_link = self.host_link[:-1] + "n"
-        run("ip", "netns", "add", self.namespace)
-        run(
-            "ip",
-            "link",
-            "add",
-            self.host_link,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            ns_link,
-            "netns",
-            self.namespace,
-        )
-        run("ip", "addr", "add", f"{LINK_PREFIX}.1/30", "dev", self.host_link)
-        run("ip", "link", "set", self.host_link, "up")
-        batch = [
-            f"addr add {LINK_PREFIX}.2/30 dev {ns_link}",
-            f"link set {ns_link} up",
-            "link set lo up",
-            f"route add local {TARGET_NET} dev lo",
-        ]
-        run("ip", "-n", self.namespace, "-batch", "-", stdin="\n".join(batch) + "\n")
-        run("ip", "route", "add", str(TARGET_NET), "via", f"{LINK_PREFIX}.2")
-        self.ns(
-            "sysctl",
-            "-qw",
-            "net.ipv4.icmp_ratelimit=0",
-            "net.core.somaxconn=4096",
-            "net.ipv4.tcp_max_syn_backlog=8192",
-        )
-        elements = ", ".join(sorted(self.silent)) or "127.0.0.2"
-        rules = (
-            "table inet silent {\n"
-            f" set addresses {{ type ipv4_addr; elements = {{ {elements} }} }}\n"
-            " chain input {\n  type filter hook input priority 0; policy accept;\n"
-            "  ip daddr @addresses icmp type echo-request drop\n"
-            "  ip daddr @addresses tcp flags & (syn | ack) == syn drop\n }\n}\n"
-        )
-        self.ns("nft", "-f", "-", stdin=rules)
-        self.server = subprocess.Popen(
-            ["ip", "netns", "exec", self.namespace, sys.executable, "-c", HTTP_SERVER]
-        )
-        time.sleep(1.0)
-        if self.server.poll() is not None:
-            raise RuntimeError("the namespace's HTTP server did not start")
-
-    def ns(self, *args: str, stdin: str | None = None) -> str:
-        return run("ip", "netns", "exec", self.namespace, *args, stdin=stdin)
-
-    def destroy(self) -> None:
-        if self.server is not None and self.server.poll() is None:
-            self.server.terminate()
-            self.server.wait(timeout=10)
-        for args in (
-            ("ip", "route", "del", str(TARGET_NET), "via", f"{LINK_PREFIX}.2"),
-            ("ip", "link", "del", self.host_link),
-            ("ip", "netns", "del", self.namespace),
-        ):
-            subprocess.run(args, capture_output=True, check=False)
-
-
-def target_addresses(count: int) -> list[str]:
-    """200 addresses per /24 (x.10-x.209), away from .0 and .255."""
-    base = int(TARGET_NET.network_address)
-    return [str(ipaddress.ip_address(base + 256 * (i // 200) + 10 + i % 200)) for i in range(count)]
-
-
-def write_config(directory: Path, targets: list[str], http: int) -> tuple[Path, dict[str, str]]:
-    """The config (diagnostics left at their default: on) and each target name's address."""
-    lines = ["vantage: bench", "store: scale.db", "targets:"]
-    address_of: dict[str, str] = {}
-    for index, address in enumerate(targets):
-        name = f"t{index:05d}"
-        address_of[name] = address
-        lines += [f"  - name: {name}", f"    host: {address}", ICMP_PROBE]
-    for index in range(http):
-        name, address = f"h{index:05d}", targets[index * len(targets) // http]
-        address_of[name] = address
-        url = f"http://{address}:{HTTP_PORT}/"
-        lines += [
-            f"  - name: {name}",
-            f"    host: {address}",
-            f"    probes: [{{name: web, kind: http, url: '{url}', {HTTP_OPTIONS}}}]",
-        ]
-    path = directory / "slawitness.yml"
-    path.write_text("\n".join(lines) + "\n")
-    return path, address_of
-
-
-def probe_records(config: Path) -> list[dict[str, object]]:
-    """Every probe outcome in the store, read back with `slawitness export --format jsonl`."""
+def store_records(config: Path) -> list[dict[str, object]]:
+    """Every record of the store (probes, diagnoses, checkpoints...), read back with
+    `slawitness export --format jsonl`."""
     done = subprocess.run(
         [*CLI, "export", "--format", "jsonl", "--config", str(config)],
         capture_output=True,
@@ -176,8 +40,12 @@ def probe_records(config: Path) -> list[dict[str, object]]:
         check=True,
         cwd=ROOT,
     )
-    records = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    return [r for r in records if r.get("probe") in ("ping", "web") and "ok" in r]
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def probe_records(config: Path) -> list[dict[str, object]]:
+    """Every probe outcome in the store."""
+    return [r for r in store_records(config) if r.get("probe") in ("ping", "web") and "ok" in r]
 
 
 def misrecorded(
@@ -324,7 +192,9 @@ def bench(args: argparse.Namespace) -> list[str]:
             records = probe_records(config)
             cron_wrong = misrecorded(records, address_of, silent)
             figures = daemon(config, args.daemon_minutes, address_of, silent, len(records))
-            total = len(probe_records(config))
+            everything = store_records(config)
+            total = len(everything)
+            probe_total = sum(1 for r in everything if r.get("type") == "probe")
             size = store_bytes(config)
             compacted = compacted_bytes(config)
     finally:
@@ -359,7 +229,7 @@ def bench(args: argparse.Namespace) -> list[str]:
         ),
         row(
             "store bytes per record",
-            f"{size / max(1, total):.0f} ({total} records)",
+            f"{size / max(1, total):.0f} ({total} records, {probe_total} of them probe records)",
             "<= 200",
             size / max(1, total) <= 200,
         ),
