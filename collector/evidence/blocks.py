@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import zstandard
 
 from collector.portable.chain import chain_hash
+from collector.portable.errors import TamperedError
 
 CODEC = "zstd-19-v1"
 LEVEL = 19
@@ -32,7 +33,7 @@ MAX_RECORDS = 65_536
 """Records per block at most: a reader decodes one block to reach one record."""
 
 
-class BlockDamaged(ValueError):
+class BlockDamaged(ValueError, TamperedError):
     """A block's data does not decode (bad frame, bad checksum, bad varints, other codec)."""
 
 

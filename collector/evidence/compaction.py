@@ -26,6 +26,7 @@ from typing import Any
 from collector.evidence.blocks import MAX_RECORDS, Block, build, chain_of, decode
 from collector.evidence.store import EvidenceStore
 from collector.portable.chain import GENESIS
+from collector.portable.errors import TamperedError
 
 Row = tuple[Any, ...]
 """A raw row: seq, ts_ns, type, target, payload, hash."""
@@ -34,7 +35,7 @@ SETTLE_NS = 3_600 * 10**9
 """How old a record, and how long past its day's end, before it may be compacted."""
 
 
-class CompactionRefused(Exception):
+class CompactionRefused(TamperedError):
     """The rows due do not verify, or their block did not reproduce them: nothing moved."""
 
 
