@@ -16,6 +16,7 @@ sleep 1
 cat > slawitness.yml <<EOF
 vantage: office
 store: evidence.db
+diagnostics: {enabled: false}
 targets:
   - name: vps1
     host: 127.0.0.1

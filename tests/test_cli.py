@@ -15,6 +15,7 @@ import pytest
 
 from collector.evidence.store import EvidenceStore
 from tests.clirun import slawitness, slawitness_process, write_config
+from tests.diagnoses_settled import settled_diagnoses
 from tests.rig.loopback import HttpFaultServer, TcpListener, closed_port
 from tests.rig.netns import NetnsHost, drop_echo_requests
 
@@ -91,12 +92,14 @@ def test_probe_round_records_up_and_down_and_the_chain_verifies(
     [round_record] = export_jsonl(config, "--type", "collector")
     assert round_record["event"] == "round" and round_record["detail"]["probes"] == 4
 
-    traced = {r["target"] for r in export_jsonl(config, "--type", "diagnosis")}
-    assert traced == {"closed", "silent"}, "each failing target's path is traced once"
+    settled_diagnoses(tmp_path / "evidence.db")
+    traced = [r["target"] for r in export_jsonl(config, "--type", "diagnosis")]
+    assert sorted(traced) == ["closed", "silent"], "each failing target's path is traced once"
     verified = slawitness("verify", "--config", str(config))
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    # 7 records of the round, then each of the 3 exports chained as a custody event
-    assert "chain intact, 10 records, head seq 10" in verified.stdout
+    # 5 records of the round, 2 diagnoses due and their 2 traces, then each of the 3 exports
+    # chained as a custody event
+    assert "chain intact, 12 records, head seq 12" in verified.stdout
 
 
 def test_eight_overlapping_rounds_keep_one_chain(tmp_path: Path, tcp_listener: TcpListener) -> None:
@@ -110,14 +113,16 @@ def test_eight_overlapping_rounds_keep_one_chain(tmp_path: Path, tcp_listener: T
         )
     for done in results:
         assert done.returncode == 0, done.stderr
+    settled_diagnoses(tmp_path / "evidence.db")
     with EvidenceStore.open(tmp_path / "evidence.db", readonly=True) as store:
         report = store.verify()
         assert report.ok, report.problem
         rounds = list(store.records(types=["probe", "collector"]))
         assert len(rounds) == 8 * (len(targets) + 1)
+        due = len(list(store.records(types=["diagnosis_due"])))
         traced = len(list(store.records(types=["diagnosis"])))
-        assert 1 <= traced <= 8, "overlapping rounds may each trace the closed target once"
-        assert report.count == len(rounds) + traced
+        assert due == traced == 1, "the closed target is claimed and traced by one round only"
+        assert report.count == len(rounds) + due + traced
         seqs = [row.seq for row in store.records()]
         assert seqs == list(range(1, report.count + 1))
         pids = {row.record["pid"] for row in store.records(types=["collector"])}
@@ -246,9 +251,11 @@ def test_an_empty_file_becomes_a_store_on_the_first_round(tmp_path: Path) -> Non
     config = write_config(tmp_path, [tcp_target("vps1", closed_port())])
     assert slawitness("verify", "--config", str(config)).returncode == 3
     assert slawitness("probe", "--config", str(config)).returncode == 0
+    settled_diagnoses(tmp_path / "evidence.db")
     verified = slawitness("verify", "--config", str(config))
-    assert verified.returncode == 0 and "chain intact, 3 records" in verified.stdout
-    assert [r["type"] for r in export_jsonl(config)] == ["probe", "collector", "diagnosis"]
+    assert verified.returncode == 0 and "chain intact, 4 records" in verified.stdout
+    kinds = [r["type"] for r in export_jsonl(config)]
+    assert kinds == ["probe", "collector", "diagnosis_due", "diagnosis"]
 
 
 def test_verify_names_the_first_tampered_record(tmp_path: Path, tcp_listener: TcpListener) -> None:

@@ -19,6 +19,7 @@ from collector.config.loader import load_config
 from collector.diagnostics import capture as diagnostics
 from collector.evidence.store import EvidenceStore
 from tests.clirun import slawitness, write_config
+from tests.diagnoses_settled import settled_diagnoses
 from tests.rig import rig_unavailable
 from tests.rig.dns_server import DnsServer
 from tests.rig.routed import RoutedNet
@@ -55,16 +56,7 @@ def _config(folder: Path, net: RoutedNet, **diagnose: object) -> Path:
 
 
 def _diagnoses(folder: Path, timeout: float = 90) -> list[dict]:
-    """The diagnoses, once every due one has its record (a cron round's traces are done by a
-    detached process after `probe` has exited)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with EvidenceStore.open(folder / "evidence.db", readonly=True) as store:
-            due = list(store.records(types=["diagnosis_due"]))
-            found = [r.record for r in store.records(types=["diagnosis"])]
-        if len(found) >= len(due) or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
+    return settled_diagnoses(folder / "evidence.db", timeout)
 
 
 def _wait_for_a_diagnosis(folder: Path, timeout: float) -> None:

@@ -14,6 +14,7 @@ import pytest
 from collector.evidence.store import EvidenceStore
 from collector.prometheus.metrics import METRIC_NAMES
 from tests.clirun import slawitness, write_config
+from tests.diagnoses_settled import settled_diagnoses
 from tests.exporter_process import exporter, parse_metrics, value
 from tests.rig import rig_unavailable
 from tests.rig.dns_server import DnsServer
@@ -174,8 +175,9 @@ def test_textfile_that_cannot_be_written_is_one_line(mixed_config: Path, tmp_pat
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "cannot write the textfile" in done.stderr
+    settled_diagnoses(tmp_path / "evidence.db")
     with EvidenceStore.open(tmp_path / "evidence.db", readonly=True) as store:
-        kept = store.count() - len(list(store.records(types=["diagnosis"])))
+        kept = store.count() - len(list(store.records(types=["diagnosis", "diagnosis_due"])))
         assert kept == 8, "the round's records are kept even when the textfile fails"
 
 
@@ -188,12 +190,14 @@ def test_serve_follows_the_store_and_probe_appends(mixed_config: Path, tmp_path:
         assert value(samples, "probe_success", target="vps1", probe="ssh") == 1.0
         assert value(samples, "probe_success", target="vps2", probe="ssh") == 0.0
         assert slawitness("probe", "--config", str(mixed_config)).returncode == 0
+        settled_diagnoses(tmp_path / "evidence.db")
         after = parse_metrics(httpx.get(url + "/metrics").text)
         # up: the round just stored is fresh (checked here, not after the server's start-up,
         # which a loaded machine may stretch past three probe intervals)
         assert value(after, "slawitness_collector_up") == 1.0
-        # two rounds of 8 records, and one trace of the failing vps2 (at most one per 10 min)
-        assert value(after, "slawitness_store_head_seq") == 17.0
+        # two rounds of 8 records, and one trace of the failing vps2 (at most one per 10 min):
+        # its diagnosis_due record and the diagnosis the detached process appended
+        assert value(after, "slawitness_store_head_seq") == 18.0
         assert (
             value(after, "slawitness_probes_total", target="vps2", probe="ssh", error="refused")
             == 1.0
