@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import sys
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
@@ -49,6 +50,8 @@ from collector.core.results import JsonScalar
 from collector.diagnostics import detached
 from collector.diagnostics.claims import Claim
 from collector.documents.attachments import cited_problem
+from collector.evidence import compaction_runs
+from collector.evidence.compaction import is_due
 from collector.evidence.custody import HashingStream, record_custody
 from collector.evidence.export import write_csv, write_jsonl
 from collector.evidence.records import Stamp, custody_record, note_record, readable
@@ -357,12 +360,15 @@ def probe(
     writer = None if textfile is None else functools.partial(_write_textfile, textfile, config)
     with EvidenceStore.open(config.store, create=True) as store:
         attempts = cron_round(config, store, jobs, writer, _detached_diagnoser(config_path, config))
+        compaction_due = is_due(store, time.time_ns())
     for line in round_lines(attempts):
         say(line)
     if config.remote_write:
         from collector.prometheus.remote_write_runner import ship_after_round
 
         ship_after_round(config, announce("probe", warning=True))
+    if compaction_due:  # detached and niced: the round does not wait for zstd
+        compaction_runs.start_detached(config_path, config.store)
 
 
 def _detached_diagnoser(config_path: Path, config: Config) -> Callable[[list[Claim]], None]:
@@ -613,7 +619,7 @@ def export(
 
 
 from cli.attach import attach  # noqa: E402
-from cli.keeping import backup, seal  # noqa: E402
+from cli.keeping import backup, compact, seal  # noqa: E402
 from cli.notify import notify  # noqa: E402
 from cli.proofs import check_proof_cmd, checkpoint, prove, verify  # noqa: E402
 from cli.publish import publish  # noqa: E402
@@ -623,7 +629,7 @@ from cli.witness import witness  # noqa: E402
 
 for _command in (
     report, bundle, demo, verify_bundle, verify, checkpoint, prove, check_proof_cmd,
-    backup, seal, status, notify, attach, publish, witness,
+    backup, seal, compact, status, notify, attach, publish, witness,
 ):  # fmt: skip
     cli.add_command(_command)
 

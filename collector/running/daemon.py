@@ -7,7 +7,8 @@ appended about once a second in one transaction, off the event loop. When the st
 take a batch (disk full, locked for too long), the batch is kept and retried: a probe that
 ran is never silently dropped. The start, stop and heartbeat records let a report tell
 "collector not running" apart from "host up" or "host down". After each batch lands it takes
-the steps a cron round takes (`collector.running.round`), spread out so that no probe waits.
+the steps a cron round takes (`collector.running.round`), spread out so that no probe waits,
+and compacts settled records from a thread of its own (`collector.evidence.compaction_runs`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collector.config.model import Config
 from collector.diagnostics.claims import claim_due
 from collector.diagnostics.queue import DiagnosisQueue
 from collector.evidence.ballast import full_since, resumed
+from collector.evidence.compaction_runs import compact_in_background
 from collector.evidence.records import Stamp, collector_record
 from collector.evidence.store import EvidenceStore
 from collector.evidence.store_errors import StoreError, StoreFull
@@ -120,6 +122,7 @@ class Daemon:
             for job, at in zip(self.jobs, starts, strict=True)
         ]
         tasks.append(asyncio.create_task(self._heartbeat_loop()))
+        tasks.append(asyncio.create_task(compact_in_background(self.store.path, self._stop)))
         if self.signing_key is not None:
             tasks.append(asyncio.create_task(self._checkpoint_loop(self.signing_key)))
         try:

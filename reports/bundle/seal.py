@@ -9,6 +9,10 @@ record in it, the public key, the standalone `verify.py`, the documents attached
 `seal/seal.json` saying what was sealed. It is the bundle's format without a report, so
 `verify-bundle` and `verify.py` check it the same way.
 
+Sealing first compacts the store up to the month's end (`collector.evidence.compaction`):
+a sealed month is closed for good, so its records move into blocks; the archive is written
+from the store's reads, which see blocks as rows, so its content is what it always was.
+
 Months are calendar months in UTC (the SLA's own timezone belongs to a report, not to the
 store). Only a month that is over can be sealed, and only with the signing key: an archive
 that cannot prove its records were signed is not a seal. The store records each seal.
@@ -26,6 +30,8 @@ from pathlib import Path
 from collector.config.model import Config
 from collector.core.evidence_era import datetime_ns, parse_month
 from collector.core.output_paths import OutputPathError, check_file_target
+from collector.evidence.compaction import compact
+from collector.evidence.compaction_runs import compaction_lock
 from collector.evidence.records import Stamp
 from collector.evidence.store import EvidenceStore
 from reports.bundle.attachments import segment_attachments
@@ -44,6 +50,8 @@ class SealInfo:
     first_seq: int | None
     last_seq: int | None
     checkpoint_size: int
+    compacted: int
+    """Records moved into blocks before the archive was written."""
 
 
 def month_bounds(month: str) -> tuple[int, int]:
@@ -76,6 +84,8 @@ def seal(
     [anchor], key = anchor_stores(config, [store])
     if anchor.checkpoint is None or not anchor.fresh:
         raise BundleError(f"{store}: cannot seal without signing: {anchor.problem}")
+    with compaction_lock(store, wait=True), EvidenceStore.open(store) as opened:
+        compacted = compact(opened, now, until_ns=end_ns).records
     hosts = [host.name for host in config.hosts()]
     staging_folder = tempfile.TemporaryDirectory(prefix="slawitness-seal-")
     with EvidenceView() as evidence, staging_folder as staging:
@@ -123,7 +133,7 @@ def seal(
                 "path": str(zip_path.resolve()), "sha256": bundle.sha256,
             }
         ])  # fmt: skip
-    return SealInfo(bundle, month, segment.first_seq, segment.last_seq, size)
+    return SealInfo(bundle, month, segment.first_seq, segment.last_seq, size, compacted)
 
 
 def checkpoint_origin(origin: str) -> str:
