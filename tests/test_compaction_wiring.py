@@ -155,6 +155,33 @@ def test_the_daemon_compacts_in_a_thread_and_still_stops_at_once(tmp_path: Path)
         assert stop.seq > records
 
 
+def test_a_daemon_refused_compaction_warns_once_and_probing_goes_on(tmp_path: Path) -> None:
+    config = _store_with_old_records(tmp_path, 500)
+    store = tmp_path / "evidence.db"
+    with raw_connection(store, drop_triggers=True) as conn:
+        conn.execute("UPDATE records SET payload = CAST('tampered' AS BLOB) WHERE seq = 200")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "cli", "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with EvidenceStore.open(store, readonly=True) as opened:
+                if any(opened.records(types=["probe"], since_ns=DAY + 60 * DAY_NS)):
+                    break  # a probe of today's round landed after the refusal
+            time.sleep(0.3)
+    finally:
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    warnings = [line for line in err.splitlines() if "compaction stopped" in line]
+    assert len(warnings) == 1 and "seq 1-500 do not verify" in warnings[0], err
+    with EvidenceStore.open(store, readonly=True) as opened:
+        assert _blocks(opened) == [], "the rows stay raw, for verify to report"
+        assert any(opened.records(types=["probe"], since_ns=DAY + 60 * DAY_NS))
+
+
 def test_the_compact_verb_says_what_it_moved_and_vacuum_shrinks_an_old_store(
     tmp_path: Path,
 ) -> None:
