@@ -342,11 +342,13 @@ class Probing(_Strict):
     """How the collector puts its probes on the wire, whatever targets they go to."""
 
     icmp_rate: int = Field(default=DEFAULT_ICMP_RATE, ge=1, le=100_000, strict=True)
-    """Echo requests sent per second at most, across every ICMP probe of a round or of the
-    daemon, evenly spaced (as `fping -i`): 10,000 targets pinged once each leave over about
+    """Echo requests sent per second, across every ICMP probe of a round or of the daemon,
+    on an even schedule (as `fping -i`): 10,000 targets pinged once each leave over about
     10 seconds instead of flooding the link at once and being dropped by the next hop's rate
-    limit. An echo waiting its turn is not yet sent: its timeout and its RTT start when it
-    leaves. There is no unpaced setting. Default 1000 (1 ms apart)."""
+    limit. Guaranteed: in any window of T seconds at most `icmp_rate * T` requests leave plus
+    a catch-up burst of 4 (or 1 ms worth, if more) after a late wake-up; queued requests leave
+    at this rate on average. An echo waiting its turn is not yet sent: its timeout and its RTT
+    start when it leaves. There is no unpaced setting. Default 1000 (1 ms apart)."""
 
 
 class RemoteWrite(_Strict):

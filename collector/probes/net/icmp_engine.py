@@ -19,8 +19,9 @@ the send time is `time.time_ns()` read right before `sendto`. A monotonic RTT is
 alongside; if a wall-clock step makes the kernel RTT negative or longer than the monotonic
 one, the monotonic RTT is used instead.
 
-Pacing: the engine sends at most `rate` echo requests a second, spaced evenly across every
-caller (`collector.probes.net.send_pacing`); an echo waiting its turn is not yet sent, so its
+Pacing: the engine's echo requests follow one schedule of `rate` a second across every
+caller, with a small bounded catch-up burst after a late wake-up
+(`collector.probes.net.send_pacing`); an echo waiting its turn is not yet sent, so its
 timeout and its RTT both start when it actually leaves.
 """
 
