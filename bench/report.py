@@ -343,6 +343,19 @@ _PROJECT_FILES = {
 }
 
 
+def bench_span(quick: bool) -> Span:
+    """The store's span: the year 2026, or October 2026 for `--quick`."""
+    return Span("2026-10-01", "2026-11-01", 8) if quick else Span("2026-01-01", "2027-01-01", 40)
+
+
+def bench_folder(workdir: Path, quick: bool) -> Path:
+    """Where the store of `bench_span(quick)` and its config live (made if missing); other
+    benches over the same store (bench/compaction.py) find its cached copy there."""
+    folder = workdir.resolve() / ("month" if quick else "year")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def main() -> int:
     """Build or reuse the store, time the report against the floor, profile one report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -350,11 +363,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="one month instead of a year")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    span = (
-        Span("2026-10-01", "2026-11-01", 8) if args.quick else Span("2026-01-01", "2027-01-01", 40)
-    )
-    folder = args.workdir.resolve() / ("month" if args.quick else "year")
-    folder.mkdir(parents=True, exist_ok=True)
+    span, folder = bench_span(args.quick), bench_folder(args.workdir, args.quick)
     store = build_store(folder, span)
     timings(folder, store, span, args.runs)
     profile(folder, span)
