@@ -2,7 +2,7 @@
 
 Run as root from the repository root:
 `python bench/scale.py [--targets 10000] [--http 1000] [--silent-percent 1]
-[--daemon-minutes 3] [--quick]`.
+[--daemon-minutes 3] [--quick] [--profile FILE]`.
 
 The targets are the addresses of `scale_rig`'s namespace (a silent share of them drops echo
 requests and SYNs). Printed: one table of each figure, its goal and PASS/FAIL.
@@ -110,11 +110,19 @@ class DaemonFigures:
 
 
 def daemon(
-    config: Path, minutes: float, address_of: dict[str, str], silent: set[str], before: int
+    config: Path,
+    minutes: float,
+    address_of: dict[str, str],
+    silent: set[str],
+    before: int,
+    profile: Path | None = None,
 ) -> DaemonFigures:
-    """`slawitness run` for `minutes`, then SIGTERM; figures from /proc and the store."""
+    """`slawitness run` for `minutes`, then SIGTERM; figures from /proc and the store.
+    With `profile`, the daemon runs under cProfile and writes its stats there (its CPU
+    figure then includes the profiler's own cost)."""
+    profiler = [] if profile is None else ["-m", "cProfile", "-o", str(profile.resolve())]
     process = subprocess.Popen(
-        [*CLI, "run", "--config", str(config)],
+        [sys.executable, *profiler, *CLI[1:], "run", "--config", str(config)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -191,7 +199,9 @@ def bench(args: argparse.Namespace) -> list[str]:
             wall = cron_round(config)
             records = probe_records(config)
             cron_wrong = misrecorded(records, address_of, silent)
-            figures = daemon(config, args.daemon_minutes, address_of, silent, len(records))
+            figures = daemon(
+                config, args.daemon_minutes, address_of, silent, len(records), args.profile
+            )
             everything = store_records(config)
             total = len(everything)
             probe_total = sum(1 for r in everything if r.get("type") == "probe")
@@ -254,6 +264,9 @@ def main() -> int:
     parser.add_argument("--daemon-minutes", type=float, default=3.0)
     parser.add_argument(
         "--quick", action="store_true", help="1,000 + 100 targets, 1.5 minutes of daemon"
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="run the daemon under cProfile, its stats to this file"
     )
     args = parser.parse_args()
     if args.quick:

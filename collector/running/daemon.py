@@ -46,6 +46,10 @@ Exporter = Callable[[asyncio.AbstractEventLoop, ProbeEnv], Callable[[], None]]
 
 _LOG = logging.getLogger("slawitness.run")
 
+STOP_GRACE_S = 4.0
+"""How long a stop waits for the attempts under way to end (a silent target's timeout);
+any still running then are cancelled, unrecorded. systemd allows 90 s for the whole stop."""
+
 
 @dataclass
 class DaemonSettings:
@@ -117,11 +121,11 @@ class Daemon:
             ),
             default=loop.time(),
         )
-        tasks = [
+        probing = [
             asyncio.create_task(self._probe_loop(job, env, at))
             for job, at in zip(self.jobs, starts, strict=True)
         ]
-        tasks.append(asyncio.create_task(self._heartbeat_loop()))
+        tasks = [asyncio.create_task(self._heartbeat_loop())]
         tasks.append(asyncio.create_task(compact_in_background(self.store.path, self._stop)))
         if self.signing_key is not None:
             tasks.append(asyncio.create_task(self._checkpoint_loop(self.signing_key)))
@@ -130,9 +134,13 @@ class Daemon:
         finally:
             if stop_exporter is not None:
                 await asyncio.to_thread(stop_exporter)
-            for task in tasks:
+            # an attempt under way when the stop came ran against its target: it is recorded
+            # (cancelled, the probes of silent targets, a few every minute, were lost)
+            if probing:
+                await asyncio.wait(probing, timeout=STOP_GRACE_S)
+            for task in [*probing, *tasks]:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*probing, *tasks, return_exceptions=True)
             await env.aclose()
             await asyncio.gather(*self._claiming, return_exceptions=True)
             if self._diagnoses is not None:  # cut short and not traced: seconds, not minutes
