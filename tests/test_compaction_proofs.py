@@ -249,7 +249,7 @@ def _flip(value: bytes, at: int) -> bytes:
     return value[:at] + bytes([value[at] ^ 0x01]) + value[at + 1 :]
 
 
-@pytest.mark.parametrize("column", ["data", "prev_hash", "anchors"])
+@pytest.mark.parametrize("column", ["data", "prev_hash", "anchors", "last_hash"])
 def test_a_changed_block_fails_verify_in_one_line_naming_its_span(
     tampered: Path, column: str
 ) -> None:
@@ -267,7 +267,8 @@ def test_a_changed_block_fails_verify_in_one_line_naming_its_span(
     assert done.returncode == 1, done.stdout + done.stderr
     line = next(x for x in (done.stdout + done.stderr).splitlines() if "damaged" in x)
     assert f"block {first}-{last} is damaged" in line, line
-    span = {"prev_hash": first, "anchors": first + 2 * 256}.get(column)
+    spans = {"prev_hash": first, "anchors": first + 2 * 256, "last_hash": last - 255}
+    span = spans.get(column)
     if span is not None:
         assert f"seq {span}:" in line, line
     report = _cli("report", "--config", str(tampered.parent.parent / "none.yml"),

@@ -192,7 +192,10 @@ def check_block(
         if len(span) < min(SPAN, block.count - start):
             return _damaged(block, seq0, why or "records missing"), digest
         hashes = chain_of(digest, seq0, span)
-        if hashes[-1] != bytes(block.anchor(start // SPAN)):
+        closes_block = start + SPAN >= block.count
+        if hashes[-1] != bytes(block.anchor(start // SPAN)) or (
+            closes_block and hashes[-1] != bytes(block.last_hash)
+        ):
             end = seq0 + len(span) - 1
             return _damaged(block, seq0, f"seq {seq0}-{end} disagree with its anchor"), digest
         for offset, payload in enumerate(span):
