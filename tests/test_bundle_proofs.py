@@ -41,6 +41,7 @@ from reports.sla.period import NS
 from tests.month_store import write_month
 from tests.sla_scenarios import AFTER, BEFORE, combine, control_up, outage, run_checked, samples
 from tests.sla_scenarios import at as scenario_at
+from tests.vps1_config import CONFIG
 
 START, END = "2026-10-01T00:00:00", "2026-10-04T00:00:00"
 CHOICE = PeriodChoice(start=START + "Z", end=END + "Z")
@@ -53,37 +54,6 @@ DOWN = {"vps1": [("2026-10-02T10:00:00", "2026-10-02T10:30:00"), ("2026-10-03T23
 """A 30 min outage that ends, and one still going when the records stop."""
 _FAILED, _SUCCEEDED = b'\\"ok\\":false', b'\\"ok\\":true'
 """How `"ok":false` reads inside a JSONL line, where the payload is a JSON string."""
-CONFIG = {
-    "vantage": "office",
-    "store": "evidence.db",
-    "targets": [
-        {
-            "name": "vps1",
-            "host": "203.0.113.10",
-            "provider": {"name": "ExampleHost", "account": "C-1234"},
-            "probes": [
-                {"name": "ping", "kind": "icmp", "interval": "60s", "timeout": "2s"},
-                {"name": "web", "kind": "tcp", "port": 443, "interval": "60s", "timeout": "5s"},
-            ],
-            "sla": {
-                "uptime": 99.9,
-                "timezone": "UTC",
-                "downtime": {"probes": "any", "min_duration": "5m"},
-                "credits": [{"below": 99.9, "credit": 10}],
-                "monthly_fee": 40,
-                "currency": "USD",
-                "claim_window_days": 30,
-            },
-        }
-    ],
-    "controls": [
-        {
-            "name": "resolver",
-            "host": "198.51.100.53",
-            "probes": [{"name": "ping", "kind": "icmp", "interval": "60s", "timeout": "2s"}],
-        }
-    ],
-}
 
 
 @dataclass

@@ -32,6 +32,7 @@ from reports.report_run import PeriodChoice, make_bundle
 from tests.clirun import slawitness
 from tests.month_store import ns, write_month
 from tests.rig.stores import raw_connection
+from tests.vps1_config import CONFIG
 
 DAYS = ["2026-10-01", "2026-10-02", "2026-10-03", "2026-10-04"]
 HOSTS = [
@@ -41,37 +42,6 @@ HOSTS = [
 ]
 DOWN = {"vps1": [("2026-10-02T10:00:00", "2026-10-02T10:30:00")]}
 CHOICE = PeriodChoice(start="2026-10-01T00:00:00Z", end="2026-10-04T00:00:00Z")
-CONFIG = {
-    "vantage": "office",
-    "store": "evidence.db",
-    "targets": [
-        {
-            "name": "vps1",
-            "host": "203.0.113.10",
-            "provider": {"name": "ExampleHost", "account": "C-1234"},
-            "probes": [
-                {"name": "ping", "kind": "icmp", "interval": "60s", "timeout": "2s"},
-                {"name": "web", "kind": "tcp", "port": 443, "interval": "60s", "timeout": "5s"},
-            ],
-            "sla": {
-                "uptime": 99.9,
-                "timezone": "UTC",
-                "downtime": {"probes": "any", "min_duration": "5m"},
-                "credits": [{"below": 99.9, "credit": 10}],
-                "monthly_fee": 40,
-                "currency": "USD",
-                "claim_window_days": 30,
-            },
-        }
-    ],
-    "controls": [
-        {
-            "name": "resolver",
-            "host": "198.51.100.53",
-            "probes": [{"name": "ping", "kind": "icmp", "interval": "60s", "timeout": "2s"}],
-        }
-    ],
-}
 
 
 @dataclass(frozen=True)
