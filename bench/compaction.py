@@ -214,6 +214,7 @@ def timings(folders: dict[str, Path], span: Span, runs: int) -> bool:
     seconds: dict[str, list[float]] = {
         f"{w} {k}": [] for w in ("report", "verify") for k in folders
     }
+    verdicts: dict[str, int] = {}
     for number in range(runs):
         for kind, place in folders.items():
             out = place / "out"
@@ -228,7 +229,9 @@ def timings(folders: dict[str, Path], span: Span, runs: int) -> bool:
                 "--config",
                 str(place / "slawitness.yml"),
             ]
-            seconds[f"verify {kind}"].append(checked(run_child(verify, place), "verify").seconds)
+            verified = run_child(verify, place)  # its verdict must agree, not be a pass:
+            verdicts[kind] = verified.status  # the year store's clock findings exit 1
+            seconds[f"verify {kind}"].append(verified.seconds)
         print(f"run {number + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in seconds.items()))
     medians = {k: statistics.median(v) for k, v in seconds.items()}
     for what in ("report", "verify"):
@@ -237,7 +240,9 @@ def timings(folders: dict[str, Path], span: Span, runs: int) -> bool:
             f"median {what}: raw {medians[f'{what} raw']:.2f} s, compacted"
             f" {medians[f'{what} compacted']:.2f} s, compacted/raw {ratio:.2f}"
         )
+    print(f"verify exit status: raw {verdicts['raw']}, compacted {verdicts['compacted']}")
     same = figures(folders["raw"]) == figures(folders["compacted"])
+    same = same and verdicts["raw"] == verdicts["compacted"]
     print(f"summary.json figures: {'equal' if same else 'DIFFER'}")
     return same
 
