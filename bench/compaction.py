@@ -23,7 +23,6 @@ Run from the repository root: `python bench/compaction.py [--workdir DIR] [--qui
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import statistics
@@ -42,8 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.report import (
     MINUTE_NS,
     Span,
-    bench_folder,
-    bench_span,
+    bench_arguments,
     build_store,
     checked,
     config,
@@ -259,17 +257,12 @@ def timings(folders: dict[str, Path], span: Span, runs: int) -> bool:
 
 def main() -> int:
     """Build or reuse the stores, compact a copy, print bytes per record, time the reports."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/slawitness-bench-report"))
-    parser.add_argument("--quick", action="store_true", help="one month instead of a year")
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    span, folder = bench_span(args.quick), bench_folder(args.workdir, args.quick)
+    span, folder, runs = bench_arguments(__doc__.splitlines()[0])
     raw = build_store(folder, span)
     packed, made = compacted_copy(folder, raw, span)
     live = live_store(folder, raw, span)
     sizes_ok = sizes_report(raw, packed, live, made)
-    same = timings({"raw": folder, "compacted": packed.parent}, span, args.runs)
+    same = timings({"raw": folder, "compacted": packed.parent}, span, runs)
     profile(packed.parent, span)
     return 0 if sizes_ok and same else 1
 

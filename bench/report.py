@@ -356,16 +356,22 @@ def bench_folder(workdir: Path, quick: bool) -> Path:
     return folder
 
 
-def main() -> int:
-    """Build or reuse the store, time the report against the floor, profile one report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench_arguments(description: str) -> tuple[Span, Path, int]:
+    """The span, folder and number of runs of `--workdir`, `--quick` and `--runs`: the
+    benches over this store take the same arguments, so they share its cache."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/slawitness-bench-report"))
     parser.add_argument("--quick", action="store_true", help="one month instead of a year")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    span, folder = bench_span(args.quick), bench_folder(args.workdir, args.quick)
+    return bench_span(args.quick), bench_folder(args.workdir, args.quick), args.runs
+
+
+def main() -> int:
+    """Build or reuse the store, time the report against the floor, profile one report."""
+    span, folder, runs = bench_arguments(__doc__.splitlines()[0])
     store = build_store(folder, span)
-    timings(folder, store, span, args.runs)
+    timings(folder, store, span, runs)
     profile(folder, span)
     return 0
 
