@@ -67,15 +67,23 @@ class _Head:
     closed: bool
 
 
-def _due_head(store: EvidenceStore, now_ns: int, until_ns: int | None) -> _Head | None:
-    """The start of the next due block, or None, after at most two indexed lookups (the
-    first raw row by seq, the raw row MIN_RUN after it)."""
+def _oldest_raw(store: EvidenceStore, now_ns: int) -> tuple[int, int, int, int] | None:
+    """The first raw row's seq and ts_ns, the settling cutoff and the end of that row's
+    day (one indexed lookup), or None when every record is in a block."""
     first = store.first_raw()
     if first is None:
         return None
     first_seq, first_ts = first
-    cutoff = now_ns - SETTLE_NS
-    day_end = (first_ts // DAY_NS + 1) * DAY_NS
+    return first_seq, first_ts, now_ns - SETTLE_NS, (first_ts // DAY_NS + 1) * DAY_NS
+
+
+def _due_head(store: EvidenceStore, now_ns: int, until_ns: int | None) -> _Head | None:
+    """The start of the next due block, or None, after at most two indexed lookups (the
+    first raw row by seq, the raw row MIN_RUN after it)."""
+    oldest = _oldest_raw(store, now_ns)
+    if oldest is None:
+        return None
+    first_seq, first_ts, cutoff, day_end = oldest
     if first_ts >= cutoff or (until_ns is not None and day_end > until_ns):
         return None
     closed = day_end <= cutoff
@@ -120,12 +128,10 @@ def _settled_run(rows: list[Row], first_seq: int, day_end: int, cutoff: int) -> 
 
 def why_not_due(store: EvidenceStore, now_ns: int, until_ns: int | None = None) -> str:
     """Why `compact` found nothing due, in a few words (the user's `nothing to compact`)."""
-    first = store.first_raw()
-    if first is None:
+    oldest = _oldest_raw(store, now_ns)
+    if oldest is None:
         return "every record is in a block already"
-    first_seq, first_ts = first
-    cutoff = now_ns - SETTLE_NS
-    day_end = (first_ts // DAY_NS + 1) * DAY_NS
+    first_seq, first_ts, cutoff, day_end = oldest
     if until_ns is not None and day_end > until_ns:
         return "the first raw record's day ends after --until"
     if first_ts >= cutoff:

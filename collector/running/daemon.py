@@ -237,9 +237,7 @@ class Daemon:
         if delay <= 0:
             return
         sleeper = asyncio.current_task()
-        if sleeper is None:
-            await self._sleep_until(deadline)
-            return
+        assert sleeper is not None, "a probe loop is a task"
         self._sleeping.add(sleeper)
         try:
             await asyncio.sleep(delay)
