@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import yaml
 from collector.config.loader import load_config
 from collector.diagnostics import capture as diagnostics
 from collector.evidence.store import EvidenceStore
+from collector.evidence.store_errors import NotAStore
 from tests.clirun import slawitness, write_config
 from tests.diagnoses_settled import settled_diagnoses
 from tests.rig import rig_unavailable
@@ -63,8 +65,9 @@ def _wait_for_a_diagnosis(folder: Path, timeout: float) -> None:
     """Until the daemon has appended its first diagnosis (written once the trace is over)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if (folder / "evidence.db").exists() and _diagnoses(folder):
-            return
+        with suppress(NotAStore):  # the daemon has made the file but not its schema yet
+            if (folder / "evidence.db").exists() and _diagnoses(folder):
+                return
         time.sleep(0.2)
 
 
