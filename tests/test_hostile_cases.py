@@ -26,6 +26,7 @@ from cli.base import EXIT_CLOSED_OUTPUT
 from cli.main import cli, main
 from collector.evidence.store import EvidenceStore
 from tests.clirun import slawitness
+from tests.diagnoses_settled import settled_diagnoses
 from tests.rig.loopback import closed_port
 
 TARGET: dict[str, Any] = {
@@ -57,6 +58,8 @@ def case_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     conf = str(folder / "slawitness.yml")
     for args in (["init", "--key-only"], ["probe"], ["checkpoint"]):
         assert run(*args, "--config", conf)[0] == 0
+        if args == ["probe"]:  # the closed port's trace lands later, from a detached process
+            settled_diagnoses(folder / "evidence.db")
     assert run("prove", "--config", conf, "--seq", "1", "--out", str(folder / "proof.json"))[0] == 0
     return folder
 

@@ -22,6 +22,7 @@ import httpx
 from collector.core.results import JsonScalar
 from collector.portable.errors import SlawitnessError
 from collector.probes.base import ProbeEnv
+from collector.probes.http_network import ProbeTransport
 from collector.probes.http_spec import TlsMode
 
 MAX_NS = 2**63 - 1
@@ -47,12 +48,12 @@ def _ssl_context(mode: TlsMode, ca_file: str | None) -> ssl.SSLContext:
 
 
 async def shared_client(env: ProbeEnv, mode: TlsMode, ca_file: str | None) -> httpx.AsyncClient:
-    """The run's client for this TLS setting: no keep-alive, no proxies or netrc from the env."""
+    """The run's client for this TLS setting: no keep-alive, no proxies or netrc from the env,
+    sockets from asyncio (`http_network`)."""
 
     async def build() -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            verify=_ssl_context(mode, ca_file),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
+            transport=ProbeTransport(_ssl_context(mode, ca_file)),
             trust_env=False,
             follow_redirects=False,
         )
