@@ -75,7 +75,11 @@ def run_daemon(
         server.start()
         announce(f"serving {server.url}/metrics and {server.url}/probe")
 
-        return server.stop
+        def stop() -> None:
+            server.stop()
+            runner.close()
+
+        return stop
 
     if live is not None:
         live.start()
@@ -135,8 +139,8 @@ def serve_store(
         live.start()
         follower = StoreFollower(config, reader, live.gauges)
         probes = LoopThread(config.probing.icmp_rate)
+        runner = ProbeOnDemand(config, writer, probes.submit, probes.env)
         try:
-            runner = ProbeOnDemand(config, writer, probes.submit, probes.env)
             server = ExporterServer(listen, follower.snapshot, runner, web_config)
             server.start()
             announce(f"serving {server.url}/metrics and {server.url}/probe")
@@ -146,6 +150,7 @@ def serve_store(
                 pass
             server.stop()
         finally:
+            runner.close()
             probes.close()
             live.stop()
 

@@ -36,6 +36,7 @@ from collector.prometheus.metrics import Snapshot, SnapshotCollector
 from collector.prometheus.probe_spacing import ProbeTooSoon
 
 if TYPE_CHECKING:
+    from collector.prometheus.probe_on_demand import ProbeAnswer
     from collector.prometheus.web_config import BasicAuthGate, WebConfig
 
 TLS_HANDSHAKE_TIMEOUT_S = 10.0
@@ -51,9 +52,9 @@ _CLIENT_GONE = (ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 """What reading or writing raises once the client has reset or closed its connection."""
 _LOG = logging.getLogger("slawitness.exporter")
 
-ProbeRunner = Callable[[str, str], Snapshot]
-"""(target, probe) -> the snapshot of one fresh, stored attempt; LookupError if unknown,
-ProbeTooSoon if it ran on demand less than its spacing ago."""
+ProbeRunner = Callable[[str, str], "ProbeAnswer"]
+"""(target, probe) -> one fresh attempt's answer, its record on the way to the store;
+LookupError if unknown, ProbeTooSoon if it ran on demand less than its spacing ago."""
 
 _LANDING = b"""<!doctype html><html><head><title>slawitness</title></head><body>
 <h1>slawitness exporter</h1><p><a href="/metrics">/metrics</a> &middot;
@@ -212,8 +213,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.NOT_FOUND, b"Not found\n", "text/plain")
 
     def _metrics(self, registry: CollectorRegistry) -> None:
+        self._reply(HTTPStatus.OK, *self._rendered(registry))
+
+    def _rendered(self, registry: CollectorRegistry) -> tuple[bytes, str]:
+        """The body in the format the client's Accept header asks for, and its type."""
         encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-        self._reply(HTTPStatus.OK, encoder(registry), content_type)
+        return encoder(registry), content_type
 
     def _probe(self, query: dict[str, list[str]]) -> None:
         runner = self.server.probe_runner
@@ -226,7 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.BAD_REQUEST, message, "text/plain")
             return
         try:
-            snapshot = runner(target, probe)
+            answer = runner(target, probe)
         except LookupError as exc:
             self._reply(HTTPStatus.BAD_REQUEST, f"{exc.args[0]}\n".encode(), "text/plain")
             return
@@ -235,13 +240,16 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"{exc}\n".encode()
             self._reply(HTTPStatus.TOO_MANY_REQUESTS, message, "text/plain", retry_after)
             return
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(SnapshotCollector(lambda: answer.snapshot))
+        body, content_type = self._rendered(registry)  # while the record commits
+        try:
+            answer.wait_kept()
         except StoreError as exc:  # the attempt could not be kept: Prometheus must see a failure
             message = f"evidence store: {exc}\n".encode()
             self._reply(HTTPStatus.SERVICE_UNAVAILABLE, message, "text/plain")
             return
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(SnapshotCollector(lambda: snapshot))
-        self._metrics(registry)
+        self._reply(HTTPStatus.OK, body, content_type)
 
     def _reply(
         self,
