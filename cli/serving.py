@@ -14,9 +14,6 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prometheus_client import generate_latest
-from prometheus_client.registry import CollectorRegistry
-
 from cli.notify import period_events
 from collector.config.model import Config
 from collector.core.output_paths import OutputPathError, check_file_target, replacing
@@ -24,7 +21,8 @@ from collector.evidence.store import EvidenceStore
 from collector.portable.errors import UsageError
 from collector.portable.signed_note import SigningKey
 from collector.probes import ProbeEnv
-from collector.prometheus.metrics import SlaGauge, SnapshotCollector
+from collector.prometheus.exposition import render
+from collector.prometheus.metrics import SlaGauge, metric_families
 from collector.prometheus.probe_on_demand import LoopThread, ProbeOnDemand
 from collector.prometheus.server import ExporterServer
 from collector.prometheus.state import (
@@ -75,11 +73,7 @@ def run_daemon(
         server.start()
         announce(f"serving {server.url}/metrics and {server.url}/probe")
 
-        def stop() -> None:
-            server.stop()
-            runner.close()
-
-        return stop
+        return server.stop
 
     if live is not None:
         live.start()
@@ -139,8 +133,8 @@ def serve_store(
         live.start()
         follower = StoreFollower(config, reader, live.gauges)
         probes = LoopThread(config.probing.icmp_rate)
-        runner = ProbeOnDemand(config, writer, probes.submit, probes.env)
         try:
+            runner = ProbeOnDemand(config, writer, probes.submit, probes.env)
             server = ExporterServer(listen, follower.snapshot, runner, web_config)
             server.start()
             announce(f"serving {server.url}/metrics and {server.url}/probe")
@@ -150,7 +144,6 @@ def serve_store(
                 pass
             server.stop()
         finally:
-            runner.close()
             probes.close()
             live.stop()
 
@@ -173,11 +166,10 @@ def write_round_textfile(
     snapshot = round_snapshot(
         config, records, previous_counts(path), store_state(store, append_ok=append_ok)
     )
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(lambda: snapshot))
+    body, _ = render(metric_families(snapshot), "")  # node_exporter reads the text format
     try:
         with replacing(path, replace=True) as out:
-            out.write(generate_latest(registry))
+            out.write(body)
     except OutputPathError as exc:
         raise TextfileError(f"{path}: cannot write the textfile ({exc.reason})") from None
     except OSError as exc:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import apsw
@@ -19,7 +20,7 @@ import pytest
 import yaml
 
 from collector.config.loader import load_config
-from collector.evidence.store import EvidenceStore
+from collector.evidence.store import Appended, EvidenceStore
 from collector.prometheus.metrics import Snapshot
 from collector.prometheus.probe_appends import GroupAppender
 from collector.prometheus.probe_on_demand import LoopThread, ProbeOnDemand
@@ -56,49 +57,65 @@ def write_lock_held(path: Path) -> Iterator[None]:
         other.close()
 
 
+def _appending(appender: GroupAppender, record: dict[str, object]) -> Future[Appended]:
+    """`appender.append(record)` in a thread of its own, as a request thread calls it."""
+    outcome: Future[Appended] = Future()
+
+    def run() -> None:
+        try:
+            outcome.set_result(appender.append(record))
+        except Exception as exc:  # handed to the test
+            outcome.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    return outcome
+
+
+def _wait_queued(appender: GroupAppender, count: int) -> None:
+    """Until `count` records wait behind the commit under way."""
+    for _ in range(1000):
+        with appender._queue_lock:
+            if len(appender._queued) == count:
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"{count} records never queued")
+
+
 def test_records_queued_during_a_commit_share_the_next_one(tmp_path: Path) -> None:
     path = tmp_path / "evidence.db"
     with EvidenceStore.create(path) as store:
         appends = CountedAppends(store)
         appender = GroupAppender(store)
+        records = [make_record(i) for i in range(1, 21)]
         with write_lock_held(path):
-            futures = [appender.submit(make_record(1))]
+            futures = [_appending(appender, records[0])]
             assert appends.called.wait(10), "the first record's commit began (and now waits)"
-            futures += [appender.submit(make_record(i)) for i in range(2, 21)]
+            futures += [_appending(appender, record) for record in records[1:]]
+            _wait_queued(appender, 19)
         landed = [future.result(timeout=30) for future in futures]
-        appender.close()
-        assert [appended.seq for appended in landed] == list(range(1, 21)), "submission order"
         assert appends.calls == [1, 19], "one transaction for all that queued behind the first"
+        assert landed[0].seq == 1 and sorted(a.seq for a in landed) == list(range(1, 21))
         assert store.verify().ok
-        assert [r.record["ts_ns"] for r in store.records()] == [
-            make_record(i)["ts_ns"] for i in range(1, 21)
-        ]
+        stored = {r.seq: r.record["ts_ns"] for r in store.records()}
+        assert {a.seq: r["ts_ns"] for r, a in zip(records, landed, strict=True)} == stored
 
 
 def test_a_record_the_store_refuses_fails_only_its_own_request(tmp_path: Path) -> None:
     path = tmp_path / "evidence.db"
     with EvidenceStore.create(path) as store:
+        appends = CountedAppends(store)
         appender = GroupAppender(store)
         unencodable = {**make_record(2), "latency_ns": float("nan")}
         with write_lock_held(path):
-            futures = [appender.submit(r) for r in (make_record(1), unencodable, make_record(3))]
-        first, third = futures[0].result(timeout=30), futures[2].result(timeout=30)
+            first = _appending(appender, make_record(1))
+            assert appends.called.wait(10)
+            refused, third = _appending(appender, unencodable), _appending(appender, make_record(3))
+            _wait_queued(appender, 2)
+        assert (first.result(timeout=30).seq, third.result(timeout=30).seq) == (1, 2)
         with pytest.raises(ValueError):
-            futures[1].result(timeout=30)
-        appender.close()
-        assert (first.seq, third.seq) == (1, 2)
+            refused.result(timeout=30)
+        assert sorted(appends.calls) == [1, 1, 1, 2], "the refused pair, then one by one"
         assert store.count() == 2 and store.verify().ok
-
-
-def test_close_commits_what_is_queued(tmp_path: Path) -> None:
-    path = tmp_path / "evidence.db"
-    with EvidenceStore.create(path) as store:
-        appender = GroupAppender(store)
-        with write_lock_held(path):
-            futures = [appender.submit(make_record(i)) for i in range(1, 6)]
-        appender.close()
-        assert all(future.done() for future in futures)
-        assert [future.result().seq for future in futures] == [1, 2, 3, 4, 5]
 
 
 def _serve_probe(folder: Path, port: int, store_path: Path) -> Path:
@@ -122,7 +139,7 @@ def _serve_probe(folder: Path, port: int, store_path: Path) -> Path:
 
 @contextlib.contextmanager
 def probe_server(config_path: Path) -> Iterator[tuple[str, EvidenceStore]]:
-    """`serve`'s /probe in-process: the probe loop, the appender, the HTTP server."""
+    """`serve`'s /probe in-process: the probe loop and the HTTP server."""
     config = load_config(config_path)
     with EvidenceStore.open(config.store, create=True) as store:
         probes = LoopThread(config.probing.icmp_rate)
@@ -133,7 +150,6 @@ def probe_server(config_path: Path) -> Iterator[tuple[str, EvidenceStore]]:
             yield server.url, store
         finally:
             server.stop()
-            runner.close()
             probes.close()
 
 

@@ -11,11 +11,10 @@ role.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from collector import __version__
 from collector.probes.series import seconds_from_ns
@@ -288,13 +287,3 @@ def _add_checkpoint(families: _Families, vantage: list[str], checkpoint: Checkpo
         "The latest checkpoint's Merkle root (one series per checkpoint, hourly by default).",
         ["vantage", "origin", "size", "root"],
     ).add_metric([*vantage, checkpoint.origin, str(checkpoint.size), checkpoint.root_hex], 1.0)
-
-
-class SnapshotCollector(Collector):
-    """A prometheus-client collector whose `collect()` takes a fresh snapshot each scrape."""
-
-    def __init__(self, source: Callable[[], Snapshot]) -> None:
-        self._source = source
-
-    def collect(self) -> Iterator[Metric]:
-        yield from metric_families(self._source())

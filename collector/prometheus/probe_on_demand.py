@@ -2,10 +2,9 @@
 
 Like blackbox_exporter's /probe, one request runs one probe now and answers with its
 series; unlike it, the attempt is first appended to the evidence store, durably, so a
-Prometheus-driven set-up produces the same evidence as cron or the daemon. The answer is
-rendered while the record commits (with the records of requests that finished meanwhile:
-`collector.prometheus.probe_appends`) and sent only once it is kept. Each probe runs on
-demand at most once per its spacing (`collector.prometheus.probe_spacing`): a request sooner
+Prometheus-driven set-up produces the same evidence as cron or the daemon; requests that
+finish together share one commit (`collector.prometheus.probe_appends`). Each probe
+runs on demand at most once per its spacing (`collector.prometheus.probe_spacing`): a request sooner
 raises ProbeTooSoon before anything is probed or appended.
 """
 
@@ -15,11 +14,10 @@ import asyncio
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any
 
 from collector.config.model import Config
-from collector.evidence.store import Appended, EvidenceStore
+from collector.evidence.store import EvidenceStore
 from collector.probes import ProbeEnv
 from collector.prometheus.metrics import Snapshot
 from collector.prometheus.probe_appends import GroupAppender
@@ -30,23 +28,8 @@ from collector.running.scheduler import Attempt, Job, attempt, jobs_for
 Submit = Callable[[Coroutine[Any, Any, Attempt]], "Future[Attempt]"]
 
 
-@dataclass(frozen=True)
-class ProbeAnswer:
-    """A fresh attempt's series, ready to render, and the wait for its record's commit."""
-
-    snapshot: Snapshot
-    appended: Future[Appended]
-    _kept: Callable[[Appended], None]
-
-    def wait_kept(self) -> None:
-        """Return once the record is on disk; the StoreError (or the record's ValueError)
-        that kept it off otherwise, and then the answer must not be sent."""
-        self._kept(self.appended.result())
-
-
 class ProbeOnDemand:
-    """Runs a configured probe on an event loop, queues its record, and returns its answer;
-    `close` once no request is running."""
+    """Runs a configured probe on an event loop, appends it, and returns its snapshot."""
 
     def __init__(
         self,
@@ -57,7 +40,6 @@ class ProbeOnDemand:
         state: LiveState | None = None,
     ) -> None:
         self._config = config
-        self._store = store
         self._submit = submit
         self._env = env
         self._state = state
@@ -69,26 +51,18 @@ class ProbeOnDemand:
         self._spacing = ProbeSpacing(spacings_from(config, self._intervals))
         self._appends = GroupAppender(store)
 
-    def __call__(self, target: str, probe: str) -> ProbeAnswer:
+    def __call__(self, target: str, probe: str) -> Snapshot:
         job = self._jobs.get((target, probe))
         if job is None:
             raise LookupError(f"no probe {probe!r} on a target named {target!r} in the config")
         self._spacing.admit((target, probe))
         done = self._submit(attempt(job, self._env)).result()
         record = done.record(self._config.vantage, self._secrets)
-        state = self._state
-
-        def kept(appended: Appended) -> None:
-            if state is not None:
-                state.observe(record)
-                state.appended(appended.seq, done.stamp.ts_ns)
-
-        snapshot = Snapshot(self._config.vantage, [record], self._intervals)
-        return ProbeAnswer(snapshot, self._appends.submit(record), kept)
-
-    def close(self) -> None:
-        """Commit what is queued and stop the writer thread."""
-        self._appends.close()
+        appended = self._appends.append(record)
+        if self._state is not None:
+            self._state.observe(record)
+            self._state.appended(appended.seq, done.stamp.ts_ns)
+        return Snapshot(self._config.vantage, [record], self._intervals)
 
 
 class LoopThread:

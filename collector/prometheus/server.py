@@ -25,18 +25,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from prometheus_client.exposition import choose_encoder
-from prometheus_client.registry import CollectorRegistry
-
 from collector.config.loader import ConfigError
 from collector.evidence.store_errors import StoreError
 from collector.prometheus.basic_auth import challenge_headers
+from collector.prometheus.exposition import render
 from collector.prometheus.listen import ListenAddressError, parse_listen
-from collector.prometheus.metrics import Snapshot, SnapshotCollector
+from collector.prometheus.metrics import Snapshot, metric_families
 from collector.prometheus.probe_spacing import ProbeTooSoon
 
 if TYPE_CHECKING:
-    from collector.prometheus.probe_on_demand import ProbeAnswer
     from collector.prometheus.web_config import BasicAuthGate, WebConfig
 
 TLS_HANDSHAKE_TIMEOUT_S = 10.0
@@ -52,9 +49,9 @@ _CLIENT_GONE = (ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 """What reading or writing raises once the client has reset or closed its connection."""
 _LOG = logging.getLogger("slawitness.exporter")
 
-ProbeRunner = Callable[[str, str], "ProbeAnswer"]
-"""(target, probe) -> one fresh attempt's answer, its record on the way to the store;
-LookupError if unknown, ProbeTooSoon if it ran on demand less than its spacing ago."""
+ProbeRunner = Callable[[str, str], Snapshot]
+"""(target, probe) -> the snapshot of one fresh, stored attempt; LookupError if unknown,
+ProbeTooSoon if it ran on demand less than its spacing ago."""
 
 _LANDING = b"""<!doctype html><html><head><title>slawitness</title></head><body>
 <h1>slawitness exporter</h1><p><a href="/metrics">/metrics</a> &middot;
@@ -77,8 +74,7 @@ class ExporterServer(ThreadingHTTPServer):
     ) -> None:
         host, port = parse_listen(listen)
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(SnapshotCollector(metrics))
+        self.metrics = metrics
         self.probe_runner = probe
         self.ssl_context: ssl.SSLContext | None = None
         self.auth: BasicAuthGate | None = None
@@ -204,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         url = urlsplit(self.path)
         if url.path == "/metrics":
-            self._metrics(self.server.registry)
+            self._metrics(self.server.metrics())
         elif url.path == "/probe":
             self._probe(parse_qs(url.query))
         elif url.path == "/":
@@ -212,13 +208,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._reply(HTTPStatus.NOT_FOUND, b"Not found\n", "text/plain")
 
-    def _metrics(self, registry: CollectorRegistry) -> None:
-        self._reply(HTTPStatus.OK, *self._rendered(registry))
-
-    def _rendered(self, registry: CollectorRegistry) -> tuple[bytes, str]:
-        """The body in the format the client's Accept header asks for, and its type."""
-        encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-        return encoder(registry), content_type
+    def _metrics(self, snapshot: Snapshot) -> None:
+        body, content_type = render(metric_families(snapshot), self.headers.get("Accept", ""))
+        self._reply(HTTPStatus.OK, body, content_type)
 
     def _probe(self, query: dict[str, list[str]]) -> None:
         runner = self.server.probe_runner
@@ -231,7 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.BAD_REQUEST, message, "text/plain")
             return
         try:
-            answer = runner(target, probe)
+            snapshot = runner(target, probe)
         except LookupError as exc:
             self._reply(HTTPStatus.BAD_REQUEST, f"{exc.args[0]}\n".encode(), "text/plain")
             return
@@ -240,16 +232,11 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"{exc}\n".encode()
             self._reply(HTTPStatus.TOO_MANY_REQUESTS, message, "text/plain", retry_after)
             return
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(SnapshotCollector(lambda: answer.snapshot))
-        body, content_type = self._rendered(registry)  # while the record commits
-        try:
-            answer.wait_kept()
         except StoreError as exc:  # the attempt could not be kept: Prometheus must see a failure
             message = f"evidence store: {exc}\n".encode()
             self._reply(HTTPStatus.SERVICE_UNAVAILABLE, message, "text/plain")
             return
-        self._reply(HTTPStatus.OK, body, content_type)
+        self._metrics(snapshot)
 
     def _reply(
         self,
