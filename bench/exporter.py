@@ -26,6 +26,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -390,6 +391,72 @@ def bench_probe(
                       f"  goal <= 1.5: {verdict}")  # fmt: skip
 
 
+def concurrent_block(urls: list[str], concurrency: int) -> tuple[float, list[float]]:
+    """`concurrency` clients, each with its own keep-alive connection, sending its share of
+    `urls` back to back; the block's wall time and every round trip."""
+    times: list[float] = []
+    start = threading.Barrier(concurrency + 1)
+    failures: list[str] = []
+
+    def client(share: list[str]) -> None:
+        with httpx.Client(timeout=30) as connection:
+            start.wait()
+            for url in share:
+                took, response = timed_get(connection, url)
+                if not SUCCESS.search(response.text):
+                    failures.append(f"{url}: {response.status_code} {response.text[:200]}")
+                times.append(took)
+
+    shares = [urls[i::concurrency] for i in range(concurrency)]
+    threads = [threading.Thread(target=client, args=(share,)) for share in shares]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise BenchError(f"{len(failures)} concurrent /probe requests failed: {failures[0]}")
+    return time.perf_counter() - began, times
+
+
+def bench_concurrent(
+    bb: Child, sw: Child, http: HttpFaultServer, tcp: TcpListener, concurrency: int, each: int
+) -> int:
+    """/probe from `concurrency` clients at once, blackbox and slawitness in turn (twice
+    each), per kind: probes a second and the median round trip. slawitness's requests
+    that finish together share one commit. Returns the records slawitness appended."""
+    print(f"\n/probe from {concurrency} clients at once, {each} requests each, per kind")
+    appended, total = 0, concurrency * each
+    for kind, probe, module, target in (
+        ("http", "web", "http_2xx", http.url("/ok")),
+        ("tcp", "ssh", "tcp_connect", f"127.0.0.1:{tcp.port}"),
+    ):
+        urls = {
+            "blackbox": [f"{bb.url}/probe?module={module}&target={target}"] * total,
+            "slawitness": [
+                f"{sw.url}/probe?target={TARGETS[i % len(TARGETS)]}&probe={probe}"
+                for i in range(total)
+            ],
+        }
+        walls = dict.fromkeys(urls, 0.0)
+        times: dict[str, list[float]] = {name: [] for name in urls}
+        for _ in range(2):
+            for name, block in urls.items():
+                wall, took = concurrent_block(block, concurrency)
+                walls[name] += wall
+                times[name] += took
+        appended += 2 * total
+        rates = {name: len(times[name]) / walls[name] for name in urls}
+        for name in urls:
+            median, p95 = summary(times[name])
+            print(f"  {kind:4} {name:10}: {rates[name]:6.0f} probes/s, median {median:.2f} ms,"
+                  f" p95 {p95:.2f} ms")  # fmt: skip
+        ratio = rates["slawitness"] / rates["blackbox"]
+        print(f"  {kind:4} throughput slawitness/blackbox: {ratio:.2f}")
+    return appended
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, help="big store size (default 2,600,000)")
@@ -397,6 +464,9 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/slawitness-bench-exporter"))
     parser.add_argument("--scrapes", type=int, help="scrapes per store (default 200)")
     parser.add_argument("-n", "--probes", type=int, help="/probe round trips per kind (100)")
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="clients at once in the concurrent /probe run"
+    )
     args = parser.parse_args()
     big_records = args.records or (36_000 if args.quick else 2_600_000)
     small_records = 3_600 if args.quick else 1440 * len(TARGETS) * len(PROBES)
@@ -430,11 +500,12 @@ def main() -> int:
         with EvidenceStore.open(probe_store, readonly=True) as store:
             before = store.count()
         bench_probe(children[0], children[1] if len(children) > 1 else None, http, tcp, n)
-        with EvidenceStore.open(probe_store, readonly=True) as store:
-            added = store.count() - before
         if serve_error is not None:
             raise serve_error
-        expected = 3 * (n + 3)
+        concurrent = bench_concurrent(children[0], children[1], http, tcp, args.concurrency, n)
+        with EvidenceStore.open(probe_store, readonly=True) as store:
+            added = store.count() - before
+        expected = 3 * (n + 3) + concurrent
         verdict = "ok" if added >= expected else "FAIL"
         print(f"  records appended by /probe: {added} (expected at least {expected}): {verdict}")
     except BenchError as exc:
