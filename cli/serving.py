@@ -38,7 +38,9 @@ from collector.running.scheduler import jobs_for
 
 if TYPE_CHECKING:
     from collector.prometheus.remote_write_runner import RemoteWriteThread
+    from collector.prometheus.server import PageSource
     from reports.live import LiveSla
+    from reports.web_view import WebView
 
 
 SIGNAL_POLL_S = 0.5
@@ -61,6 +63,7 @@ def run_daemon(
 ) -> Daemon:
     """Run the daemon until a signal stops it, serving its series when `listen` is given."""
     live = _live_sla(config) if listen else None
+    view = _web_view(config) if listen else None
     state = LiveState(config, store_state(store), live.gauges if live else _none)
 
     def start_exporter(loop: asyncio.AbstractEventLoop, env: ProbeEnv) -> Callable[[], None]:
@@ -69,14 +72,16 @@ def run_daemon(
 
         runner = ProbeOnDemand(config, store, submit, env, state)
         assert listen is not None
-        server = ExporterServer(listen, state.snapshot, runner, web_config)
+        assert view is not None
+        server = ExporterServer(listen, state.snapshot, runner, web_config, _pages(view))
         server.start()
-        announce(f"serving {server.url}/metrics and {server.url}/probe")
+        announce(f"serving {server.url}/ (the web view), /metrics and /probe")
 
         return server.stop
 
-    if live is not None:
+    if live is not None and view is not None:
         live.start()
+        view.start()
     daemon = Daemon(
         config,
         store,
@@ -93,8 +98,9 @@ def run_daemon(
     finally:
         if shipper is not None:
             shipper.stop()
-        if live is not None:
+        if live is not None and view is not None:
             live.stop()
+            view.stop()
     return daemon
 
 
@@ -113,6 +119,19 @@ def _none() -> list[SlaGauge]:
     return []
 
 
+def _web_view(config: Config) -> WebView:
+    """The web view's figures (`reports.web_view`); loads pandas, as `_live_sla` does."""
+    from reports.web_view import WebView
+
+    return WebView(config, [config.store])
+
+
+def _pages(view: WebView) -> PageSource:
+    from reports.render.web_page import web_pages
+
+    return web_pages(view)
+
+
 def _live_sla(config: Config) -> LiveSla:
     """The engine's current-period figures; loads pandas, so only the serving verbs call it."""
     from reports.live import LiveSla
@@ -129,15 +148,17 @@ def serve_store(
         EvidenceStore.open(config.store, create=True) as writer,
         EvidenceStore.open(config.store, readonly=True) as reader,
     ):
-        live = _live_sla(config)
+        live, view = _live_sla(config), _web_view(config)
         live.start()
+        view.start()
         follower = StoreFollower(config, reader, live.gauges)
         probes = LoopThread(config.probing.icmp_rate)
         try:
             runner = ProbeOnDemand(config, writer, probes.submit, probes.env)
-            server = ExporterServer(listen, follower.snapshot, runner, web_config)
+            pages = _pages(view)
+            server = ExporterServer(listen, follower.snapshot, runner, web_config, pages)
             server.start()
-            announce(f"serving {server.url}/metrics and {server.url}/probe")
+            announce(f"serving {server.url}/ (the web view), /metrics and /probe")
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stopped.set())
             while not stopped.wait(SIGNAL_POLL_S):
@@ -146,6 +167,7 @@ def serve_store(
         finally:
             probes.close()
             live.stop()
+            view.stop()
 
 
 def write_round_textfile(

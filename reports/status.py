@@ -38,6 +38,12 @@ from reports.sla_inputs import evaluate_with_contacts, zone_members
 from reports.sources.stores import SourceError, load_store_samples
 
 STALE_INTERVALS = 3
+INCIDENT_KEYS = (
+    "start", "end", "duration_seconds", "counted_seconds", "counted", "not_counted_because",
+    "attribution", "probes",
+)  # fmt: skip
+"""What a status says of each incident: when, how much of it counts and why, and who is to
+blame (the report keeps the rest: errors, vantages, evidence seqs, the path)."""
 """A probe whose latest record is older than this many intervals is not known to be up."""
 
 
@@ -86,6 +92,8 @@ class TargetStatus:
     open_claims: list[OpenClaim] = field(default_factory=list)
     documents: dict[str, int] = field(default_factory=dict)
     """Attached documents by kind (`slawitness attach`): the complaint file so far."""
+    incidents: list[dict[str, Any]] = field(default_factory=list)
+    """The period's incidents so far, as summary.json lists them (`INCIDENT_KEYS`)."""
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -186,6 +194,9 @@ def target_status(
         if status.state == "DOWN" and summary["incidents"]:
             status.down_since = summary["incidents"][-1]["start"]
         status.notes = list(summary.get("notes") or [])
+        status.incidents = [
+            {key: incident.get(key) for key in INCIDENT_KEYS} for incident in summary["incidents"]
+        ]
     status.open_claims = _open_claims(config, target, stores, period, now_ns, claimed)
     return status
 

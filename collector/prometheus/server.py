@@ -53,6 +53,10 @@ ProbeRunner = Callable[[str, str], Snapshot]
 """(target, probe) -> the snapshot of one fresh, stored attempt; LookupError if unknown,
 ProbeTooSoon if it ran on demand less than its spacing ago."""
 
+PageSource = Callable[[str, Mapping[str, list[str]], str], "tuple[bytes, str] | None"]
+"""(path, query, Accept-Language) -> (body, content type) of a web page; None when the path
+is not one (`reports.render.web_page`: the web view)."""
+
 _LANDING = b"""<!doctype html><html><head><title>slawitness</title></head><body>
 <h1>slawitness exporter</h1><p><a href="/metrics">/metrics</a> &middot;
 /probe?target=NAME&amp;probe=PROBE</p></body></html>
@@ -71,11 +75,13 @@ class ExporterServer(ThreadingHTTPServer):
         metrics: Callable[[], Snapshot],
         probe: ProbeRunner | None = None,
         web_config: WebConfig | None = None,
+        pages: PageSource | None = None,
     ) -> None:
         host, port = parse_listen(listen)
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.metrics = metrics
         self.probe_runner = probe
+        self.pages = pages
         self.ssl_context: ssl.SSLContext | None = None
         self.auth: BasicAuthGate | None = None
         self.extra_headers: Mapping[str, str] = {}
@@ -203,10 +209,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._metrics(self.server.metrics())
         elif url.path == "/probe":
             self._probe(parse_qs(url.query))
+        elif (page := self._page(url.path, url.query)) is not None:
+            self._reply(HTTPStatus.OK, *page, {"Cache-Control": "no-store"})
         elif url.path == "/":
             self._reply(HTTPStatus.OK, _LANDING, "text/html; charset=utf-8")
         else:
             self._reply(HTTPStatus.NOT_FOUND, b"Not found\n", "text/plain")
+
+    def _page(self, path: str, query: str) -> tuple[bytes, str] | None:
+        pages = self.server.pages
+        if pages is None:
+            return None
+        return pages(path, parse_qs(query), self.headers.get("Accept-Language", ""))
 
     def _metrics(self, snapshot: Snapshot) -> None:
         body, content_type = render(metric_families(snapshot), self.headers.get("Accept", ""))

@@ -1,0 +1,129 @@
+"""The collector's web view: what `slawitness status` says, kept fresh for a page.
+
+A small company with one collector and no Grafana wants to see at a glance whether its VPS is
+up, how much of this month's error budget is gone, which incidents count and which claims
+are open. Those are `status`'s figures (`reports.status`: the report's own engine, notes and
+tickets), so the page, the terminal and the month-end report never disagree. They are
+computed in a background thread, never per request, every `refresh_s` seconds: at most the
+shortest probe interval, so a target that goes down shows as down within one interval.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from collector.config.model import Config
+from collector.evidence.store import EvidenceStore
+from collector.evidence.store_errors import StoreError
+from reports.status import statuses
+
+MAX_REFRESH_S = 30.0
+
+
+def iso_utc(ts_ns: int) -> str:
+    """`2026-10-03T10:00:00Z`, as summary.json writes a time."""
+    return datetime.fromtimestamp(ts_ns // 1_000_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """One refresh: every target's status and the latest signed checkpoint."""
+
+    generated_at: str
+    vantage: str
+    targets: list[dict[str, Any]]
+    """`TargetStatus.as_json()` per target, in config order."""
+    checkpoint: dict[str, Any] | None
+    """The latest checkpoint: size, signed_at, origin and root; None before the first."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "generated_at": self.generated_at,
+            "vantage": self.vantage,
+            "targets": self.targets,
+            "checkpoint": self.checkpoint,
+        }
+
+
+def latest_checkpoint(store_path: Path) -> dict[str, Any] | None:
+    """The newest checkpoint record of the store, as the page shows it."""
+    with EvidenceStore.open(store_path, readonly=True) as store:
+        found = store.latest("checkpoint")
+    if found is None:
+        return None
+    record = found.record
+    note = str(record.get("note") or "")
+    ts_ns = record.get("ts_ns")
+    return {
+        "seq": found.seq,
+        "size": record.get("size"),
+        "signed_at": iso_utc(ts_ns) if isinstance(ts_ns, int) else None,
+        "origin": note.partition("\n")[0],
+        "root": record.get("root"),
+    }
+
+
+def refresh_interval(config: Config) -> float:
+    """The shortest probe interval, capped at `MAX_REFRESH_S`."""
+    intervals = [spec.interval for target in config.targets for spec in target.probes]
+    return min([MAX_REFRESH_S, *intervals])
+
+
+class WebView:
+    """Keeps the page's figures fresh in a background thread."""
+
+    def __init__(
+        self, config: Config, stores: Sequence[Path], refresh_s: float | None = None
+    ) -> None:
+        self._config = config
+        self._stores = list(stores)
+        self.refresh_s = refresh_s if refresh_s is not None else refresh_interval(config)
+        self._state: ViewState | None = None
+        self._problem: str | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def refresh(self, now_ns: int | None = None) -> ViewState:
+        """Compute every target's status as of `now_ns` (default: now) and keep it."""
+        now = now_ns if now_ns is not None else time.time_ns()
+        found = statuses(self._config, self._stores, now)
+        state = ViewState(
+            generated_at=iso_utc(now),
+            vantage=self._config.vantage,
+            targets=[status.as_json() for status in found],
+            checkpoint=latest_checkpoint(self._stores[0]),
+        )
+        with self._lock:
+            self._state, self._problem = state, None
+        return state
+
+    def state(self) -> tuple[ViewState | None, str | None]:
+        """The last refresh (None before the first) and why the latest one failed, if it did."""
+        with self._lock:
+            return self._state, self._problem
+
+    def start(self) -> None:
+        """Refresh now and then every `refresh_s` seconds until `stop()`."""
+        self._thread = threading.Thread(target=self._loop, name="web-view", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.refresh()
+            except (StoreError, OSError, ValueError) as exc:  # the page says so; serving goes on
+                with self._lock:
+                    self._problem = str(exc)
+            self._stop.wait(self.refresh_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
