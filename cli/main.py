@@ -433,7 +433,9 @@ def run(
     except SigningKeyError as exc:
         announce("run", warning=True)(f"no checkpoints will be signed: {exc}")
     with EvidenceStore.open(config.store, create=True) as store:
-        daemon = run_daemon(config, store, listen, web_config, announce("run"), key)
+        daemon = run_daemon(
+            config, store, listen, web_config, announce("run"), key, config_path=config_path
+        )
     announce("run")(f"stopped ({daemon.stop_reason})")
 
 
@@ -456,7 +458,7 @@ def serve(
     config = load(config_path, store_path)
     web_config = _web_config(web_config_path)
     _check_listen(listen)
-    serve_store(config, listen, web_config, announce("serve"))
+    serve_store(config, listen, web_config, announce("serve"), config_path)
 
 
 def _check_listen(listen: str | None) -> None:

@@ -60,6 +60,7 @@ def run_daemon(
     web_config: WebConfig | None,
     announce: Callable[[str], None],
     signing_key: SigningKey | None = None,
+    config_path: Path | None = None,
 ) -> Daemon:
     """Run the daemon until a signal stops it, serving its series when `listen` is given."""
     live = _live_sla(config) if listen else None
@@ -73,7 +74,8 @@ def run_daemon(
         runner = ProbeOnDemand(config, store, submit, env, state)
         assert listen is not None
         assert view is not None
-        server = ExporterServer(listen, state.snapshot, runner, web_config, _pages(view))
+        pages = _pages(config, config_path, view)
+        server = ExporterServer(listen, state.snapshot, runner, web_config, pages)
         server.start()
         announce(f"serving {server.url}/ (the web view), /metrics and /probe")
 
@@ -126,10 +128,14 @@ def _web_view(config: Config) -> WebView:
     return WebView(config, [config.store])
 
 
-def _pages(view: WebView) -> PageSource:
+def _pages(config: Config, config_path: Path | None, view: WebView) -> PageSource:
+    """The web view's pages; its report and bundle buttons need the config file (a bundle
+    carries it, redacted)."""
     from reports.render.web_page import web_pages
+    from reports.web_downloads import Downloads
 
-    return web_pages(view)
+    downloads = Downloads(config, config_path, [config.store]) if config_path else None
+    return web_pages(view, downloads)
 
 
 def _live_sla(config: Config) -> LiveSla:
@@ -140,7 +146,11 @@ def _live_sla(config: Config) -> LiveSla:
 
 
 def serve_store(
-    config: Config, listen: str, web_config: WebConfig | None, announce: Callable[[str], None]
+    config: Config,
+    listen: str,
+    web_config: WebConfig | None,
+    announce: Callable[[str], None],
+    config_path: Path | None = None,
 ) -> None:
     """`slawitness serve`: the series of the store, and `/probe`, until SIGTERM or Ctrl-C."""
     stopped = threading.Event()
@@ -155,7 +165,7 @@ def serve_store(
         probes = LoopThread(config.probing.icmp_rate)
         try:
             runner = ProbeOnDemand(config, writer, probes.submit, probes.env)
-            pages = _pages(view)
+            pages = _pages(config, config_path, view)
             server = ExporterServer(listen, follower.snapshot, runner, web_config, pages)
             server.start()
             announce(f"serving {server.url}/ (the web view), /metrics and /probe")

@@ -9,11 +9,14 @@ against a loopback listener it then closes.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from collector.prometheus.metrics import Snapshot
 from collector.prometheus.server import ExporterServer
 from collector.prometheus.web_config import load_web_config
 from reports.render.web_page import web_pages
+from reports.web_downloads import Downloads
 from reports.web_view import WebView
 from tests.clirun import slawitness, write_config
 from tests.exporter_process import exporter
@@ -75,9 +79,11 @@ def _no_metrics() -> Snapshot:
 
 
 @contextlib.contextmanager
-def serving(view: WebView, web_config: Path | None = None) -> Iterator[str]:
+def serving(
+    view: WebView, web_config: Path | None = None, downloads: Downloads | None = None
+) -> Iterator[str]:
     gate = load_web_config(web_config) if web_config else None
-    server = ExporterServer("127.0.0.1:0", _no_metrics, None, gate, web_pages(view))
+    server = ExporterServer("127.0.0.1:0", _no_metrics, None, gate, web_pages(view, downloads))
     server.start()
     try:
         yield server.url
@@ -169,6 +175,68 @@ def test_the_page_is_behind_the_exporters_basic_auth(march: Path, tmp_path: Path
     assert allowed.status_code == 200 and 'data-target="vps1"' in allowed.text
 
 
+def _downloads(folder: Path) -> Downloads:
+    config = load_config(folder / "slawitness.yml")
+    return Downloads(config, folder / "slawitness.yml", [folder / "evidence.db"])
+
+
+def test_the_buttons_hand_over_the_report_and_the_bundle(tmp_path: Path) -> None:
+    _march(tmp_path)
+    form = {"target": "vps1", "period": "2026-03", "lang": "en"}
+    with serving(_view(tmp_path), downloads=_downloads(tmp_path)) as url:
+        page = httpx.get(url + "/").text
+        report = httpx.post(url + "/download", data={**form, "kind": "report"}, timeout=300)
+        bundle = httpx.post(url + "/download", data={**form, "kind": "bundle"}, timeout=300)
+    assert page.count('<form class="downloads" method="post" action="/download">') == 2
+    assert report.status_code == 200, report.text
+    assert report.headers["content-type"] == "application/pdf"
+    assert report.headers["content-disposition"] == (
+        'attachment; filename="report-vps1-2026-03.en.pdf"'
+    )
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(report.content)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=False)
+    assert info.returncode == 0 and re.search(r"^Pages:\s+[1-9]", info.stdout, re.M), info
+    assert bundle.status_code == 200, bundle.text
+    assert bundle.headers["content-disposition"] == 'attachment; filename="bundle-vps1-2026-03.zip"'
+    with zipfile.ZipFile(io.BytesIO(bundle.content)) as archive:
+        assert archive.testzip() is None
+        names = set(archive.namelist())
+    assert {"verify.py", "summary.json"} <= {name.rsplit("/", 1)[-1] for name in names}, names
+    with EvidenceStore.open(tmp_path / "evidence.db", readonly=True) as store:
+        made = [r.record.get("event") for r in store.records(types=["custody"])]
+    assert "report" in made and "bundle" in made, made
+
+
+def test_a_download_that_names_nothing_buildable_is_one_line(tmp_path: Path) -> None:
+    _march(tmp_path)
+    base = {"target": "vps1", "period": "2026-03", "lang": "en", "kind": "report"}
+    cases = [({"kind": "everything"}, "kind must be one of"), ({"target": "vps9"}, "vps9"),
+             ({"period": "March"}, "YYYY-MM"), ({"lang": "fr"}, "lang must be")]  # fmt: skip
+    with serving(_view(tmp_path), downloads=_downloads(tmp_path)) as url:
+        for change, says in cases:
+            answer = httpx.post(url + "/download", data={**base, **change})
+            assert answer.status_code == 400 and says in answer.text, answer.text
+            assert answer.text.count("\n") == 1
+        huge = httpx.post(url + "/download", content=b"x" * 9000)
+        assert huge.status_code == 400 and "Content-Length" in huge.text
+    with EvidenceStore.open(tmp_path / "evidence.db", readonly=True) as store:
+        assert list(store.records(types=["custody"])) == [], "nothing was built"
+
+
+def test_without_credentials_nothing_is_built(tmp_path: Path) -> None:
+    _march(tmp_path)
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
+    web_config = tmp_path / "web.yml"
+    web_config.write_text(yaml.safe_dump({"basic_auth_users": {"alice": hashed}}))
+    form = {"target": "vps1", "period": "2026-03", "lang": "en", "kind": "report"}
+    with serving(_view(tmp_path), web_config, _downloads(tmp_path)) as url:
+        refused = httpx.post(url + "/download", data=form)
+    assert refused.status_code == 401
+    with EvidenceStore.open(tmp_path / "evidence.db", readonly=True) as store:
+        assert list(store.records(types=["custody"])) == []
+
+
 def test_a_target_that_goes_down_shows_down_within_one_interval(tmp_path: Path) -> None:
     listener = TcpListener().start()
     config = write_config(tmp_path, [{"name": "vps1", "host": "127.0.0.1", "probes": [
@@ -216,7 +284,7 @@ def test_chromium_shows_the_figures_at_phone_and_desktop_widths(
     march: Path, tmp_path: Path
 ) -> None:
     view = _view(march)
-    with serving(view) as url:
+    with serving(view, downloads=_downloads(march)) as url:
         feed = httpx.get(url + "/view.json").json()
         dom = _headless("--virtual-time-budget=2000", "--dump-dom", url + "/")
         shots = {}

@@ -20,6 +20,7 @@ import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -53,9 +54,23 @@ ProbeRunner = Callable[[str, str], Snapshot]
 """(target, probe) -> the snapshot of one fresh, stored attempt; LookupError if unknown,
 ProbeTooSoon if it ran on demand less than its spacing ago."""
 
-PageSource = Callable[[str, Mapping[str, list[str]], str], "tuple[bytes, str] | None"]
-"""(path, query, Accept-Language) -> (body, content type) of a web page; None when the path
-is not one (`reports.render.web_page`: the web view)."""
+FORM_LIMIT = 8192
+"""Bytes of a form a POST may send (the web view's buttons send a few dozen)."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a web page answers: the body, its type, and optionally a status and headers."""
+
+    body: bytes
+    content_type: str
+    status: HTTPStatus = HTTPStatus.OK
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+PageSource = Callable[[str, str, Mapping[str, list[str]], str], "Page | None"]
+"""(method, path, parameters, Accept-Language) -> the page; None when the path is not one
+(`reports.render.web_page`: the web view and its downloads)."""
 
 _LANDING = b"""<!doctype html><html><head><title>slawitness</title></head><body>
 <h1>slawitness exporter</h1><p><a href="/metrics">/metrics</a> &middot;
@@ -190,37 +205,58 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: a scrape every few seconds is not news."""
 
     def do_GET(self) -> None:
+        self._admitted(self._answer)
+
+    def do_POST(self) -> None:
+        """Only the web view's forms post (its download buttons)."""
+        self._admitted(self._form)
+
+    def _admitted(self, answer: Callable[[], None]) -> None:
         with self.server.admitted() as admitted:
-            if admitted:
-                self._answer()
-            else:
+            if not admitted:
                 self.close_connection = True
                 self._reply(HTTPStatus.SERVICE_UNAVAILABLE, b"shutting down\n", "text/plain")
+                return
+            gate = self.server.auth
+            if gate is not None and not gate.allows(self.headers.get("Authorization")):
+                self._reply(
+                    HTTPStatus.UNAUTHORIZED, b"Unauthorized\n", "text/plain", challenge_headers()
+                )
+                return
+            answer()
+
+    def _form(self) -> None:
+        length = self.headers.get("Content-Length", "")
+        if not length.isdigit() or int(length) > FORM_LIMIT:
+            self.close_connection = True
+            message = f"a form needs a Content-Length of at most {FORM_LIMIT} bytes\n"
+            self._reply(HTTPStatus.BAD_REQUEST, message.encode(), "text/plain")
+            return
+        fields = parse_qs(self.rfile.read(int(length)).decode("utf-8", errors="replace"))
+        page = self._page("POST", urlsplit(self.path).path, fields)
+        if page is None:
+            self._reply(HTTPStatus.NOT_FOUND, b"Not found\n", "text/plain")
+        else:
+            self._reply(page.status, page.body, page.content_type, page.headers)
 
     def _answer(self) -> None:
-        gate = self.server.auth
-        if gate is not None and not gate.allows(self.headers.get("Authorization")):
-            self._reply(
-                HTTPStatus.UNAUTHORIZED, b"Unauthorized\n", "text/plain", challenge_headers()
-            )
-            return
         url = urlsplit(self.path)
         if url.path == "/metrics":
             self._metrics(self.server.metrics())
         elif url.path == "/probe":
             self._probe(parse_qs(url.query))
-        elif (page := self._page(url.path, url.query)) is not None:
-            self._reply(HTTPStatus.OK, *page, {"Cache-Control": "no-store"})
+        elif (page := self._page("GET", url.path, parse_qs(url.query))) is not None:
+            self._reply(page.status, page.body, page.content_type, page.headers)
         elif url.path == "/":
             self._reply(HTTPStatus.OK, _LANDING, "text/html; charset=utf-8")
         else:
             self._reply(HTTPStatus.NOT_FOUND, b"Not found\n", "text/plain")
 
-    def _page(self, path: str, query: str) -> tuple[bytes, str] | None:
+    def _page(self, method: str, path: str, fields: Mapping[str, list[str]]) -> Page | None:
         pages = self.server.pages
         if pages is None:
             return None
-        return pages(path, parse_qs(query), self.headers.get("Accept-Language", ""))
+        return pages(method, path, fields, self.headers.get("Accept-Language", ""))
 
     def _metrics(self, snapshot: Snapshot) -> None:
         body, content_type = render(metric_families(snapshot), self.headers.get("Accept", ""))

@@ -9,14 +9,17 @@ given, else the first of the browser's Accept-Language that the page speaks, els
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
+from http import HTTPStatus
 from typing import Any
 
 import jinja2
 
-from collector.prometheus.server import PageSource
+from collector.portable.errors import ReportError
+from collector.prometheus.server import Page, PageSource
 from reports.render.html import template_environment
+from reports.web_downloads import DownloadRefused, Downloads
 from reports.web_view import ViewState, WebView
 
 PAGE_LANGS = ("en", "zh")
@@ -38,6 +41,8 @@ TEXT: dict[str, dict[str, str]] = {
         "root": "root", "notes": "Notes this period", "refresh": "Refreshes every",
         "seconds": "s",
         "UP": "UP", "DOWN": "DOWN", "STALE": "STALE", "UNKNOWN": "UNKNOWN",
+        "get_report": "Report (PDF)", "get_bundle": "Evidence bundle (zip)",
+        "building": "Building takes a few seconds.",
     },
     "zh": {
         "title": "slawitness", "vantage": "观测点", "generated": "数据截至",
@@ -55,6 +60,8 @@ TEXT: dict[str, dict[str, str]] = {
         "root": "根哈希", "notes": "本周期备注", "refresh": "刷新间隔",
         "seconds": "秒",
         "UP": "正常", "DOWN": "中断", "STALE": "数据过期", "UNKNOWN": "未知",
+        "get_report": "报告 (PDF)", "get_bundle": "证据包 (zip)",
+        "building": "生成需要几秒钟。",
     },
 }  # fmt: skip
 
@@ -77,31 +84,63 @@ def _template() -> jinja2.Template:
     return template_environment(autoescape=True).get_template("web_view.html.j2")
 
 
-def render_page(state: ViewState | None, problem: str | None, lang: str, refresh_s: float) -> bytes:
-    """The whole page for one request."""
+def render_page(
+    state: ViewState | None,
+    problem: str | None,
+    lang: str,
+    refresh_s: float,
+    downloads: bool = False,
+) -> bytes:
+    """The whole page for one request; `downloads` shows the report and bundle buttons."""
     view: dict[str, Any] | None = state.as_json() if state is not None else None
-    return (
-        _template()
-        .render(view=view, problem=problem, t=TEXT[lang], lang=lang, refresh_s=int(refresh_s))
-        .encode()
-    )
+    shown = _template().render(
+        view=view, problem=problem, t=TEXT[lang], lang=lang, refresh_s=int(refresh_s),
+        downloads=downloads,
+    )  # fmt: skip
+    return shown.encode()
 
 
-def web_pages(view: WebView) -> PageSource:
-    """The exporter's pages: `/` (the web view) and `/view.json` (the same figures)."""
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def web_pages(view: WebView, downloads: Downloads | None = None) -> PageSource:
+    """The exporter's pages: `/` (the web view), `/view.json` (the same figures) and, with
+    `downloads`, `POST /download` (a period's report or bundle)."""
 
     def page(
-        path: str, query: Mapping[str, list[str]], accept_language: str
-    ) -> tuple[bytes, str] | None:
+        method: str, path: str, fields: Mapping[str, list[str]], accept_language: str
+    ) -> Page | None:
+        def field(name: str) -> str:
+            given = fields.get(name)
+            return given[0] if given else ""
+
+        if method == "POST":
+            if path != "/download" or downloads is None:
+                return None
+            return _download(downloads, field)
         state, problem = view.state()
         if path == "/":
-            asked = query.get("lang")
-            lang = page_lang(asked[0] if asked else None, accept_language)
-            body = render_page(state, problem, lang, view.refresh_s)
-            return body, "text/html; charset=utf-8"
+            lang = page_lang(field("lang") or None, accept_language)
+            body = render_page(state, problem, lang, view.refresh_s, downloads is not None)
+            return Page(body, "text/html; charset=utf-8", headers=NO_STORE)
         if path == "/view.json":
             shown = {**(state.as_json() if state else {}), "problem": problem}
-            return json.dumps(shown, ensure_ascii=False).encode(), "application/json"
+            body = json.dumps(shown, ensure_ascii=False).encode()
+            return Page(body, "application/json", headers=NO_STORE)
         return None
 
     return page
+
+
+def _download(downloads: Downloads, field: Callable[[str], str]) -> Page:
+    """The built file as an attachment, or one line saying why there is none."""
+    try:
+        built = downloads.build(field("kind"), field("target"), field("period"), field("lang"))
+    except DownloadRefused as exc:
+        return Page(f"{exc}\n".encode(), "text/plain; charset=utf-8", HTTPStatus.BAD_REQUEST)
+    except ReportError as exc:
+        message = f"{exc}\n".encode()
+        return Page(message, "text/plain; charset=utf-8", HTTPStatus.INTERNAL_SERVER_ERROR)
+    disposition = f'attachment; filename="{built.filename}"'
+    return Page(built.body, built.content_type, headers={**NO_STORE,
+                "Content-Disposition": disposition})  # fmt: skip
