@@ -28,6 +28,7 @@ from cli.types import FiniteFloatRange
 from collector.config.loader import load_config
 from collector.core.durations import format_duration
 from collector.core.output_paths import OutputPathError
+from collector.core.percent import cut_percent
 
 if TYPE_CHECKING:
     from reports.report_run import PeriodChoice
@@ -167,7 +168,7 @@ def _print_outcome(summary: dict[str, Any], where: Path) -> None:
     conservative = float(summary.get("uptime_conservative") or 0.0)
     say(
         f"{summary['target']} {summary.get('period_label', '')}: uptime "
-        f"{conservative * 100:.3f}% against {summary['sla_uptime'] * 100:g}% "
+        f"{cut_percent(conservative)} against {summary['sla_uptime'] * 100:g}% "
         f"({'BREACHED' if summary.get('breached') else 'met'}); "
         f"{incident_tally(summary.get('incidents', []))}; "
         f"credit {_credit_words(summary)}".rstrip()
@@ -245,7 +246,12 @@ def bundle(
     show_default=True,
     help="How long to collect; the script scales with it.",
 )
-def demo(out_dir: Path, minutes: float) -> None:
+@click.option(
+    "--serve/--no-serve",
+    default=None,
+    help="Then serve the web view over the demo's store until Ctrl-C. Default: in a terminal.",
+)
+def demo(out_dir: Path, minutes: float, serve: bool | None) -> None:
     """Show a whole SLA case offline: misbehaving local services, probing, report, bundle."""
     from cli.demo.case import SCRIPT, collect, report_demo
 
@@ -282,6 +288,16 @@ def demo(out_dir: Path, minutes: float) -> None:
     else:
         say(f"no bundle: {result.bundle_problem}")
     say(f"config and evidence store: {run.config_path}, {run.folder / 'evidence.db'}")
+    if serve is None:
+        serve = sys.stdin.isatty() and sys.stdout.isatty()
+    if not serve:
+        say(f"the web view: slawitness serve --config {run.config_path}")
+        return
+    from cli.serving import serve_store
+
+    say("the web view of this case (Ctrl-C stops it):")
+    config = load_config(run.config_path)
+    serve_store(config, "127.0.0.1:0", None, announce("demo"), run.config_path)
 
 
 def _phase_lines() -> Callable[[float, Any], None]:

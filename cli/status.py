@@ -16,6 +16,7 @@ import click
 
 from cli.base import config_option, load, store_option
 from collector.config.model import Config
+from collector.core.percent import cut_percent
 from collector.evidence.store import EvidenceStore
 from collector.proving.witness_history import status_lines
 
@@ -95,7 +96,7 @@ def _lines(item: dict[str, Any], now_ns: int) -> list[str]:
             left = (f"{_human(int(budget))} of downtime left" if budget >= 0
                     else f"BREACHED, {_human(int(-budget))} over")  # fmt: skip
             lines.append(
-                f"  {item['period']}: uptime {item['uptime'] * 100:.3f}% against"
+                f"  {item['period']}: uptime {cut_percent(item['uptime'])} against"
                 f" {item['objective'] * 100:g}%; {left}"
             )
     notes = item["notes"]
@@ -126,7 +127,7 @@ def _lines(item: dict[str, Any], now_ns: int) -> list[str]:
             credit = f"{granted} ({money}) from {count} remed{'y' if count == 1 else 'ies'}"
         ticket = "; ask for it in a support ticket" if claim.get("ticket_required") else ""
         lines.append(
-            f"  OPEN CLAIM {claim['period']}: uptime {claim['uptime'] * 100:.3f}%, credit"
+            f"  OPEN CLAIM {claim['period']}: uptime {cut_percent(claim['uptime'])}, credit"
             f" {credit}{ticket}; {when}"
             f" (mark it filed: slawitness note add --target {item['name']} --claim"
             f" {claim['period']} TEXT)"

@@ -14,11 +14,8 @@ from pathlib import Path
 from collector.alerts.due import Event, History
 from collector.config.model import Config
 from collector.core.durations import format_duration
+from collector.core.percent import cut_percent
 from reports.status import target_status
-
-
-def _percent(ratio: float) -> str:
-    return f"{ratio * 100:.3f}%"
 
 
 def period_events(config: Config, store_path: str, history: History, now_ns: int) -> list[Event]:
@@ -36,7 +33,7 @@ def period_events(config: Config, store_path: str, history: History, now_ns: int
         budget = status.budget_left_seconds
         key = f"sla_breached:{target.name}:{status.period}"
         if budget is not None and budget < 0 and key not in history.by_key:
-            uptime = _percent(status.uptime or 0.0)
+            uptime = cut_percent(status.uptime or 0.0)
             events.append(
                 Event(
                     "sla_breached", target.name, key,
@@ -65,7 +62,7 @@ def period_events(config: Config, store_path: str, history: History, now_ns: int
                     "claim_deadline", target.name, key,
                     f"slawitness: claim {target.name} {claim.period} by {claim.deadline}",
                     f"{target.name} breached its SLA in {claim.period} (uptime"
-                    f" {_percent(claim.uptime)}, credit {credit}{ticket}) and"
+                    f" {cut_percent(claim.uptime)}, credit {credit}{ticket}) and"
                     f" no claim is recorded; the claim window closes {claim.deadline}. File"
                     f" it, then: slawitness note add --target {target.name} --claim"
                     f" {claim.period} TEXT",

@@ -5,7 +5,10 @@ up, how much of this month's error budget is gone, which incidents count and whi
 are open. Those are `status`'s figures (`reports.status`: the report's own engine, notes and
 tickets), so the page, the terminal and the month-end report never disagree. They are
 computed in a background thread, never per request, every `refresh_s` seconds: at most the
-shortest probe interval, so a target that goes down shows as down within one interval.
+shortest probe interval, so a target that goes down shows as down within one interval. And
+only while someone looks: a collector of thousands of targets that nobody is viewing spends
+nothing on its page; the first request after a quiet spell wakes the thread (and sees the
+figures it left, or "being computed").
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from collector.evidence.store_errors import StoreError
 from reports.status import statuses
 
 MAX_REFRESH_S = 30.0
+WATCHED_S = 300.0
+"""How long after the last request the figures are still kept fresh."""
 
 
 def iso_utc(ts_ns: int) -> str:
@@ -86,8 +91,10 @@ class WebView:
         self.refresh_s = refresh_s if refresh_s is not None else refresh_interval(config)
         self._state: ViewState | None = None
         self._problem: str | None = None
+        self._viewed = -WATCHED_S
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def refresh(self, now_ns: int | None = None) -> ViewState:
@@ -105,9 +112,16 @@ class WebView:
         return state
 
     def state(self) -> tuple[ViewState | None, str | None]:
-        """The last refresh (None before the first) and why the latest one failed, if it did."""
+        """The last refresh (None before the first) and why the latest one failed, if it did.
+        Asking counts as looking: the figures are kept fresh for `WATCHED_S` after."""
+        now = time.monotonic()
         with self._lock:
-            return self._state, self._problem
+            idle = now - self._viewed > WATCHED_S
+            self._viewed = now
+            found = self._state, self._problem
+        if idle:
+            self._wake.set()
+        return found
 
     def start(self) -> None:
         """Refresh now and then every `refresh_s` seconds until `stop()`."""
@@ -116,14 +130,19 @@ class WebView:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                self.refresh()
-            except (StoreError, OSError, ValueError) as exc:  # the page says so; serving goes on
-                with self._lock:
-                    self._problem = str(exc)
-            self._stop.wait(self.refresh_s)
+            with self._lock:
+                watched = time.monotonic() - self._viewed <= WATCHED_S
+            if watched:
+                try:
+                    self.refresh()
+                except (StoreError, OSError, ValueError) as exc:  # the page says so
+                    with self._lock:
+                        self._problem = str(exc)
+            self._wake.wait(self.refresh_s if watched else None)
+            self._wake.clear()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from cli.demo.case import SCRIPT, DemoRun, phase_at, report_demo
@@ -113,22 +115,48 @@ def test_the_script_covers_every_kind_of_evidence() -> None:
     assert any(not p.controls_up for p in SCRIPT) and any(not p.ssh_up for p in SCRIPT)
 
 
-def test_ctrl_c_stops_collecting_and_still_reports(tmp_path: Path) -> None:
+def test_ctrl_c_stops_collecting_reports_and_opens_the_web_view(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     child = subprocess.Popen(
-        [sys.executable, "-m", "cli", "demo", "--minutes", "3", "--out", str(out)],
+        [sys.executable, "-m", "cli", "demo", "--minutes", "3", "--out", str(out), "--serve"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     time.sleep(15)
     child.send_signal(signal.SIGINT)
-    stdout, stderr = child.communicate(timeout=180)
+    assert child.stdout is not None
+    shown: list[str] = []
+    while not (shown and "serving http" in shown[-1]):
+        line = child.stdout.readline()
+        assert line, f"the demo ended without serving: {''.join(shown)}{child.stderr}"
+        shown.append(line)
+    url = re.search(r"serving (http://127\.0\.0\.1:\d+)/", shown[-1])
+    assert url is not None, shown[-1]
+    view = _settled_view(url.group(1))
+    page = httpx.get(url.group(1) + "/").text
+    child.send_signal(signal.SIGINT)
+    stdout, stderr = child.communicate(timeout=60)
     assert child.returncode == 0, stderr
-    assert "(SIGINT)" in stdout and "written to" in stdout
+    printed = "".join(shown) + stdout
+    assert "(SIGINT)" in printed and "written to" in printed
     s = summary_of(out)
     assert 10 <= s["period_seconds"] <= 30
     assert s["samples"]["total"] > 0
+    [target] = view["targets"]
+    assert target["name"] == s["target"] and f'data-target="{s["target"]}"' in page
+    assert "Report (PDF)" in page, "the demo's web view has its download buttons"
+
+
+def _settled_view(url: str, timeout: float = 60) -> dict[str, Any]:
+    """/view.json once the web view's first refresh has finished."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view = httpx.get(url + "/view.json", timeout=10).json()
+        if view.get("targets"):
+            return view
+        time.sleep(0.2)
+    raise AssertionError("the web view never computed its figures")
 
 
 def test_an_existing_demo_store_is_never_overwritten(

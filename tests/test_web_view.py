@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -30,9 +31,10 @@ from collector.evidence.store import EvidenceStore
 from collector.prometheus.metrics import Snapshot
 from collector.prometheus.server import ExporterServer
 from collector.prometheus.web_config import load_web_config
+from reports.render.html import format_percent
 from reports.render.web_page import web_pages
 from reports.web_downloads import Downloads
-from reports.web_view import WebView
+from reports.web_view import ViewState, WebView
 from tests.clirun import slawitness, write_config
 from tests.exporter_process import exporter
 from tests.month_store import ns, write_month
@@ -175,6 +177,25 @@ def test_the_page_is_behind_the_exporters_basic_auth(march: Path, tmp_path: Path
     assert allowed.status_code == 200 and 'data-target="vps1"' in allowed.text
 
 
+def test_nobody_looking_costs_no_refresh(march: Path) -> None:
+    view = WebView(load_config(march / "slawitness.yml"), [march / "evidence.db"], 0.05)
+    refreshed = threading.Event()
+    real_refresh = view.refresh
+
+    def counted(now_ns: int | None = None) -> ViewState:
+        refreshed.set()
+        return real_refresh(now_ns)
+
+    view.refresh = counted  # type: ignore[method-assign]
+    view.start()
+    try:
+        assert not refreshed.wait(0.5), "no request yet, so no refresh"
+        assert view.state() == (None, None)
+        assert refreshed.wait(30), "the first look wakes the refresh"
+    finally:
+        view.stop()
+
+
 def _downloads(folder: Path) -> Downloads:
     config = load_config(folder / "slawitness.yml")
     return Downloads(config, folder / "slawitness.yml", [folder / "evidence.db"])
@@ -300,7 +321,7 @@ def test_chromium_shows_the_figures_at_phone_and_desktop_widths(
     for target in feed["targets"]:
         assert f'data-target="{target["name"]}" data-state="{target["state"]}"' in dom.stdout
     uptime = feed["targets"][0]["uptime"]
-    assert f'data-value="{uptime}">{uptime * 100:.3f}%</b>' in dom.stdout
+    assert f'data-value="{uptime}">{format_percent(uptime)}</b>' in dom.stdout
     for shot in shots.values():
         assert shot.stat().st_size > 10_000, "a blank screenshot is a few hundred bytes"
     keep = os.environ.get("SLAWITNESS_SCREENSHOTS")  # docs/: the README's pictures

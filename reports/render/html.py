@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 import pandas as pd
 
+from collector.core.percent import cut_percent
 from reports.render.complaint_view import (
     attachment_groups,
     citation,
@@ -59,10 +60,11 @@ def format_local(text: str | None, tz: str) -> str:
 
 
 def format_percent(ratio: float | None, na: str = "n/a", decimals: int = 3) -> str:
-    """A ratio as a percent with three decimals: 0.995732 -> 99.573%."""
+    """A ratio as a percent, cut to three decimals (`collector.core.percent`): 0.995732 ->
+    99.573%."""
     if ratio is None or pd.isna(ratio):
         return na
-    return f"{float(ratio) * 100:.{decimals}f}%"
+    return cut_percent(ratio, decimals)
 
 
 def format_duration(seconds: float | int | None, lang: str = "en") -> str:
