@@ -5,7 +5,6 @@ A table for a person at a terminal, `--json` for scripts. It reads the store onl
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from datetime import UTC, datetime
@@ -15,9 +14,9 @@ from typing import Any
 import click
 
 from cli.base import config_option, load, store_option
-from collector.config.model import Config
 from collector.core.percent import cut_percent
 from collector.evidence.store import EvidenceStore
+from collector.proving.stamp_coverage import trusted_time_lines
 from collector.proving.witness_history import status_lines
 
 
@@ -39,29 +38,12 @@ def status(config_path: Path, store_path: Path | None, as_json: bool) -> None:
     for item in found:
         for line in _lines(item.as_json(), now):
             click.echo(line)
-    for line in _trusted_time(config):
+    for line in trusted_time_lines(config):
         click.echo(line)
     if config.witnesses is not None:
         with EvidenceStore.open(config.store, readonly=True) as store:
             for line in status_lines(store, config.witnesses):
                 click.echo(line)
-
-
-def _trusted_time(config: Config) -> list[str]:
-    """Which authorities stamped which checkpoint, and whether `at_least` of them did."""
-    stamping = config.checkpoints.timestamping
-    if stamping is None or not config.store.is_file():
-        return []
-    from collector.proving import stamp_coverage as coverage
-    from collector.proving.timestamping import roots_by_url, stored_timestamps
-
-    roots: dict[str, bytes] = {}
-    with contextlib.suppress(OSError):  # `verify` names an unreadable roots file
-        roots = roots_by_url(stamping)
-    with EvidenceStore.open(config.store, readonly=True) as store:
-        groups = coverage.by_checkpoint(stored_timestamps(store, roots=roots))
-    held = coverage.quorum(groups, stamping.quorum, len(stamping.sources))
-    return [held.line(), *(f"  {coverage.checkpoint_line(group)}" for group in groups[-3:])]
 
 
 def _human(seconds: int) -> str:

@@ -24,6 +24,8 @@ from typing import Any
 from collector.config.model import Config
 from collector.evidence.store import EvidenceStore
 from collector.evidence.store_errors import StoreError
+from collector.proving.stamp_coverage import trusted_time_lines
+from collector.proving.witness_history import status_lines
 from reports.status import statuses
 
 MAX_REFRESH_S = 30.0
@@ -46,6 +48,9 @@ class ViewState:
     """`TargetStatus.as_json()` per target, in config order."""
     checkpoint: dict[str, Any] | None
     """The latest checkpoint: size, signed_at, origin and root; None before the first."""
+    vouched: list[str]
+    """What `status` says of trusted time and witnesses: who stamped and who cosigned the
+    latest checkpoints, and whether the configured quorums hold."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +58,7 @@ class ViewState:
             "vantage": self.vantage,
             "targets": self.targets,
             "checkpoint": self.checkpoint,
+            "vouched": self.vouched,
         }
 
 
@@ -72,6 +78,15 @@ def latest_checkpoint(store_path: Path) -> dict[str, Any] | None:
         "origin": note.partition("\n")[0],
         "root": record.get("root"),
     }
+
+
+def vouched_lines(config: Config) -> list[str]:
+    """Trusted time's and the witnesses' lines, as `slawitness status` prints them."""
+    lines = trusted_time_lines(config)
+    if config.witnesses is not None and config.store.is_file():
+        with EvidenceStore.open(config.store, readonly=True) as store:
+            lines += status_lines(store, config.witnesses)
+    return lines
 
 
 def refresh_interval(config: Config) -> float:
@@ -106,6 +121,7 @@ class WebView:
             vantage=self._config.vantage,
             targets=[status.as_json() for status in found],
             checkpoint=latest_checkpoint(self._stores[0]),
+            vouched=vouched_lines(self._config),
         )
         with self._lock:
             self._state, self._problem = state, None

@@ -177,6 +177,22 @@ def test_the_page_is_behind_the_exporters_basic_auth(march: Path, tmp_path: Path
     assert allowed.status_code == 200 and 'data-target="vps1"' in allowed.text
 
 
+def test_trusted_time_is_said_as_status_says_it(tmp_path: Path) -> None:
+    config_path = _march(tmp_path)
+    data = yaml.safe_load(config_path.read_text())
+    data["checkpoints"] = {"timestamping": {"at_least": 1, "authorities": [
+        {"url": "http://127.0.0.1:9/tsa"}]}}  # fmt: skip
+    config_path.write_text(yaml.safe_dump(data))
+    status = slawitness("status", "--config", str(config_path))
+    assert status.returncode == 0, status.stderr
+    said = "trusted time: no checkpoint time-stamped yet (1 of 1 authorities required)"
+    assert said in status.stdout
+    with serving(_view(tmp_path)) as url:
+        page = httpx.get(url + "/").text
+        feed = httpx.get(url + "/view.json").json()
+    assert feed["vouched"] == [said] and f"<li>{said}</li>" in page
+
+
 def test_nobody_looking_costs_no_refresh(march: Path) -> None:
     view = WebView(load_config(march / "slawitness.yml"), [march / "evidence.db"], 0.05)
     refreshed = threading.Event()

@@ -13,9 +13,12 @@ twice, which the config refuses.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from collector.config.model import Config
+from collector.evidence.store import EvidenceStore
 from collector.proving.timestamping import StoredTimestamp
 
 
@@ -122,3 +125,21 @@ def checkpoint_line(group: CheckpointStamps) -> str:
     count = len(group.authorities)
     head = f"checkpoint of {group.size} records (seq {group.checkpoint_seq})"
     return f"{head} stamped by {count}: {stamped}"
+
+
+def trusted_time_lines(config: Config) -> list[str]:
+    """For `status` and the web view: whether the quorum holds, then which authorities
+    stamped the latest three time-stamped checkpoints. Empty without `timestamping:` or a
+    store yet."""
+    from collector.proving.timestamping import roots_by_url, stored_timestamps
+
+    stamping = config.checkpoints.timestamping
+    if stamping is None or not config.store.is_file():
+        return []
+    roots: dict[str, bytes] = {}
+    with contextlib.suppress(OSError):  # `verify` names an unreadable roots file
+        roots = roots_by_url(stamping)
+    with EvidenceStore.open(config.store, readonly=True) as store:
+        groups = by_checkpoint(stored_timestamps(store, roots=roots))
+    held = quorum(groups, stamping.quorum, len(stamping.sources))
+    return [held.line(), *(f"  {checkpoint_line(group)}" for group in groups[-3:])]
