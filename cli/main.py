@@ -626,12 +626,12 @@ from cli.notify import notify  # noqa: E402
 from cli.proofs import check_proof_cmd, checkpoint, prove, verify  # noqa: E402
 from cli.publish import publish  # noqa: E402
 from cli.reports import bundle, demo, report, verify_bundle  # noqa: E402
-from cli.status import status  # noqa: E402
+from cli.status import status, status_page  # noqa: E402
 from cli.witness import witness  # noqa: E402
 
 for _command in (
     report, bundle, demo, verify_bundle, verify, checkpoint, prove, check_proof_cmd,
-    backup, seal, compact, status, notify, attach, publish, witness,
+    backup, seal, compact, status, status_page, notify, attach, publish, witness,
 ):  # fmt: skip
     cli.add_command(_command)
 

@@ -131,8 +131,8 @@ def _web_view(config: Config) -> WebView:
 def _pages(config: Config, config_path: Path | None, view: WebView) -> PageSource:
     """The web view's pages; its report and bundle buttons need the config file (a bundle
     carries it, redacted)."""
-    from reports.render.web_page import web_pages
     from reports.web_downloads import Downloads
+    from reports.web_pages import web_pages
 
     downloads = Downloads(config, config_path, [config.store]) if config_path else None
     return web_pages(view, downloads)

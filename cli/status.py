@@ -46,6 +46,25 @@ def status(config_path: Path, store_path: Path | None, as_json: bool) -> None:
                 click.echo(line)
 
 
+@click.command("status-page")
+@config_option
+@store_option
+@click.option("--force", is_flag=True, help="Replace the files of an earlier page in DIR.")
+@click.argument("out_dir", metavar="DIR", type=click.Path(path_type=Path))
+def status_page(config_path: Path, store_path: Path | None, force: bool, out_dir: Path) -> None:
+    """Write a static public status page into DIR: HTML in English and Chinese, a JSON feed,
+    badges, the latest signed checkpoint and the proofs of the incidents shown
+    (`status_page:` in the config chooses what is public)."""
+    from reports.status_page import write_status_page
+
+    config = load(config_path, store_path)
+    outcome = write_status_page(config, out_dir, time.time_ns(), force=force)
+    click.echo(
+        f"status page: {outcome.folder / 'index.html'} ({len(outcome.files)} files,"
+        f" {outcome.proofs} proofs)"
+    )
+
+
 def _human(seconds: int) -> str:
     """`2d 3h`, `43m 12s`: the two largest units, for a person reading a terminal."""
     parts: list[str] = []

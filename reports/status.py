@@ -38,13 +38,23 @@ from reports.sla_inputs import evaluate_with_contacts, zone_members
 from reports.sources.stores import SourceError, load_store_samples
 
 STALE_INTERVALS = 3
+"""A probe whose latest record is older than this many intervals is not known to be up."""
 INCIDENT_KEYS = (
     "start", "end", "duration_seconds", "counted_seconds", "counted", "not_counted_because",
     "attribution", "probes",
 )  # fmt: skip
 """What a status says of each incident: when, how much of it counts and why, and who is to
-blame (the report keeps the rest: errors, vantages, evidence seqs, the path)."""
-"""A probe whose latest record is older than this many intervals is not known to be up."""
+blame (the report keeps the rest: errors, vantages, every evidence seq, the path)."""
+
+
+def _incident(incident: dict[str, Any]) -> dict[str, Any]:
+    """An incident as `status` shows it; `evidence` is its first and last evidence seq,
+    what a status page proves (empty when it has none)."""
+    seqs = list(incident.get("evidence_seqs") or [])
+    return {
+        **{key: incident.get(key) for key in INCIDENT_KEYS},
+        "evidence": [min(seqs), max(seqs)] if seqs else [],
+    }
 
 
 @dataclass
@@ -194,9 +204,7 @@ def target_status(
         if status.state == "DOWN" and summary["incidents"]:
             status.down_since = summary["incidents"][-1]["start"]
         status.notes = list(summary.get("notes") or [])
-        status.incidents = [
-            {key: incident.get(key) for key in INCIDENT_KEYS} for incident in summary["incidents"]
-        ]
+        status.incidents = [_incident(incident) for incident in summary["incidents"]]
     status.open_claims = _open_claims(config, target, stores, period, now_ns, claimed)
     return status
 

@@ -74,5 +74,3 @@ class Downloads:
             make_bundle(self._config, self._config_path, target, choice, self._stores,
                         zip_path, {lang})  # fmt: skip
             return Download(zip_path.read_bytes(), "application/zip", f"{stem}.zip")
-
-

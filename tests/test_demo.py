@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import shutil
 import signal
@@ -120,8 +121,9 @@ def test_ctrl_c_stops_collecting_reports_and_opens_the_web_view(tmp_path: Path) 
     child = subprocess.Popen(
         [sys.executable, "-m", "cli", "demo", "--minutes", "3", "--out", str(out), "--serve"],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # the address is announced on stderr
         text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     time.sleep(15)
     child.send_signal(signal.SIGINT)
@@ -129,16 +131,16 @@ def test_ctrl_c_stops_collecting_reports_and_opens_the_web_view(tmp_path: Path) 
     shown: list[str] = []
     while not (shown and "serving http" in shown[-1]):
         line = child.stdout.readline()
-        assert line, f"the demo ended without serving: {''.join(shown)}{child.stderr}"
+        assert line, f"the demo ended without serving: {''.join(shown)}"
         shown.append(line)
     url = re.search(r"serving (http://127\.0\.0\.1:\d+)/", shown[-1])
     assert url is not None, shown[-1]
     view = _settled_view(url.group(1))
     page = httpx.get(url.group(1) + "/").text
     child.send_signal(signal.SIGINT)
-    stdout, stderr = child.communicate(timeout=60)
-    assert child.returncode == 0, stderr
+    stdout, _ = child.communicate(timeout=60)
     printed = "".join(shown) + stdout
+    assert child.returncode == 0, printed
     assert "(SIGINT)" in printed and "written to" in printed
     s = summary_of(out)
     assert 10 <= s["period_seconds"] <= 30

@@ -32,41 +32,20 @@ from collector.prometheus.metrics import Snapshot
 from collector.prometheus.server import ExporterServer
 from collector.prometheus.web_config import load_web_config
 from reports.render.html import format_percent
-from reports.render.web_page import web_pages
 from reports.web_downloads import Downloads
+from reports.web_pages import web_pages
 from reports.web_view import ViewState, WebView
 from tests.clirun import slawitness, write_config
 from tests.exporter_process import exporter
-from tests.month_store import ns, write_month
-from tests.rig import rig_unavailable
+from tests.month_store import ns
 from tests.rig.loopback import TcpListener
-
-NOW = "2026-03-20T12:00:00"
-SLA = {"uptime": 99.9, "credits": [{"below": 99.9, "credit": 10}], "monthly_fee": 40,
-       "currency": "USD", "claim_window_days": 45}  # fmt: skip
-
-
-def _march(folder: Path) -> Path:
-    write_month(
-        folder / "evidence.db", vantage="office", start="2026-03-01T00:00:00", end=NOW,
-        hosts=[("vps1", "web", "http", "target"), ("vps2", "web", "http", "target")],
-        down={"vps1": [("2026-03-05T10:00:00", "2026-03-05T12:00:00"),
-                       ("2026-03-20T11:40:00", NOW)]},
-    )  # fmt: skip
-    probe = {"name": "web", "kind": "http", "url": "http://127.0.0.1:9/", "interval": "60s",
-             "timeout": "5s"}  # fmt: skip
-    return write_config(
-        folder,
-        [{"name": name, "host": "127.0.0.1", "probes": [probe], "sla": SLA}
-         for name in ("vps1", "vps2")],
-        vantage="office",
-    )  # fmt: skip
+from tests.web_fixtures import NOW, SLA, headless, march_case
 
 
 @pytest.fixture(scope="module")
 def march(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("web-view")
-    _march(folder)
+    march_case(folder)
     return folder
 
 
@@ -155,7 +134,7 @@ def test_a_page_before_the_first_refresh_says_it_is_computing(march: Path) -> No
 def test_text_from_the_store_is_escaped(tmp_path: Path) -> None:
     """A checkpoint's origin line is whatever the signing note said: shown, never run."""
     hostile = '<script>alert("x")</script>'
-    _march(tmp_path)
+    march_case(tmp_path)
     with EvidenceStore.open(tmp_path / "evidence.db") as store:
         store.append([{"type": "checkpoint", "ts_ns": ns(NOW), "size": 1, "root": "ab" * 32,
                        "note": f"{hostile}\n1\nq6s=\n"}])  # fmt: skip
@@ -178,7 +157,7 @@ def test_the_page_is_behind_the_exporters_basic_auth(march: Path, tmp_path: Path
 
 
 def test_trusted_time_is_said_as_status_says_it(tmp_path: Path) -> None:
-    config_path = _march(tmp_path)
+    config_path = march_case(tmp_path)
     data = yaml.safe_load(config_path.read_text())
     data["checkpoints"] = {"timestamping": {"at_least": 1, "authorities": [
         {"url": "http://127.0.0.1:9/tsa"}]}}  # fmt: skip
@@ -218,7 +197,7 @@ def _downloads(folder: Path) -> Downloads:
 
 
 def test_the_buttons_hand_over_the_report_and_the_bundle(tmp_path: Path) -> None:
-    _march(tmp_path)
+    march_case(tmp_path)
     form = {"target": "vps1", "period": "2026-03", "lang": "en"}
     with serving(_view(tmp_path), downloads=_downloads(tmp_path)) as url:
         page = httpx.get(url + "/").text
@@ -246,7 +225,7 @@ def test_the_buttons_hand_over_the_report_and_the_bundle(tmp_path: Path) -> None
 
 
 def test_a_download_that_names_nothing_buildable_is_one_line(tmp_path: Path) -> None:
-    _march(tmp_path)
+    march_case(tmp_path)
     base = {"target": "vps1", "period": "2026-03", "lang": "en", "kind": "report"}
     cases = [({"kind": "everything"}, "kind must be one of"), ({"target": "vps9"}, "vps9"),
              ({"period": "March"}, "YYYY-MM"), ({"lang": "fr"}, "lang must be")]  # fmt: skip
@@ -262,7 +241,7 @@ def test_a_download_that_names_nothing_buildable_is_one_line(tmp_path: Path) -> 
 
 
 def test_without_credentials_nothing_is_built(tmp_path: Path) -> None:
-    _march(tmp_path)
+    march_case(tmp_path)
     hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
     web_config = tmp_path / "web.yml"
     web_config.write_text(yaml.safe_dump({"basic_auth_users": {"alice": hashed}}))
@@ -302,35 +281,18 @@ def _wait_state(url: str, state: str, timeout: float = 60) -> dict:
     raise AssertionError(f"never {state}: {seen}")
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        rig_unavailable("chromium is not installed (apt-get install chromium)")
-    return found
-
-
-def _headless(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--hide-scrollbars", *args],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-
-
 def test_chromium_shows_the_figures_at_phone_and_desktop_widths(
     march: Path, tmp_path: Path
 ) -> None:
     view = _view(march)
     with serving(view, downloads=_downloads(march)) as url:
         feed = httpx.get(url + "/view.json").json()
-        dom = _headless("--virtual-time-budget=2000", "--dump-dom", url + "/")
+        dom = headless("--virtual-time-budget=2000", "--dump-dom", url + "/")
         shots = {}
         for name, size in (("phone", "390,844"), ("desktop", "1280,900")):
             shot = tmp_path / f"web-view-{name}.png"
             lang = "zh" if name == "phone" else "en"
-            done = _headless(
-                f"--window-size={size}", f"--screenshot={shot}", url + f"/?lang={lang}"
-            )
+            done = headless(f"--window-size={size}", f"--screenshot={shot}", url + f"/?lang={lang}")
             assert shot.exists(), done.stderr[-2000:]
             shots[name] = shot
     assert dom.returncode == 0, dom.stderr[-2000:]

@@ -389,6 +389,23 @@ class Exporter(_Strict):
     probe's interval; the tenth absorbs its timing)."""
 
 
+class StatusPage(_Strict):
+    """What `slawitness status-page DIR` makes public: a static page anyone can host, with its
+    JSON feed, badges, the latest signed checkpoint and the proofs of the incidents shown."""
+
+    title: str = Field(default="Service status", min_length=1, max_length=200)
+    """The page's heading. Default: `Service status`."""
+    targets: list[str] | None = None
+    """The targets shown, by name, in this order. Default: every target with `sla:` terms."""
+    names: bool = True
+    """Whether the targets' names are shown. `false`: they read `Service 1`, `Service 2`...
+    and no proof is published, since a proof carries its record, which names the target and
+    its address. Default: `true`."""
+    show: Literal["incidents", "uptime"] = "incidents"
+    """`incidents`: the period's uptime, budget and incidents with their proofs; `uptime`:
+    only the uptime figures. Default: `incidents`."""
+
+
 class Documents(_Strict):
     """The signing certificate of the PDFs slawitness writes (the report, the statement of
     method): a PAdES signature proves who issued a document and that no byte of it changed,
@@ -467,9 +484,22 @@ class Config(_Strict):
     the attempt's own timestamp, labelled vantage, target, probe, kind and role. Shipping
     resumes from a position file beside the store (`STORE.remote-write.json`). Default:
     none."""
+    status_page: StatusPage = StatusPage()
+    """What `slawitness status-page` makes public. Default: every SLA target, named, with its
+    incidents."""
     documents: Documents = Documents()
     """How the report's PDFs are signed and timestamped. Default: signed with the certificate
     `slawitness init` makes, timestamped by the checkpoints' authorities."""
+
+    @model_validator(mode="after")
+    def _status_page_targets_exist(self) -> Config:
+        with_sla = {t.name for t in self.targets if t.sla is not None}
+        for index, name in enumerate(self.status_page.targets or []):
+            if name not in with_sla:
+                raise ValueError(
+                    f"status_page.targets[{index}]: {name!r} is not a target with `sla:` terms"
+                )
+        return self
 
     @model_validator(mode="after")
     def _unique_host_names(self) -> Config:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from collector.config.model import Config
 from collector.evidence.store import EvidenceStore
-from collector.proving.timestamping import StoredTimestamp
+from collector.proving.timestamping import StoredTimestamp, roots_by_url, stored_timestamps
 
 
 @dataclass(frozen=True)
@@ -131,8 +131,6 @@ def trusted_time_lines(config: Config) -> list[str]:
     """For `status` and the web view: whether the quorum holds, then which authorities
     stamped the latest three time-stamped checkpoints. Empty without `timestamping:` or a
     store yet."""
-    from collector.proving.timestamping import roots_by_url, stored_timestamps
-
     stamping = config.checkpoints.timestamping
     if stamping is None or not config.store.is_file():
         return []

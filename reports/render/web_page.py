@@ -4,23 +4,17 @@ Every value is escaped by Jinja's autoescape (target names, notes and error clas
 users and remote servers). The page refreshes itself: a small script reloads it while it is
 visible, and without scripts a `<noscript>` meta refresh does. The language is `?lang=` when
 given, else the first of the browser's Accept-Language that the page speaks, else English.
+`reports.web_pages` serves it.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
 from functools import cache
-from http import HTTPStatus
 from typing import Any
 
 import jinja2
 
-from collector.portable.errors import ReportError
-from collector.prometheus.server import Page, PageSource
 from reports.render.html import template_environment
-from reports.web_downloads import DownloadRefused, Downloads
-from reports.web_view import ViewState, WebView
 
 PAGE_LANGS = ("en", "zh")
 
@@ -85,62 +79,16 @@ def _template() -> jinja2.Template:
 
 
 def render_page(
-    state: ViewState | None,
+    view: dict[str, Any] | None,
     problem: str | None,
     lang: str,
     refresh_s: float,
     downloads: bool = False,
 ) -> bytes:
-    """The whole page for one request; `downloads` shows the report and bundle buttons."""
-    view: dict[str, Any] | None = state.as_json() if state is not None else None
+    """The whole page for one request, from `ViewState.as_json()` (None: not computed yet);
+    `downloads` shows the report and bundle buttons."""
     shown = _template().render(
         view=view, problem=problem, t=TEXT[lang], lang=lang, refresh_s=int(refresh_s),
         downloads=downloads,
     )  # fmt: skip
     return shown.encode()
-
-
-NO_STORE = {"Cache-Control": "no-store"}
-
-
-def web_pages(view: WebView, downloads: Downloads | None = None) -> PageSource:
-    """The exporter's pages: `/` (the web view), `/view.json` (the same figures) and, with
-    `downloads`, `POST /download` (a period's report or bundle)."""
-
-    def page(
-        method: str, path: str, fields: Mapping[str, list[str]], accept_language: str
-    ) -> Page | None:
-        def field(name: str) -> str:
-            given = fields.get(name)
-            return given[0] if given else ""
-
-        if method == "POST":
-            if path != "/download" or downloads is None:
-                return None
-            return _download(downloads, field)
-        state, problem = view.state()
-        if path == "/":
-            lang = page_lang(field("lang") or None, accept_language)
-            body = render_page(state, problem, lang, view.refresh_s, downloads is not None)
-            return Page(body, "text/html; charset=utf-8", headers=NO_STORE)
-        if path == "/view.json":
-            shown = {**(state.as_json() if state else {}), "problem": problem}
-            body = json.dumps(shown, ensure_ascii=False).encode()
-            return Page(body, "application/json", headers=NO_STORE)
-        return None
-
-    return page
-
-
-def _download(downloads: Downloads, field: Callable[[str], str]) -> Page:
-    """The built file as an attachment, or one line saying why there is none."""
-    try:
-        built = downloads.build(field("kind"), field("target"), field("period"), field("lang"))
-    except DownloadRefused as exc:
-        return Page(f"{exc}\n".encode(), "text/plain; charset=utf-8", HTTPStatus.BAD_REQUEST)
-    except ReportError as exc:
-        message = f"{exc}\n".encode()
-        return Page(message, "text/plain; charset=utf-8", HTTPStatus.INTERNAL_SERVER_ERROR)
-    disposition = f'attachment; filename="{built.filename}"'
-    return Page(built.body, built.content_type, headers={**NO_STORE,
-                "Content-Disposition": disposition})  # fmt: skip
