@@ -36,17 +36,17 @@ def web_pages(view: WebView, downloads: Downloads | None = None) -> PageSource:
             if path != "/download" or downloads is None:
                 return None
             return _download(downloads, field)
-        state, problem = view.state()
+        if path not in ("/", "/view.json"):
+            return None
+        state, problem = view.state()  # a look: only these two paths keep the figures fresh
         if path == "/":
             lang = page_lang(field("lang") or None, accept_language)
             shown = state.as_json() if state is not None else None
             body = render_page(shown, problem, lang, view.refresh_s, downloads is not None)
             return Page(body, "text/html; charset=utf-8", headers=NO_STORE)
-        if path == "/view.json":
-            shown = {**(state.as_json() if state else {}), "problem": problem}
-            body = json.dumps(shown, ensure_ascii=False).encode()
-            return Page(body, "application/json", headers=NO_STORE)
-        return None
+        feed = {**(state.as_json() if state else {}), "problem": problem}
+        body = json.dumps(feed, ensure_ascii=False).encode()
+        return Page(body, "application/json", headers=NO_STORE)
 
     return page
 
