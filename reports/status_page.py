@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from collector.alerts.due import iso
 from collector.config.model import Config
 from collector.core.output_paths import check_folder_target, replacing
 from collector.evidence.store import EvidenceStore
@@ -28,7 +29,6 @@ from collector.proving import checkpoints
 from collector.proving.proofs import inclusion_proofs
 from reports.render.status_page_files import badge_svg, render_status_page
 from reports.status import TargetStatus, statuses
-from reports.web_view import iso_utc
 
 FIXED_FILES = ("index.html", "index.zh.html", "status.json", "checkpoint.txt")
 WITHHELD = "names are not public (status_page.names: false), and a proof names its target"
@@ -109,11 +109,11 @@ def write_status_page(
         proofs = _attach_proofs(store, shown, found, at) if publish_proofs else {}
     feed: dict[str, Any] = {
         "title": config.status_page.title,
-        "generated_at": iso_utc(now_ns),
+        "generated_at": iso(now_ns),
         "targets": shown,
         "checkpoint": None if at is None else {
             "file": "checkpoint.txt", "size": at.checkpoint.size,
-            "signed_at": iso_utc(at.ts_ns), "origin": at.checkpoint.origin,
+            "signed_at": iso(at.ts_ns), "origin": at.checkpoint.origin,
         },
         "proofs_withheld": None if publish_proofs or config.status_page.show != "incidents"
         else WITHHELD,

@@ -17,10 +17,10 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from collector.alerts.due import iso
 from collector.config.model import Config
 from collector.evidence.store import EvidenceStore
 from collector.evidence.store_errors import StoreError
@@ -31,11 +31,6 @@ from reports.status import statuses
 MAX_REFRESH_S = 30.0
 WATCHED_S = 300.0
 """How long after the last request the figures are still kept fresh."""
-
-
-def iso_utc(ts_ns: int) -> str:
-    """`2026-10-03T10:00:00Z`, as summary.json writes a time."""
-    return datetime.fromtimestamp(ts_ns // 1_000_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -74,7 +69,7 @@ def latest_checkpoint(store_path: Path) -> dict[str, Any] | None:
     return {
         "seq": found.seq,
         "size": record.get("size"),
-        "signed_at": iso_utc(ts_ns) if isinstance(ts_ns, int) else None,
+        "signed_at": iso(ts_ns) if isinstance(ts_ns, int) else None,
         "origin": note.partition("\n")[0],
         "root": record.get("root"),
     }
@@ -117,7 +112,7 @@ class WebView:
         now = now_ns if now_ns is not None else time.time_ns()
         found = statuses(self._config, self._stores, now)
         state = ViewState(
-            generated_at=iso_utc(now),
+            generated_at=iso(now),
             vantage=self._config.vantage,
             targets=[status.as_json() for status in found],
             checkpoint=latest_checkpoint(self._stores[0]),
